@@ -1,0 +1,182 @@
+#include "options.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <string_view>
+
+namespace gilbench {
+
+namespace {
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  for (;;) {
+    const auto pos = s.find(sep, start);
+    parts.push_back(s.substr(start, pos - start));
+    if (pos == std::string::npos) return parts;
+    start = pos + 1;
+  }
+}
+
+long parse_int(const std::string& text, const std::string& flag, long lo, long hi) {
+  errno = 0;
+  char* end = nullptr;
+  const long v = std::strtol(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno != 0)
+    throw UsageError(flag + ": '" + text + "' is not an integer");
+  if (v < lo || v > hi)
+    throw UsageError(flag + ": " + text + " is out of range [" + std::to_string(lo) + ", " +
+                     std::to_string(hi) + "]");
+  return v;
+}
+
+std::vector<std::string> parse_names(const std::string& text, const std::string& flag,
+                                     const std::vector<std::string>& known) {
+  std::vector<std::string> names = split(text, ',');
+  for (const auto& n : names) {
+    if (std::find(known.begin(), known.end(), n) == known.end()) {
+      std::string all;
+      for (const auto& k : known) all += (all.empty() ? "" : ", ") + k;
+      throw UsageError(flag + ": unknown name '" + n + "' (known: " + all + ")");
+    }
+  }
+  return names;
+}
+
+}  // namespace
+
+std::chrono::nanoseconds parse_duration(const std::string& text, const std::string& flag) {
+  static constexpr std::pair<std::string_view, double> kUnits[] = {
+      {"ns", 1.0}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}};
+  for (const auto& [unit, scale] : kUnits) {
+    if (text.size() > unit.size() && std::string_view(text).ends_with(unit)) {
+      const std::string number = text.substr(0, text.size() - unit.size());
+      if (unit == "s" && (number.ends_with('n') || number.ends_with('u') || number.ends_with('m')))
+        continue;
+      errno = 0;
+      char* end = nullptr;
+      const double v = std::strtod(number.c_str(), &end);
+      if (*end != '\0' || errno != 0 || !std::isfinite(v) || number.empty())
+        throw UsageError(flag + ": '" + text + "' is not a duration (e.g. 5ms, 100us)");
+      const double ns = v * scale;
+      if (ns < 1000 || ns > 10e9)
+        throw UsageError(flag + ": " + text + " is out of range [1us, 10s]");
+      return std::chrono::nanoseconds(static_cast<std::int64_t>(std::llround(ns)));
+    }
+  }
+  throw UsageError(flag + ": '" + text + "' needs a unit: ns, us, ms or s (e.g. 5ms)");
+}
+
+std::string format_duration(std::chrono::nanoseconds d) {
+  const auto ns = d.count();
+  if (ns % 1'000'000'000 == 0) return std::to_string(ns / 1'000'000'000) + "s";
+  if (ns % 1'000'000 == 0) return std::to_string(ns / 1'000'000) + "ms";
+  if (ns % 1'000 == 0) return std::to_string(ns / 1'000) + "us";
+  return std::to_string(ns) + "ns";
+}
+
+Options parse_options(int argc, char** argv, const std::vector<std::string>& known_strategies,
+                      const std::vector<std::string>& known_workloads) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg.rfind("--benchmark_out=", 0) == 0) {
+      o.out = arg.substr(16);
+      if (o.out.empty()) throw UsageError("--benchmark_out: empty file name");
+      continue;
+    }
+    if (arg.rfind("--benchmark_", 0) == 0) {
+      o.benchmark_args.push_back(arg);
+      continue;
+    }
+    if (arg == "--worker") {  // internal: a process-runner worker (src/runners)
+      o.worker_mode = true;
+      o.worker_args.assign(argv + i + 1, argv + argc);
+      return o;
+    }
+    std::string name = arg;
+    std::string value;
+    bool has_value = false;
+    if (const auto eq = arg.find('='); eq != std::string::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+      has_value = true;
+    }
+    auto need_value = [&]() -> std::string {
+      if (has_value) return value;
+      if (i + 1 >= argc) throw UsageError(name + ": missing value");
+      return argv[++i];
+    };
+    auto no_value = [&] {
+      if (has_value) throw UsageError(name + ": takes no value");
+    };
+    if (name == "--help" || name == "-h") {
+      no_value();
+      o.help = true;
+    } else if (name == "--list") {
+      no_value();
+      o.list = true;
+    } else if (name == "--quick") {
+      no_value();
+      o.quick = true;
+    } else if (name == "--workers") {
+      o.workers.clear();
+      for (const auto& w : split(need_value(), ','))
+        o.workers.push_back(static_cast<int>(parse_int(w, name, 1, 256)));
+      std::sort(o.workers.begin(), o.workers.end());
+      o.workers.erase(std::unique(o.workers.begin(), o.workers.end()), o.workers.end());
+    } else if (name == "--switch-interval") {
+      o.switch_intervals.clear();
+      for (const auto& d : split(need_value(), ',')) o.switch_intervals.push_back(parse_duration(d, name));
+    } else if (name == "--check-interval") {
+      o.check_interval = static_cast<int>(parse_int(need_value(), name, 1, 1'000'000));
+    } else if (name == "--repetitions") {
+      o.repetitions = static_cast<int>(parse_int(need_value(), name, 1, 1000));
+    } else if (name == "--out") {
+      o.out = need_value();
+      if (o.out.empty()) throw UsageError("--out: empty file name");
+    } else if (name == "--strategies") {
+      o.strategies = parse_names(need_value(), name, known_strategies);
+    } else if (name == "--workloads") {
+      o.workloads = parse_names(need_value(), name, known_workloads);
+    } else {
+      throw UsageError("unknown flag '" + arg + "' (see --help)");
+    }
+  }
+  return o;
+}
+
+std::string usage_text() {
+  return R"(usage: gilbench [flags] [--benchmark_* flags]
+
+Runs every workload under every strategy and worker count, checks each run's
+checksum against the serial one, and reports Google Benchmark results named
+<workload>/<strategy>/workers:<n>.
+
+  --quick                  small sizes, workers 1,2: the CI run (< 1 minute)
+  --workers=LIST           worker counts, e.g. 1,2,4,8 (default; --quick: 1,2)
+  --switch-interval=LIST   GIL switch interval(s), e.g. 5ms or 5ms,1ms,100us
+                           (default 5ms, CPython's); with several, the GIL runs
+                           are named .../interval:<d>
+  --check-interval=N       gil_legacy: checkpoints between releases (default 100)
+  --repetitions=N          runs per benchmark (default 5; odd keeps the median exact)
+  --strategies=LIST        only these strategies
+  --workloads=LIST         only these workloads
+  --out=FILE               write the JSON results to FILE (atomically: a temp
+                           file renamed at the end); same as --benchmark_out=FILE
+  --list                   print the benchmark names and exit
+  --help                   this text
+
+Google Benchmark's own flags pass through, e.g. --benchmark_filter=REGEX.
+gilbench sets --benchmark_enable_random_interleaving=true unless you set it
+(repetitions of different benchmarks are interleaved, so a drift in machine
+speed spreads over all of them instead of biasing one).
+Exit status: 0 all runs passed; 1 a run failed (checksum, leak, worker
+error: see its error_message); 2 bad command line.
+)";
+}
+
+}  // namespace gilbench

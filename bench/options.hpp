@@ -1,0 +1,46 @@
+// gilbench's command line: the suite's own flags, and Google Benchmark's
+// --benchmark_* flags passed through to it.
+#pragma once
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace gilbench {
+
+// A bad command line; main prints it and exits 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Options {
+  bool help = false;
+  bool list = false;
+  bool quick = false;
+  std::vector<int> workers;  // empty: the mode's default
+  std::vector<std::chrono::nanoseconds> switch_intervals;  // empty: 5 ms
+  int check_interval = 100;
+  int repetitions = 0;       // 0: the mode's default
+  std::string out;           // JSON result file, written atomically
+  std::vector<std::string> strategies;  // empty: all
+  std::vector<std::string> workloads;   // empty: all
+  std::vector<std::string> benchmark_args;  // --benchmark_* flags, verbatim
+  std::vector<std::string> worker_args;     // set when run as a process worker
+  bool worker_mode = false;
+};
+
+// Parses argv[1..]. known_strategies / known_workloads validate the filters.
+// Throws UsageError naming the offending flag or value.
+Options parse_options(int argc, char** argv, const std::vector<std::string>& known_strategies,
+                      const std::vector<std::string>& known_workloads);
+
+// "5ms", "100us", "250ns", "0.005s" -> nanoseconds. Throws UsageError.
+std::chrono::nanoseconds parse_duration(const std::string& text, const std::string& flag);
+
+// 5000000ns -> "5ms", 100000ns -> "100us": the form used in run names.
+std::string format_duration(std::chrono::nanoseconds d);
+
+std::string usage_text();
+
+}  // namespace gilbench

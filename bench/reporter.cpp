@@ -1,0 +1,179 @@
+#include "reporter.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <set>
+#include <sstream>
+
+namespace gilbench {
+
+std::vector<benchmark::BenchmarkReporter::Run> clean_names(
+    const std::vector<benchmark::BenchmarkReporter::Run>& runs) {
+  std::vector<benchmark::BenchmarkReporter::Run> out = runs;
+  for (auto& r : out) {
+    r.run_name.iterations.clear();
+    r.run_name.time_type.clear();
+    r.run_name.repetitions.clear();
+  }
+  return out;
+}
+
+void Collector::add(const std::vector<benchmark::BenchmarkReporter::Run>& runs) {
+  for (const auto& r : runs) {
+    const std::string name = r.run_name.str();
+    if (r.error_occurred) {
+      errors_[name] = r.error_message;
+      continue;
+    }
+    if (r.run_type != benchmark::BenchmarkReporter::Run::RT_Iteration) continue;
+    times_ms_[name].push_back(r.real_accumulated_time * 1e3 / static_cast<double>(r.iterations));
+  }
+}
+
+namespace {
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+std::string human(double v) {
+  char buf[32];
+  const char* suffix = "";
+  if (v >= 1e9) {
+    v /= 1e9;
+    suffix = "G";
+  } else if (v >= 1e6) {
+    v /= 1e6;
+    suffix = "M";
+  } else if (v >= 1e3) {
+    v /= 1e3;
+    suffix = "k";
+  }
+  std::snprintf(buf, sizeof buf, "%.3g%s", v, suffix);
+  return buf;
+}
+}  // namespace
+
+bool ConsoleOut::ReportContext(const Context& context) {
+  PrintBasicContext(&GetErrorStream(), context);
+  return true;
+}
+
+void ConsoleOut::ReportRuns(const std::vector<Run>& runs) {
+  const auto clean = clean_names(runs);
+  collector_.add(clean);
+  std::vector<double> ms;
+  const Run* last = nullptr;
+  for (const auto& r : clean) {
+    if (r.run_type != Run::RT_Iteration) continue;
+    if (r.error_occurred) {
+      GetOutputStream() << r.run_name.str() << "  FAILED: " << r.error_message << "\n";
+      return;
+    }
+    ms.push_back(r.real_accumulated_time * 1e3 / static_cast<double>(r.iterations));
+    last = &r;
+  }
+  if (!last) return;
+  const double med = median(ms);
+  const auto [lo, hi] = std::minmax_element(ms.begin(), ms.end());
+  char buf[512];
+  std::snprintf(buf, sizeof buf, "%-48s %9.2f ms  [%.2f..%.2f] n=%zu", last->run_name.str().c_str(), med,
+                *lo, *hi, ms.size());
+  std::string line = buf;
+  if (auto it = last->counters.find("items_per_second"); it != last->counters.end())
+    line += "  " + human(it->second.value) + " items/s";
+  for (const char* k : {"gil_switches", "gil_forced_switches", "gil_wait_frac"}) {
+    if (auto it = last->counters.find(k); it != last->counters.end()) {
+      std::snprintf(buf, sizeof buf, "  %s=%s", k + 4, human(it->second.value).c_str());
+      line += buf;
+    }
+  }
+  GetOutputStream() << line << "\n" << std::flush;
+}
+
+namespace {
+
+struct Name {
+  std::string workload, strategy, rest;  // rest: e.g. "/interval:1ms"
+  int workers = 0;
+};
+
+bool split_name(const std::string& full, Name& n) {
+  std::vector<std::string> parts;
+  std::stringstream ss(full);
+  for (std::string p; std::getline(ss, p, '/');) parts.push_back(p);
+  if (parts.size() < 3 || parts[2].rfind("workers:", 0) != 0) return false;
+  n.workload = parts[0];
+  n.strategy = parts[1];
+  n.workers = std::atoi(parts[2].c_str() + 8);
+  for (std::size_t i = 3; i < parts.size(); ++i) n.rest += "/" + parts[i];
+  return true;
+}
+}  // namespace
+
+std::string summary_table(const Collector& c) {
+  // (workload) -> (strategy+rest) -> workers -> median ms
+  std::map<std::string, std::map<std::string, std::map<int, double>>> table;
+  std::map<std::string, std::vector<std::string>> order;  // strategies in first-seen order
+  std::set<int> all_workers;
+  auto note = [&](const Name& n, double ms) {
+    const std::string key = n.strategy + n.rest;
+    auto& rows = order[n.workload];
+    if (std::find(rows.begin(), rows.end(), key) == rows.end()) rows.push_back(key);
+    table[n.workload][key][n.workers] = ms;
+    all_workers.insert(n.workers);
+  };
+  for (const auto& [name, times] : c.times_ms()) {
+    Name n;
+    if (split_name(name, n) && !times.empty()) note(n, median(times));
+  }
+  for (const auto& [name, msg] : c.errors()) {
+    Name n;
+    if (split_name(name, n)) note(n, -1.0);
+  }
+  std::ostringstream os;
+  os << "\nSpeedup over serial (median wall time of serial at 1 worker / median of the run;\n"
+        ">1 = faster than one serial worker, FAIL = the run failed, - = not run)\n\n";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%-14s %-22s", "workload", "strategy");
+  os << buf;
+  for (int w : all_workers) {
+    std::snprintf(buf, sizeof buf, " %7s", ("w=" + std::to_string(w)).c_str());
+    os << buf;
+  }
+  os << "   serial ms\n";
+  for (const auto& [workload, rows] : table) {
+    double serial = -1;
+    if (auto it = rows.find("serial"); it != rows.end() && it->second.count(1))
+      serial = it->second.at(1);
+    bool first = true;
+    for (const auto& key : order[workload]) {
+      const auto& cells = rows.at(key);
+      std::snprintf(buf, sizeof buf, "%-14s %-22s", first ? workload.c_str() : "", key.c_str());
+      os << buf;
+      for (int w : all_workers) {
+        auto it = cells.find(w);
+        if (it == cells.end()) {
+          std::snprintf(buf, sizeof buf, " %7s", "-");
+        } else if (it->second < 0) {
+          std::snprintf(buf, sizeof buf, " %7s", "FAIL");
+        } else if (serial <= 0) {
+          std::snprintf(buf, sizeof buf, " %6.1fms", it->second);
+        } else {
+          std::snprintf(buf, sizeof buf, " %6.2fx", serial / it->second);
+        }
+        os << buf;
+      }
+      if (first && serial > 0) {
+        std::snprintf(buf, sizeof buf, "   %8.1f", serial);
+        os << buf;
+      }
+      os << "\n";
+      first = false;
+    }
+  }
+  return os.str();
+}
+
+}  // namespace gilbench

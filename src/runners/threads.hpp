@@ -1,0 +1,121 @@
+// The threads runner: N workers as threads of this process.
+//
+// WorkerPool keeps its threads for one benchmark (the pool is built before
+// the timed region, like a ThreadPoolExecutor), and run() hands every thread
+// its job and returns the wall time from the release of the workers to the
+// end of the last one. run_threads<S, W>() is one measured run: the shared
+// state is built and freed outside the timed region, the strategy's runtime
+// (the GIL) is fresh for each run, and the allocation ledger proves that
+// every object of the run was freed exactly once.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "runtime/context.hpp"
+#include "runtime/heap.hpp"
+#include "runtime/tally.hpp"
+#include "strategies/strategy.hpp"
+#include "workloads/workload.hpp"
+
+namespace gilbench {
+
+class WorkerPool {
+ public:
+  explicit WorkerPool(int workers);
+  ~WorkerPool();
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  int size() const noexcept { return static_cast<int>(threads_.size()); }
+
+  // Runs job(i) on worker i for every worker and waits for all of them.
+  // RETURNS: seconds from the release of the workers to the last finish.
+  // An exception thrown by a job is rethrown here (the first one).
+  double run(const std::function<void(int)>& job);
+
+ private:
+  void loop(int index);
+
+  std::vector<std::thread> threads_;
+  std::mutex mutex_;
+  std::condition_variable work_cond_;  // main -> workers: a new generation
+  std::condition_variable done_cond_;  // workers -> main: all finished
+  // All guarded by mutex_.
+  const std::function<void(int)>* job_ = nullptr;
+  std::uint64_t generation_ = 0;
+  int remaining_ = 0;
+  bool stopping_ = false;
+  std::chrono::steady_clock::time_point last_finish_;
+  std::exception_ptr error_;
+};
+
+// A worker's membership of the runtime: attach() now, detach() at scope exit,
+// so a worker that throws still releases the GIL to the others.
+template <Strategy S>
+class Attached {
+ public:
+  Attached(typename S::Runtime& rt, typename S::Runtime::Worker& w) : rt_(rt), w_(w) { rt_.attach(w_); }
+  ~Attached() { rt_.detach(w_); }
+  Attached(const Attached&) = delete;
+  Attached& operator=(const Attached&) = delete;
+
+ private:
+  typename S::Runtime& rt_;
+  typename S::Runtime::Worker& w_;
+};
+
+struct RunResult {
+  double seconds = 0;
+  Tally tally;
+  AllocCounts allocs;  // summed over every thread of the run
+  RuntimeStats stats;
+};
+
+template <Strategy S, Workload W>
+RunResult run_threads(WorkerPool& pool, const RunConfig& config, const typename W::Params& params) {
+  const int n = pool.size();
+  RunResult result;
+  AllocLedger ledger;
+  {
+    AllocLedger::Scope main_thread(ledger);
+    typename S::Runtime runtime(config);
+    {
+      typename W::template State<S> state(params);
+      std::vector<Tally> partial(static_cast<std::size_t>(n));
+      result.seconds = pool.run([&](int i) {
+        AllocLedger::Scope worker_thread(ledger);
+        typename S::Runtime::Worker worker(i);
+        Attached<S> attached(runtime, worker);
+        Context<S> ctx(runtime, worker, i, n);
+        partial[static_cast<std::size_t>(i)] = W::run(ctx, state, Shard{i, n});
+      });
+      for (const Tally& t : partial) result.tally.merge(t);
+      result.tally.merge(W::finish(state));
+    }
+    result.stats = runtime.stats();
+  }
+  result.allocs = ledger.total();
+  return result;
+}
+
+// The serial result every run of W with these parameters must reproduce,
+// computed on the calling thread.
+template <Workload W>
+Tally serial_tally(const typename W::Params& params) {
+  NoRuntime runtime{RunConfig{}};
+  NoRuntime::Worker worker(0);
+  typename W::template State<Serial> state(params);
+  Context<Serial> ctx(runtime, worker, 0, 1);
+  Tally t = W::run(ctx, state, Shard{0, 1});
+  t.merge(W::finish(state));
+  return t;
+}
+
+}  // namespace gilbench

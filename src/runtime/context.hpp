@@ -1,0 +1,47 @@
+// Context<S>: what a workload sees of the worker it runs on.
+//
+//   checkpoint()   a bytecode boundary. Under the GIL this is where a pending
+//                  drop request is honoured; workloads call it every few
+//                  "bytecodes" (one iteration of a small loop body).
+//   blocking(fn)   runs a blocking system call; under the GIL the lock is
+//                  released around it, as Py_BEGIN/END_ALLOW_THREADS do.
+#pragma once
+
+#include <utility>
+
+#include "strategies/strategy.hpp"
+
+namespace gilbench {
+
+template <Strategy S>
+class Context {
+ public:
+  using Runtime = typename S::Runtime;
+
+  Context(Runtime& rt, typename Runtime::Worker& worker, int index, int count) noexcept
+      : rt_(rt), worker_(worker), index_(index), count_(count) {}
+
+  void checkpoint() noexcept { rt_.checkpoint(worker_); }
+
+  template <class F>
+  decltype(auto) blocking(F&& fn) {
+    rt_.release(worker_);
+    struct Reacquire {
+      Context& ctx;
+      ~Reacquire() { ctx.rt_.reacquire(ctx.worker_); }
+    } reacquire{*this};
+    return std::forward<F>(fn)();
+  }
+
+  int index() const noexcept { return index_; }  // this worker, in [0, count)
+  int count() const noexcept { return count_; }  // workers in the run
+  Runtime& runtime() noexcept { return rt_; }
+
+ private:
+  Runtime& rt_;
+  typename Runtime::Worker& worker_;
+  int index_;
+  int count_;
+};
+
+}  // namespace gilbench

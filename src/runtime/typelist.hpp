@@ -1,0 +1,18 @@
+// TypeList and for_each_type: how the lists of strategies and workloads are
+// walked at compile time (bench/main.cpp, the typed tests).
+#pragma once
+
+#include <utility>
+
+namespace gilbench {
+
+template <class... Ts>
+struct TypeList {};
+
+// Calls fn.template operator()<T>() for every T in the list, in order.
+template <class... Ts, class F>
+void for_each_type(TypeList<Ts...>, F&& fn) {
+  (fn.template operator()<Ts>(), ...);
+}
+
+}  // namespace gilbench

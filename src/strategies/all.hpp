@@ -1,0 +1,15 @@
+// Every in-process strategy of the suite, in the order runs and charts list
+// them. Adding one: its header in this folder, one include and one entry here.
+// (`process` is a runner over Serial, see src/runners/processes.hpp.)
+#pragma once
+
+#include "runtime/typelist.hpp"
+#include "strategies/fine_lock.hpp"
+#include "strategies/gil.hpp"
+#include "strategies/serial.hpp"
+
+namespace gilbench {
+
+using AllStrategies = TypeList<Serial, Gil, FineLock>;
+
+}  // namespace gilbench

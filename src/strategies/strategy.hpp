@@ -1,0 +1,105 @@
+// The Strategy concept: how a strategy counts references, guards containers
+// and schedules workers.
+//
+// A strategy is a policy class resolved at compile time, so the hot path
+// (incref, decref, checkpoint) inlines into the workload loop and pays no
+// virtual call. CPython does the same with Py_GIL_DISABLED: a build pays only
+// for the scheme it chose.
+//
+//   S::kName          the token used in run names, JSON, charts and README
+//   S::kThreaded      false: runs one worker only (serial)
+//   S::Header         the reference-count part of every object header;
+//                     default-constructed = one reference, held by its creator
+//   S::incref(h)      take a reference                       (hot, noexcept)
+//   S::decref(h)      drop one; true = that was the last one, caller frees
+//   S::lock(h)        guard for reading or changing a container's contents
+//   S::lock(a, b)     guard for two containers, taken in a fixed order
+//   S::Runtime        per-run shared state (the GIL, queues, nothing), built
+//                     from a RunConfig; its Worker is one worker's state:
+//     rt.attach(w)      a worker starts (takes the GIL)
+//     rt.checkpoint(w)  a bytecode boundary                   (hot, noexcept)
+//     rt.release(w)     entering a blocking call (Py_BEGIN_ALLOW_THREADS)
+//     rt.reacquire(w)   leaving it (Py_END_ALLOW_THREADS)
+//     rt.detach(w)      a worker ends (final release)
+//     rt.stats()        the strategy's counters for the finished run
+//
+// How to add a strategy: write src/strategies/<token>.hpp with a struct that
+// satisfies Strategy and a Notes block saying what it models, then add it to
+// AllStrategies in src/strategies/all.hpp. Benchmarks and the typed tests
+// pick it up from that list.
+#pragma once
+
+#include <chrono>
+#include <concepts>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace gilbench {
+
+using namespace std::chrono_literals;
+
+// Settings shared by all strategies of one run.
+struct RunConfig {
+  int workers = 1;
+  // Ideal GIL timeslice: how long a waiter waits before it posts a drop
+  // request (sys.setswitchinterval; CPython's default is 5 ms).
+  std::chrono::nanoseconds switch_interval = 5ms;
+  // gil_legacy: release and retake every this many checkpoints (Python 2's
+  // sys.setcheckinterval, default 100 "ticks").
+  int check_interval = 100;
+};
+
+// A strategy's counters for one finished run, as (name, value) pairs; the
+// names must be registered in src/report/metrics.cpp with unit and direction.
+struct RuntimeStats {
+  std::vector<std::pair<std::string, double>> counters;
+  void add(std::string name, double value) { counters.emplace_back(std::move(name), value); }
+};
+
+// The guard of strategies whose containers need no lock of their own.
+struct NoGuard {};
+
+// Per-run state of strategies that schedule nothing: every call is a no-op.
+struct NoRuntime {
+  struct Worker {
+    explicit Worker(int /*worker*/) {}
+  };
+  explicit NoRuntime(const RunConfig&) {}
+  void attach(Worker&) noexcept {}
+  void detach(Worker&) noexcept {}
+  void checkpoint(Worker&) noexcept {}
+  void release(Worker&) noexcept {}
+  void reacquire(Worker&) noexcept {}
+  RuntimeStats stats() const { return {}; }
+};
+
+template <class S>
+concept Strategy =
+    requires(typename S::Header& a, typename S::Header& b, typename S::Runtime& rt,
+             typename S::Runtime::Worker& w) {
+      { S::kName } -> std::convertible_to<std::string_view>;
+      { S::kThreaded } -> std::convertible_to<bool>;
+      requires std::default_initializable<typename S::Header>;
+      { S::incref(a) } noexcept;
+      { S::decref(a) } noexcept -> std::same_as<bool>;
+      S::lock(a);
+      S::lock(a, b);
+      requires std::constructible_from<typename S::Runtime, const RunConfig&>;
+      requires std::constructible_from<typename S::Runtime::Worker, int>;
+      rt.attach(w);
+      rt.detach(w);
+      { rt.checkpoint(w) } noexcept;
+      rt.release(w);
+      rt.reacquire(w);
+      { rt.stats() } -> std::convertible_to<RuntimeStats>;
+    };
+
+// Frees the object whose header is h (defined in runtime/object.hpp). For
+// strategies that free objects outside a decref, e.g. biased_rc's merge.
+template <class S>
+void free_object(typename S::Header& h) noexcept;
+
+}  // namespace gilbench

@@ -1,0 +1,16 @@
+// Every workload of the suite, in the order runs and charts list them.
+// Adding one: its header in this folder, one include and one entry here.
+#pragma once
+
+#include "runtime/typelist.hpp"
+#include "workloads/binary_trees.hpp"
+#include "workloads/countdown.hpp"
+#include "workloads/list_sum.hpp"
+#include "workloads/shared_dict.hpp"
+#include "workloads/shared_read.hpp"
+
+namespace gilbench {
+
+using AllWorkloads = TypeList<Countdown, BinaryTrees, ListSum, SharedRead, SharedDict>;
+
+}  // namespace gilbench
