@@ -48,6 +48,9 @@ Suite make_suite(const Options& o) {
   s.repetitions = o.repetitions > 0 ? o.repetitions : 5;
   s.strategies = o.strategies;
   s.workloads = o.workloads;
+  s.corrupt_checksum = o.corrupt_checksum;
+  s.inject_workload = o.inject_workload;
+  s.inject_fraction = o.inject_fraction;
   for_each_type(AllWorkloads{}, [&]<Workload W> { s.params[std::string(W::kName)] = W::params(s.scale); });
   return s;
 }
@@ -95,6 +98,12 @@ void add_context(const Suite& suite, const std::vector<std::string>& warnings) {
   add("gilbench_cpu_quota", m.cpu_quota);
   add("gilbench_governor", m.governor);
   add("gilbench_warnings", nlohmann::json(warnings).dump());
+  if (!suite.inject_workload.empty()) {
+    const Injection inj = suite.injection_for(suite.inject_workload);
+    add("gilbench_injected_slowdown",
+        suite.inject_workload + ":" + std::to_string(1.0 / inj.split));
+  }
+  if (!suite.corrupt_checksum.empty()) add("gilbench_corrupted_checksum", suite.corrupt_checksum);
 }
 
 bool has_flag(const std::vector<std::string>& args, const std::string& prefix) {

@@ -142,6 +142,20 @@ Options parse_options(int argc, char** argv, const std::vector<std::string>& kno
       o.strategies = parse_names(need_value(), name, known_strategies);
     } else if (name == "--workloads") {
       o.workloads = parse_names(need_value(), name, known_workloads);
+    } else if (name == "--inject-slowdown") {
+      const std::string v = need_value();
+      const auto colon = v.find(':');
+      if (colon == std::string::npos)
+        throw UsageError(name + ": '" + v + "' is not WORKLOAD:FRACTION (e.g. countdown:0.05)");
+      o.inject_workload = parse_names(v.substr(0, colon), name, known_workloads).front();
+      errno = 0;
+      char* end = nullptr;
+      const std::string f = v.substr(colon + 1);
+      o.inject_fraction = std::strtod(f.c_str(), &end);
+      if (f.empty() || *end != '\0' || errno != 0 || !(o.inject_fraction > 0) || o.inject_fraction > 1)
+        throw UsageError(name + ": fraction '" + f + "' is not in (0, 1]");
+    } else if (name == "--test-corrupt-checksum") {
+      o.corrupt_checksum = parse_names(need_value(), name, known_workloads).front();
     } else {
       throw UsageError("unknown flag '" + arg + "' (see --help)");
     }
@@ -169,6 +183,16 @@ checksum against the serial one, and reports Google Benchmark results named
                            file renamed at the end); same as --benchmark_out=FILE
   --list                   print the benchmark names and exit
   --help                   this text
+
+Testing the suite itself:
+  --inject-slowdown=WORKLOAD:FRACTION
+                           every run of WORKLOAD also redoes FRACTION of its
+                           work (rounded to 1/k) on a separate copy of its data,
+                           result discarded: a known slowdown for testing the
+                           regression gate (plot.py compare)
+  --test-corrupt-checksum=WORKLOAD
+                           add 1 to every run's sum for WORKLOAD, to prove a
+                           wrong result fails loudly (exit 1, error in the JSON)
 
 Google Benchmark's own flags pass through, e.g. --benchmark_filter=REGEX.
 gilbench sets --benchmark_enable_random_interleaving=true unless you set it

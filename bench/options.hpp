@@ -25,6 +25,9 @@ struct Options {
   std::string out;           // JSON result file, written atomically
   std::vector<std::string> strategies;  // empty: all
   std::vector<std::string> workloads;   // empty: all
+  std::string corrupt_checksum;             // test only: workload whose result is falsified
+  std::string inject_workload;              // test only: workload made slower ...
+  double inject_fraction = 0;               // ... by this fraction of extra work
   std::vector<std::string> benchmark_args;  // --benchmark_* flags, verbatim
   std::vector<std::string> worker_args;     // set when run as a process worker
   bool worker_mode = false;

@@ -28,6 +28,15 @@ struct Suite {
   int repetitions = 5;
   std::vector<std::string> strategies;  // empty: all
   std::vector<std::string> workloads;   // empty: all
+  std::string corrupt_checksum;         // test only (--test-corrupt-checksum)
+  std::string inject_workload;          // test only (--inject-slowdown)
+  double inject_fraction = 0;
+
+  // The injection for workload w: 1/split of the work again, split = 1/fraction.
+  Injection injection_for(std::string_view w) const {
+    if (w != inject_workload || inject_fraction <= 0) return {};
+    return {static_cast<int>(1.0 / inject_fraction + 0.5)};
+  }
   nlohmann::json params = nlohmann::json::object();  // workload -> Params
 
   bool wants_strategy(std::string_view s) const;
@@ -81,19 +90,21 @@ const Tally& reference_tally(const typename W::Params& params) {
 
 template <Strategy S, Workload W>
 void BM_Threads(benchmark::State& state, const std::string& name,
-                const typename W::Params& params, const RunConfig& config) {
+                const typename W::Params& params, const RunConfig& config, bool corrupt,
+                Injection inject) {
   const Tally& expected = reference_tally<W>(params);
   WorkerPool pool(config.workers);
   RunCounters counters;
   for (auto _ : state) {
     RunResult r;
     try {
-      r = run_threads<S, W>(pool, config, params);
+      r = run_threads<S, W>(pool, config, params, inject);
     } catch (const std::exception& e) {
       state.SkipWithError(("run failed: " + std::string(e.what())).c_str());
       break;
     }
     state.SetIterationTime(r.seconds);
+    if (corrupt) r.tally.sum += 1;
     if (const std::string why = check_run(r, expected); !why.empty()) {
       state.SkipWithError(why.c_str());
       break;
@@ -124,8 +135,10 @@ void register_threads(const Suite& suite, std::vector<std::string>& names) {
                          "/workers:" + std::to_string(workers);
       if (kUsesInterval && suite.switch_intervals.size() > 1)
         name += "/interval:" + format_duration(interval);
-      benchmark::RegisterBenchmark(name.c_str(), [name, params, config](benchmark::State& st) {
-        BM_Threads<S, W>(st, name, params, config);
+      const bool corrupt = suite.corrupt_checksum == W::kName;
+      const Injection inject = suite.injection_for(W::kName);
+      benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
+        BM_Threads<S, W>(st, name, params, config, corrupt, inject);
       })
           ->UseManualTime()
           ->Iterations(1)

@@ -15,6 +15,7 @@
 #include <exception>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -78,8 +79,18 @@ struct RunResult {
   RuntimeStats stats;
 };
 
+// Extra work injected into a run to test the regression gate (gilbench
+// --inject-slowdown): every worker also does 1/`split` of its own share again,
+// on a separate copy of the shared state, and the result is thrown away.
+// split = 0: none. The fraction is exact when the workload's units divide
+// evenly (countdown, list_sum, shared_dict), approximate otherwise.
+struct Injection {
+  int split = 0;
+};
+
 template <Strategy S, Workload W>
-RunResult run_threads(WorkerPool& pool, const RunConfig& config, const typename W::Params& params) {
+RunResult run_threads(WorkerPool& pool, const RunConfig& config, const typename W::Params& params,
+                      Injection inject = {}) {
   const int n = pool.size();
   RunResult result;
   AllocLedger ledger;
@@ -88,6 +99,8 @@ RunResult run_threads(WorkerPool& pool, const RunConfig& config, const typename 
     typename S::Runtime runtime(config);
     {
       typename W::template State<S> state(params);
+      std::optional<typename W::template State<S>> extra;
+      if (inject.split > 0) extra.emplace(params);
       std::vector<Tally> partial(static_cast<std::size_t>(n));
       result.seconds = pool.run([&](int i) {
         AllocLedger::Scope worker_thread(ledger);
@@ -95,6 +108,7 @@ RunResult run_threads(WorkerPool& pool, const RunConfig& config, const typename 
         Attached<S> attached(runtime, worker);
         Context<S> ctx(runtime, worker, i, n);
         partial[static_cast<std::size_t>(i)] = W::run(ctx, state, Shard{i, n});
+        if (extra) (void)W::run(ctx, *extra, Shard{i, n * inject.split});
       });
       for (const Tally& t : partial) result.tally.merge(t);
       result.tally.merge(W::finish(state));

@@ -72,8 +72,8 @@ void GilState::drop(int who, bool final_release) {
     if (last_holder_ == who) {
       drop_request_.store(false, std::memory_order_relaxed);
       switch_cond_.wait(switch_lock, [&] { return last_holder_ != who; });
-      ++forced_switches_;
     }
+    ++forced_switches_;  // another worker has it now, whether we waited or not
   }
 }
 

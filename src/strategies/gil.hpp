@@ -108,6 +108,7 @@ class GilState {
 struct Gil : PlainCount {
   static constexpr std::string_view kName = "gil";
   static constexpr bool kThreaded = true;
+  static constexpr bool kUsesSwitchInterval = true;  // one run per --switch-interval
   using Runtime = GilState;
 };
 

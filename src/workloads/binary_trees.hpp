@@ -25,7 +25,9 @@ struct BinaryTrees {
     int max_depth = 0;
     NLOHMANN_DEFINE_TYPE_INTRUSIVE(Params, min_depth, max_depth)
   };
-  static Params params(Scale s) { return {4, s == Scale::kQuick ? 10 : 14}; }
+  static Params params(Scale s) {
+    return {4, s == Scale::kDefault ? 14 : s == Scale::kQuick ? 10 : 6};
+  }
 
   template <Strategy S>
   struct State {

@@ -23,7 +23,9 @@ struct Countdown {
     std::int64_t n = 0;
     NLOHMANN_DEFINE_TYPE_INTRUSIVE(Params, n)
   };
-  static Params params(Scale s) { return {s == Scale::kQuick ? 400'000 : 4'000'000}; }
+  static Params params(Scale s) {
+    return {s == Scale::kDefault ? 4'000'000 : s == Scale::kQuick ? 400'000 : 20'000};
+  }
 
   template <Strategy S>
   struct State {

@@ -24,7 +24,9 @@ struct ListSum {
     std::int64_t length = 0;
     NLOHMANN_DEFINE_TYPE_INTRUSIVE(Params, rounds, length)
   };
-  static Params params(Scale s) { return {s == Scale::kQuick ? 200 : 2000, 1000}; }
+  static Params params(Scale s) {
+    return s == Scale::kDefault ? Params{2000, 1000} : s == Scale::kQuick ? Params{200, 1000} : Params{20, 100};
+  }
 
   template <Strategy S>
   struct State {

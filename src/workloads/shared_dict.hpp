@@ -30,7 +30,11 @@ struct SharedDict {
     std::int64_t vocabulary = 0;
     NLOHMANN_DEFINE_TYPE_INTRUSIVE(Params, tokens, vocabulary)
   };
-  static Params params(Scale s) { return {s == Scale::kQuick ? 200'000 : 2'000'000, 1000}; }
+  static Params params(Scale s) {
+    return s == Scale::kDefault ? Params{2'000'000, 1000}
+           : s == Scale::kQuick ? Params{200'000, 1000}
+                                : Params{5'000, 50};
+  }
 
   static constexpr std::uint64_t splitmix64(std::uint64_t x) noexcept {
     x += 0x9e3779b97f4a7c15ULL;

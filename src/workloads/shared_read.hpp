@@ -29,7 +29,9 @@ struct SharedRead {
     std::int64_t walks = 0;
     NLOHMANN_DEFINE_TYPE_INTRUSIVE(Params, depth, walks)
   };
-  static Params params(Scale s) { return {12, s == Scale::kQuick ? 150 : 1500}; }
+  static Params params(Scale s) {
+    return s == Scale::kDefault ? Params{12, 1500} : s == Scale::kQuick ? Params{12, 150} : Params{6, 40};
+  }
 
   template <Strategy S>
   struct State {

@@ -5,7 +5,7 @@
 //   W::kKind             "cpu" or "io": how the charts and summary group it
 //   W::Params            the sizes; JSON-convertible (it travels to worker
 //                        processes and into the result file's context)
-//   W::params(scale)     the sizes for Scale::kDefault or Scale::kQuick
+//   W::params(scale)     the sizes for a Scale
 //   W::State<S>          what the workers of one address space share (a
 //                        graph, a dict); built before the timed region
 //   W::run(ctx, st, sh)  the worker's shard of the work -> partial Tally
@@ -30,7 +30,9 @@
 
 namespace gilbench {
 
-enum class Scale { kDefault, kQuick };
+// kDefault: the suite (~0.1 s per serial run); kQuick: CI (~10x smaller);
+// kTiny: the unit tests (every path exercised, fast under ThreadSanitizer).
+enum class Scale { kDefault, kQuick, kTiny };
 
 // A worker's slice of the work: shard `index` of `count`.
 struct Shard {

@@ -1,0 +1,84 @@
+// The command line: every bad flag or value is a UsageError naming it.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "options.hpp"
+
+namespace gilbench {
+namespace {
+
+using ::testing::HasSubstr;
+
+Options parse(std::vector<std::string> args) {
+  args.insert(args.begin(), "gilbench");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  return parse_options(static_cast<int>(argv.size()), argv.data(), {"serial", "gil", "fine_lock"},
+                       {"countdown", "list_sum"});
+}
+
+std::string error_of(std::vector<std::string> args) {
+  try {
+    parse(std::move(args));
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(Options, Defaults) {
+  const Options o = parse({});
+  EXPECT_FALSE(o.quick);
+  EXPECT_TRUE(o.workers.empty());
+  EXPECT_TRUE(o.switch_intervals.empty());
+  EXPECT_EQ(o.check_interval, 100);
+}
+
+TEST(Options, ParsesEveryFlag) {
+  const Options o = parse({"--quick", "--workers=4,1,2,2", "--switch-interval", "5ms,100us",
+                           "--repetitions=7", "--out=r.json", "--strategies=gil,serial",
+                           "--workloads=countdown", "--check-interval=50",
+                           "--benchmark_filter=gil"});
+  EXPECT_TRUE(o.quick);
+  EXPECT_EQ(o.workers, (std::vector<int>{1, 2, 4}));
+  ASSERT_EQ(o.switch_intervals.size(), 2u);
+  EXPECT_EQ(o.switch_intervals[0], std::chrono::milliseconds(5));
+  EXPECT_EQ(o.switch_intervals[1], std::chrono::microseconds(100));
+  EXPECT_EQ(o.repetitions, 7);
+  EXPECT_EQ(o.out, "r.json");
+  EXPECT_EQ(o.strategies, (std::vector<std::string>{"gil", "serial"}));
+  EXPECT_EQ(o.check_interval, 50);
+  EXPECT_EQ(o.benchmark_args, (std::vector<std::string>{"--benchmark_filter=gil"}));
+}
+
+TEST(Options, BenchmarkOutIsTakenOverForAtomicWrites) {
+  const Options o = parse({"--benchmark_out=x/y.json"});
+  EXPECT_EQ(o.out, "x/y.json");
+  EXPECT_TRUE(o.benchmark_args.empty());
+}
+
+TEST(Options, ErrorsNameTheFlag) {
+  EXPECT_THAT(error_of({"--bogus"}), HasSubstr("'--bogus'"));
+  EXPECT_THAT(error_of({"--workers=0"}), HasSubstr("--workers"));
+  EXPECT_THAT(error_of({"--workers=two"}), HasSubstr("'two' is not an integer"));
+  EXPECT_THAT(error_of({"--workers="}), HasSubstr("--workers"));
+  EXPECT_THAT(error_of({"--workers"}), HasSubstr("missing value"));
+  EXPECT_THAT(error_of({"--repetitions=0"}), HasSubstr("out of range"));
+  EXPECT_THAT(error_of({"--switch-interval=5"}), HasSubstr("needs a unit"));
+  EXPECT_THAT(error_of({"--switch-interval=fast"}), HasSubstr("needs a unit"));
+  EXPECT_THAT(error_of({"--switch-interval=xms"}), HasSubstr("not a duration"));
+  EXPECT_THAT(error_of({"--switch-interval=1ns"}), HasSubstr("out of range"));
+  EXPECT_THAT(error_of({"--strategies=gil,nogil"}), HasSubstr("unknown name 'nogil'"));
+  EXPECT_THAT(error_of({"--workloads=fib"}), HasSubstr("unknown name 'fib'"));
+  EXPECT_THAT(error_of({"--quick=yes"}), HasSubstr("takes no value"));
+  EXPECT_THAT(error_of({"--out="}), HasSubstr("empty file name"));
+}
+
+TEST(Options, DurationsRoundTrip) {
+  for (const char* text : {"5ms", "100us", "10us", "1s", "2500ns"})
+    EXPECT_EQ(format_duration(parse_duration(text, "--x")), text);
+  EXPECT_EQ(parse_duration("0.005s", "--x"), std::chrono::milliseconds(5));
+}
+
+}  // namespace
+}  // namespace gilbench
