@@ -7,6 +7,8 @@
 #include <string>
 #include <thread>
 
+#include "git_rev.hpp"  // generated at build time
+
 #ifndef GILBENCH_BENCHMARK_VERSION
 #define GILBENCH_BENCHMARK_VERSION "unknown"
 #endif

@@ -79,6 +79,15 @@ struct RunResult {
   RuntimeStats stats;
 };
 
+// The measured work of one worker, and nothing else: kept out of line so
+// that valgrind --tool=callgrind --toggle-collect='*gilbench::measured_run*'
+// counts the instructions of exactly this region (the deterministic lane of
+// the regression gate). Runners call the workload only through it.
+template <Strategy S, Workload W>
+[[gnu::noinline]] Tally measured_run(Context<S>& ctx, typename W::template State<S>& state, Shard shard) {
+  return W::run(ctx, state, shard);
+}
+
 // Extra work injected into a run to test the regression gate (gilbench
 // --inject-slowdown): every worker also does 1/`split` of its own share again,
 // on a separate copy of the shared state, and the result is thrown away.
@@ -107,8 +116,8 @@ RunResult run_threads(WorkerPool& pool, const RunConfig& config, const typename 
         typename S::Runtime::Worker worker(i);
         Attached<S> attached(runtime, worker);
         Context<S> ctx(runtime, worker, i, n);
-        partial[static_cast<std::size_t>(i)] = W::run(ctx, state, Shard{i, n});
-        if (extra) (void)W::run(ctx, *extra, Shard{i, n * inject.split});
+        partial[static_cast<std::size_t>(i)] = measured_run<S, W>(ctx, state, Shard{i, n});
+        if (extra) (void)measured_run<S, W>(ctx, *extra, Shard{i, n * inject.split});
       });
       for (const Tally& t : partial) result.tally.merge(t);
       result.tally.merge(W::finish(state));
