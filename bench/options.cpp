@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "runners/process_protocol.hpp"
+
 namespace gilbench {
 
 namespace {
@@ -48,7 +50,8 @@ std::vector<std::string> parse_names(const std::string& text, const std::string&
 
 }  // namespace
 
-std::chrono::nanoseconds parse_duration(const std::string& text, const std::string& flag) {
+std::chrono::nanoseconds parse_duration(const std::string& text, const std::string& flag,
+                                        std::chrono::nanoseconds lo, std::chrono::nanoseconds hi) {
   static constexpr std::pair<std::string_view, double> kUnits[] = {
       {"ns", 1.0}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}};
   for (const auto& [unit, scale] : kUnits) {
@@ -62,8 +65,9 @@ std::chrono::nanoseconds parse_duration(const std::string& text, const std::stri
       if (*end != '\0' || errno != 0 || !std::isfinite(v) || number.empty())
         throw UsageError(flag + ": '" + text + "' is not a duration (e.g. 5ms, 100us)");
       const double ns = v * scale;
-      if (ns < 1000 || ns > 10e9)
-        throw UsageError(flag + ": " + text + " is out of range [1us, 10s]");
+      if (ns < static_cast<double>(lo.count()) || ns > static_cast<double>(hi.count()))
+        throw UsageError(flag + ": " + text + " is out of range [" + format_duration(lo) + ", " +
+                         format_duration(hi) + "]");
       return std::chrono::nanoseconds(static_cast<std::int64_t>(std::llround(ns)));
     }
   }
@@ -154,6 +158,17 @@ Options parse_options(int argc, char** argv, const std::vector<std::string>& kno
       o.inject_fraction = std::strtod(f.c_str(), &end);
       if (f.empty() || *end != '\0' || errno != 0 || !(o.inject_fraction > 0) || o.inject_fraction > 1)
         throw UsageError(name + ": fraction '" + f + "' is not in (0, 1]");
+    } else if (name == "--worker-timeout") {
+      o.worker_timeout = parse_duration(need_value(), name, std::chrono::milliseconds(1),
+                                        std::chrono::hours(1));
+    } else if (name == "--test-worker-misbehave") {
+      const std::string v = need_value();
+      if (std::find(wire::kMisbehaviours.begin(), wire::kMisbehaviours.end(), v) == wire::kMisbehaviours.end()) {
+        std::string all;
+        for (auto m : wire::kMisbehaviours) all += (all.empty() ? "" : ", ") + std::string(m);
+        throw UsageError(name + ": unknown mode '" + v + "' (known: " + all + ")");
+      }
+      o.worker_misbehave = v;
     } else if (name == "--test-corrupt-checksum") {
       o.corrupt_checksum = parse_names(need_value(), name, known_workloads).front();
     } else {
@@ -181,6 +196,9 @@ checksum against the serial one, and reports Google Benchmark results named
   --workloads=LIST         only these workloads
   --out=FILE               write the JSON results to FILE (atomically: a temp
                            file renamed at the end); same as --benchmark_out=FILE
+  --worker-timeout=D       process runner: how long to wait for any answer
+                           from a worker before it counts as hung (default
+                           60s); the benchmark then fails, the others run
   --list                   print the benchmark names and exit
   --help                   this text
 
@@ -193,6 +211,12 @@ Testing the suite itself:
   --test-corrupt-checksum=WORKLOAD
                            add 1 to every run's sum for WORKLOAD, to prove a
                            wrong result fails loudly (exit 1, error in the JSON)
+  --test-worker-misbehave=MODE
+                           the last worker of every process-runner pool acts
+                           out MODE in the run phase: crash (SIGKILL), exit
+                           (status 3), garbage (bytes that are not a frame),
+                           hang (until --worker-timeout), leak (one object
+                           never freed); each must fail its benchmark clearly
 
 Google Benchmark's own flags pass through, e.g. --benchmark_filter=REGEX.
 gilbench sets --benchmark_enable_random_interleaving=true unless you set it

@@ -28,6 +28,8 @@ struct Options {
   std::string corrupt_checksum;             // test only: workload whose result is falsified
   std::string inject_workload;              // test only: workload made slower ...
   double inject_fraction = 0;               // ... by this fraction of extra work
+  std::chrono::nanoseconds worker_timeout = std::chrono::seconds(60);  // process runner: any answer
+  std::string worker_misbehave;             // test only: the process runner's last worker misbehaves
   std::vector<std::string> benchmark_args;  // --benchmark_* flags, verbatim
   std::vector<std::string> worker_args;     // set when run as a process worker
   bool worker_mode = false;
@@ -38,8 +40,11 @@ struct Options {
 Options parse_options(int argc, char** argv, const std::vector<std::string>& known_strategies,
                       const std::vector<std::string>& known_workloads);
 
-// "5ms", "100us", "250ns", "0.005s" -> nanoseconds. Throws UsageError.
-std::chrono::nanoseconds parse_duration(const std::string& text, const std::string& flag);
+// "5ms", "100us", "250ns", "0.005s" -> nanoseconds, within [lo, hi].
+// Throws UsageError.
+std::chrono::nanoseconds parse_duration(const std::string& text, const std::string& flag,
+                                        std::chrono::nanoseconds lo = std::chrono::microseconds(1),
+                                        std::chrono::nanoseconds hi = std::chrono::seconds(10));
 
 // 5000000ns -> "5ms", 100000ns -> "100us": the form used in run names.
 std::string format_duration(std::chrono::nanoseconds d);

@@ -5,6 +5,14 @@
 #
 # usage: bench/run_suite.sh [gilbench flags...]      e.g. --quick, --workers=1,2
 #   OUT_DIR=dir   where to write (default results/runs/<host>-<date>)
+#
+# Then, when /usr/bin/python3 exists, the CPython twin (bench/python/twin.py:
+# the same workloads on the real interpreter, strategies cpython_*) writes
+# cpython.json beside bench.json, with the --quick, --workers=,
+# --repetitions= and --switch-interval= flags given here, and the charts
+# draw both files; `plot.py fidelity` writes fidelity.md from the pair. Skip
+# the twin with --no-cpython (taken out before gilbench sees the flags) or
+# SKIP_CPYTHON=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 .ci/install-deps.sh
@@ -12,10 +20,33 @@ cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)" --target gilbench
 out=${OUT_DIR:-results/runs/$(hostname -s)-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$out"
+skip_twin=${SKIP_CPYTHON:-0}
+gilbench_args=()
+twin_args=()
+for a in "$@"; do
+  case "$a" in
+    --no-cpython) skip_twin=1 ;;
+    --quick|--workers=*|--repetitions=*|--switch-interval=*) gilbench_args+=("$a"); twin_args+=("$a") ;;
+    *) gilbench_args+=("$a") ;;
+  esac
+done
 start=$(date +%s)
-./build/gilbench --out="$out/bench.json" "$@"
+./build/gilbench --out="$out/bench.json" "${gilbench_args[@]}"
 echo "suite wall time: $(( $(date +%s) - start )) s" >&2
+results=("$out/bench.json")
+twin_status=0
+if [ "$skip_twin" != 1 ] && [ -x /usr/bin/python3 ]; then
+  /usr/bin/python3 bench/python/twin.py --out "$out/cpython.json" "${twin_args[@]}" || twin_status=$?
+  [ -f "$out/cpython.json" ] && results+=("$out/cpython.json")
+fi
 if [ -f plot.py ] && /usr/bin/python3 plot.py --help >/dev/null 2>&1; then
-  /usr/bin/python3 plot.py charts "$out/bench.json" --out "$out"
+  /usr/bin/python3 plot.py charts "${results[@]}" --out "$out"
+  if [ "${#results[@]}" -gt 1 ]; then  # emulated vs real: the fidelity table
+    /usr/bin/python3 plot.py fidelity "$out/bench.json" "$out/cpython.json" --markdown "$out/fidelity.md" >/dev/null
+  fi
 fi
 echo "results in $out" >&2
+if [ "$twin_status" != 0 ]; then
+  echo "the CPython twin failed (exit status $twin_status): see $out/cpython.json" >&2
+  exit "$twin_status"
+fi

@@ -23,6 +23,7 @@ namespace gilbench {
 struct Suite {
   Scale scale = Scale::kDefault;
   std::vector<int> workers;
+  std::vector<int> convoy_cpu_workers;  // convoy's K: CPU workers beside its IO worker
   std::vector<std::chrono::nanoseconds> switch_intervals;
   int check_interval = 100;
   int repetitions = 5;
@@ -115,37 +116,50 @@ void BM_Threads(benchmark::State& state, const std::string& name,
   progress().tick(name);
 }
 
+// Calls fn(name, config) for every run of `workload` under S: each worker
+// count of `worker_counts` (only `single` for a strategy that is not
+// threaded) times each switch interval, for strategies that have one. Names
+// are <workload>/<strategy>/workers:<n>, plus /interval:<d> when the suite
+// has several intervals.
+template <Strategy S, class F>
+void for_each_run(const Suite& suite, std::string_view workload, const std::vector<int>& worker_counts,
+                  int single, F&& fn) {
+  constexpr bool kUsesInterval = requires { S::kUsesSwitchInterval; };
+  std::vector<std::chrono::nanoseconds> intervals = suite.switch_intervals;
+  if (!kUsesInterval) intervals.resize(1);
+  for (int workers : worker_counts) {
+    if (!S::kThreaded && workers != single) continue;
+    for (auto interval : intervals) {
+      RunConfig config;
+      config.workers = workers;
+      config.switch_interval = interval;
+      config.check_interval = suite.check_interval;
+      std::string name = std::string(workload) + "/" + std::string(S::kName) +
+                         "/workers:" + std::to_string(workers);
+      if (kUsesInterval && suite.switch_intervals.size() > 1)
+        name += "/interval:" + format_duration(interval);
+      fn(name, config);
+    }
+  }
+}
+
 // Registers W under S for every worker count (and switch interval, for
 // strategies that have one), appending the names to `names`.
 template <Strategy S, Workload W>
 void register_threads(const Suite& suite, std::vector<std::string>& names) {
   if (!suite.wants_strategy(S::kName) || !suite.wants_workload(W::kName)) return;
   const auto params = suite.params.at(std::string(W::kName)).template get<typename W::Params>();
-  constexpr bool kUsesInterval = requires { S::kUsesSwitchInterval; };
-  std::vector<std::chrono::nanoseconds> intervals = suite.switch_intervals;
-  if (!kUsesInterval) intervals.resize(1);
-  for (int workers : suite.workers) {
-    if (!S::kThreaded && workers != 1) continue;
-    for (auto interval : intervals) {
-      RunConfig config;
-      config.workers = workers;
-      config.switch_interval = interval;
-      config.check_interval = suite.check_interval;
-      std::string name = std::string(W::kName) + "/" + std::string(S::kName) +
-                         "/workers:" + std::to_string(workers);
-      if (kUsesInterval && suite.switch_intervals.size() > 1)
-        name += "/interval:" + format_duration(interval);
-      const bool corrupt = suite.corrupt_checksum == W::kName;
-      const Injection inject = suite.injection_for(W::kName);
-      benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
-        BM_Threads<S, W>(st, name, params, config, corrupt, inject);
-      })
-          ->UseManualTime()
-          ->Iterations(1)
-          ->Unit(benchmark::kMillisecond);
-      names.push_back(name);
-    }
-  }
+  for_each_run<S>(suite, W::kName, suite.workers, 1, [&](const std::string& name, const RunConfig& config) {
+    const bool corrupt = suite.corrupt_checksum == W::kName;
+    const Injection inject = suite.injection_for(W::kName);
+    benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
+      BM_Threads<S, W>(st, name, params, config, corrupt, inject);
+    })
+        ->UseManualTime()
+        ->Iterations(1)
+        ->Unit(benchmark::kMillisecond);
+    names.push_back(name);
+  });
 }
 
 }  // namespace gilbench

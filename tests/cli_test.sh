@@ -80,5 +80,81 @@ kill -INT $pid; wait $pid
 [ -e "$tmp/int/r.json" ] && fail "interrupted run left a result file"
 ls -a "$tmp/int" 2>/dev/null | grep -q '\.tmp\.' && fail "interrupted run left a temp file"
 
+# ---- the process runner (src/runners/processes.hpp) ----
+# workers_of PID: the worker processes a gilbench with that pid started (live or not yet reaped).
+workers_of() { pgrep -f -- "--worker --index=[0-9]+ --parent=$1( |\$)"; }
+# no_workers_left PID: true once none of them exists (PR_SET_PDEATHSIG acts at once; allow 5 s).
+no_workers_left() {
+  for _ in $(seq 50); do workers_of "$1" >/dev/null || return 0; sleep 0.1; done
+  return 1
+}
+
+"$bin" --list --quick >"$tmp/plist"
+for n in countdown/process/workers:2 shared_dict/process/workers:1 \
+         process_startup/process/workers:1 process_startup/threads/workers:2; do
+  grep -qx "$n" "$tmp/plist" || fail "--list lacks $n"
+done
+
+# Every workload under process reproduces the serial checksum, with its figures.
+"$bin" --quick --strategies=serial,process --repetitions=1 --out="$tmp/proc.json" \
+  >"$tmp/proc.out" 2>"$tmp/proc.err" || fail "process run exited $?: $(tail -5 "$tmp/proc.err")"
+/usr/bin/python3 - "$tmp/proc.json" <<'PY' || fail "process JSON content"
+import json, sys
+d = json.load(open(sys.argv[1]))
+metrics = json.loads(d["context"]["gilbench_metrics"])
+assert "process" in json.loads(d["context"]["gilbench_strategies"])
+runs = {b["name"]: b for b in d["benchmarks"]}
+assert "countdown/process/workers:2" in runs and "process_startup/threads/workers:1" in runs, sorted(runs)
+for name, b in runs.items():
+    assert not b.get("error_occurred"), (name, b.get("error_message"))
+    assert b.get("checksum_ok") == 1, name
+    for k in b:
+        if isinstance(b[k], (int, float)) and k not in ("family_index", "per_family_instance_index",
+                "repetitions", "repetition_index", "threads", "iterations", "real_time", "cpu_time"):
+            assert k in metrics, "unregistered counter " + k
+    # (convoy/process has a runner of its own: bench/convoy_bench.hpp)
+    if "/process/" in name and not name.startswith(("process_startup/", "convoy/")):
+        for k in ("startup_ms", "ipc_bytes", "ipc_frac", "rss_peak_kb", "rss_total_kb", "state_copy_kb"):
+            assert k in b, (name, k)
+        assert b["live_objects"] == 0 and b["rss_total_kb"] >= b["rss_peak_kb"] > 0, name
+    if name.startswith("process_startup"):
+        assert b["startup_ms"] > 0, name
+assert runs["shared_read/process/workers:2"]["state_copy_kb"] > runs["shared_read/process/workers:1"]["state_copy_kb"]
+PY
+
+# Each worker fault fails its benchmark with a message naming the worker, its
+# pid and how it ended; the serial benchmark of the same run still passes;
+# no worker is left behind.
+expect_fault() {
+  local mode=$1 pattern=$2
+  "$bin" --quick --strategies=serial,process --workloads=countdown --workers=1,2 --repetitions=1 \
+    --worker-timeout=2s --test-worker-misbehave="$mode" --out="$tmp/f.json" >"$tmp/f.out" 2>"$tmp/f.err" &
+  local pid=$!
+  wait $pid
+  local code=$?
+  [ "$code" -eq 1 ] || fail "misbehave=$mode exited $code, want 1"
+  grep -qE -- "countdown/process/workers:2: process runner: worker 1 \(pid [0-9]+\) $pattern" "$tmp/f.err" ||
+    fail "misbehave=$mode: no '$pattern' in: $(grep -A3 FAILED "$tmp/f.err" | head -c 600)"
+  /usr/bin/python3 -c "
+import json
+runs = {b['name']: b for b in json.load(open('$tmp/f.json'))['benchmarks']}
+assert runs['countdown/serial/workers:1'].get('checksum_ok') == 1
+assert runs['countdown/process/workers:2'].get('error_occurred')
+" || fail "misbehave=$mode: the JSON does not show serial passing and process failing"
+  no_workers_left $pid || fail "misbehave=$mode left workers behind: $(workers_of $pid | tr '\n' ' ')"
+}
+expect_fault crash "ended in the run phase; it was killed by signal 9 \(SIGKILL\)"
+expect_fault exit "ended in the run phase; it exited with status 3"
+expect_fault garbage "sent garbage in the run phase \(bad frame header"
+expect_fault hang "did not answer within 2s in the run phase; killed it \(SIGKILL\)"
+
+# SIGINT of gilbench mid-run takes its workers with it.
+"$bin" --strategies=process --workloads=countdown --workers=2 --repetitions=500 >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 100); do workers_of $pid >/dev/null && break; sleep 0.1; done
+workers_of $pid >/dev/null || fail "SIGINT test: no workers seen"
+kill -INT $pid; wait $pid
+no_workers_left $pid || fail "SIGINT left workers behind: $(workers_of $pid | tr '\n' ' ')"
+
 if [ $failures -gt 0 ]; then echo "$failures failure(s)"; exit 1; fi
 echo "cli: all checks passed"

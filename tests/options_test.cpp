@@ -74,6 +74,22 @@ TEST(Options, ErrorsNameTheFlag) {
   EXPECT_THAT(error_of({"--out="}), HasSubstr("empty file name"));
 }
 
+TEST(Options, ProcessRunnerFlags) {
+  EXPECT_EQ(parse({}).worker_timeout, std::chrono::seconds(60));
+  EXPECT_TRUE(parse({}).worker_misbehave.empty());
+  const Options o = parse({"--worker-timeout=90s", "--test-worker-misbehave=hang"});
+  EXPECT_EQ(o.worker_timeout, std::chrono::seconds(90));
+  EXPECT_EQ(o.worker_misbehave, "hang");
+  EXPECT_EQ(parse({"--worker-timeout", "250ms"}).worker_timeout, std::chrono::milliseconds(250));
+  EXPECT_THAT(error_of({"--worker-timeout=5"}), HasSubstr("needs a unit"));
+  EXPECT_THAT(error_of({"--worker-timeout=10us"}), HasSubstr("--worker-timeout: 10us is out of range [1ms, 3600s]"));
+  EXPECT_THAT(error_of({"--test-worker-misbehave=explode"}), HasSubstr("unknown mode 'explode'"));
+  // Everything after --worker belongs to the worker.
+  const Options w = parse({"--worker", "--index=1", "--bogus"});
+  EXPECT_TRUE(w.worker_mode);
+  EXPECT_EQ(w.worker_args, (std::vector<std::string>{"--index=1", "--bogus"}));
+}
+
 TEST(Options, DurationsRoundTrip) {
   for (const char* text : {"5ms", "100us", "10us", "1s", "2500ns"})
     EXPECT_EQ(format_duration(parse_duration(text, "--x")), text);

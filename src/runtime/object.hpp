@@ -12,6 +12,7 @@
 // which drops the references it holds, as CPython's tp_dealloc does.
 // Borrowed access (no count change) is a raw T*, written explicitly with
 // .get(); Ref<T>::borrow(p) turns a borrowed pointer into a new reference.
+// ImmortalSet makes objects immortal (PEP 683) and frees them at its end.
 //
 // Containers are read and written through the free functions below, which
 // take S::lock on the container (a no-op where the GIL is the lock). Tuples
@@ -212,6 +213,62 @@ void free_object(typename S::Header& h) noexcept {
   static_assert(std::is_standard_layout_v<Object<S>>);
   destroy<S>(reinterpret_cast<Object<S>*>(&h));
 }
+
+// ---- immortal objects (PEP 683) ---------------------------------------------
+//
+// Small ints, interned strings and shared constants can be made immortal:
+// their incref and decref become no-ops (S::make_immortal), so threads that
+// share them write nothing to them. An ImmortalSet makes objects immortal and
+// owns them: no count ever reaches zero, so the set frees them itself when it
+// is destroyed (when the shared state that made them goes, after every worker
+// is done), newest first. Add an object after the immortal objects it refers
+// to (the order they are built in), so a container is freed before the objects
+// it holds. Under a strategy without immortal counts the set holds one real
+// reference to each object instead: the same lifetime, with counting.
+// Not thread-safe: the thread that builds the objects adds them, before they
+// are shared.
+template <Strategy S>
+class ImmortalSet {
+ public:
+  ImmortalSet() = default;
+  ImmortalSet(const ImmortalSet&) = delete;
+  ImmortalSet& operator=(const ImmortalSet&) = delete;
+  ~ImmortalSet() { clear(); }
+
+  // make_immortal: *r is immortal from now on and lives until clear().
+  template <class T>
+  void add(const Ref<T>& r) {
+    Object<S>* o = r.get();
+    assert(o && "null object");
+    objects_.reserve(objects_.size() + 1);  // may throw: before any change
+    if constexpr (ImmortalCapable<S>) {
+      assert(!S::is_immortal(o->header) && "added twice, or made immortal elsewhere");
+      S::make_immortal(o->header);
+    } else {
+      S::incref(o->header);
+    }
+    objects_.push_back(o);
+  }
+
+  // Frees every object of the set, newest first.
+  void clear() noexcept {
+    while (!objects_.empty()) {
+      Object<S>* o = objects_.back();
+      objects_.pop_back();
+      if constexpr (ImmortalCapable<S>) {
+        assert(S::is_immortal(o->header) && "an immortal object lost its state");
+        destroy<S>(o);
+      } else {
+        if (S::decref(o->header)) destroy<S>(o);
+      }
+    }
+  }
+
+  std::size_t size() const noexcept { return objects_.size(); }
+
+ private:
+  std::vector<Object<S>*> objects_;  // in the order added
+};
 
 // Checked downcast of a borrowed object.
 template <class T, Strategy S>

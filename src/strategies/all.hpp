@@ -4,12 +4,16 @@
 #pragma once
 
 #include "runtime/typelist.hpp"
+#include "strategies/atomic_rc.hpp"
+#include "strategies/biased_rc.hpp"
 #include "strategies/fine_lock.hpp"
 #include "strategies/gil.hpp"
+#include "strategies/gil_legacy.hpp"
+#include "strategies/gil_priority.hpp"
 #include "strategies/serial.hpp"
 
 namespace gilbench {
 
-using AllStrategies = TypeList<Serial, Gil, FineLock>;
+using AllStrategies = TypeList<Serial, Gil, GilPriority, GilLegacy, FineLock, AtomicRc, BiasedRc>;
 
 }  // namespace gilbench

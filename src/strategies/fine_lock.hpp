@@ -15,6 +15,7 @@
 // takes a leaf lock and releases it before anything else.
 #pragma once
 
+#include <atomic>
 #include <cassert>
 #include <cstdint>
 #include <string_view>
@@ -28,23 +29,42 @@ struct FineLock {
   static constexpr std::string_view kName = "fine_lock";
   static constexpr bool kThreaded = true;
 
+  // The count of an immortal object (PEP 683): never changed, so incref and
+  // decref test for it before taking the lock.
+  static constexpr std::uint32_t kImmortal = UINT32_MAX;
+
   struct Header {
-    ObjectMutex mutex;         // guards refcnt and the object's contents
-    std::uint32_t refcnt = 1;  // guarded by mutex
+    ObjectMutex mutex;  // guards refcnt and the object's contents
+    // Guarded by mutex. Atomic only so the immortal test may read it without
+    // the lock; every access is relaxed (a plain mov), the mutex orders them.
+    std::atomic<std::uint32_t> refcnt{1};
   };
   using Runtime = NoRuntime;
 
   static void incref(Header& h) noexcept {
+    // Relaxed, unlocked: only tests for kImmortal, stored before sharing.
+    if (h.refcnt.load(std::memory_order_relaxed) == kImmortal) [[unlikely]] return;
     h.mutex.lock();
-    ++h.refcnt;
+    // Relaxed: the mutex orders this read-modify-write (two plain movs).
+    h.refcnt.store(h.refcnt.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     h.mutex.unlock();
   }
   static bool decref(Header& h) noexcept {
+    if (h.refcnt.load(std::memory_order_relaxed) == kImmortal) [[unlikely]]  // as in incref
+      return false;
     h.mutex.lock();
-    assert(h.refcnt > 0 && "decref of a dead object");
-    const bool last = --h.refcnt == 0;
+    const std::uint32_t n = h.refcnt.load(std::memory_order_relaxed);  // relaxed: under the mutex
+    assert(n > 0 && "decref of a dead object");
+    h.refcnt.store(n - 1, std::memory_order_relaxed);
     h.mutex.unlock();
-    return last;
+    return n == 1;
+  }
+  // PEP 683. Call before any other thread can see the object.
+  static void make_immortal(Header& h) noexcept {
+    h.refcnt.store(kImmortal, std::memory_order_relaxed);  // relaxed: sharing publishes it
+  }
+  static bool is_immortal(const Header& h) noexcept {
+    return h.refcnt.load(std::memory_order_relaxed) == kImmortal;  // relaxed: as in incref
   }
   static ObjectGuard lock(Header& h) noexcept { return ObjectGuard(h.mutex); }
   static OrderedPairGuard lock(Header& a, Header& b) noexcept {

@@ -23,6 +23,9 @@
 // holder); no signal, pending-call or GC bits share the flag. Like CPython,
 // releasing with a request pending (even around a blocking call) waits for
 // the hand-off; a worker's final release does not.
+//
+// The lock word, hand-off count and statistics are GilCore's
+// (gil_core.hpp); gil_priority reuses the steps of take and drop below.
 #pragma once
 
 #include <atomic>
@@ -30,25 +33,18 @@
 #include <cstdint>
 #include <mutex>
 #include <string_view>
-#include <vector>
 
+#include "strategies/gil_core.hpp"
 #include "strategies/serial.hpp"
 #include "strategies/strategy.hpp"
 
 namespace gilbench {
 
-class GilState {
+class GilState : public GilCore {
  public:
   struct Worker {
     explicit Worker(int id) : id(id) {}
     int id;  // the worker index: the GIL's notion of "thread state"
-  };
-
-  // One acquisition, as seen by the optional trace (tests only).
-  struct TraceEvent {
-    int taker;              // who took the lock
-    int dropper;            // who released it last (-1: nobody yet)
-    bool after_forced_drop; // the release was forced by a drop request
   };
 
   explicit GilState(const RunConfig& config);
@@ -66,43 +62,49 @@ class GilState {
 
   RuntimeStats stats() const;
 
-  // Test support: record every acquisition. Call before any worker starts.
-  void enable_trace() { trace_enabled_ = true; }
-  std::vector<TraceEvent> trace() const;
   std::uint64_t drop_requests() const;
   std::uint64_t forced_switches() const;
 
- private:
-  void take(int who);
-  void drop(int who, bool final_release);
-  void yield(int who);  // honour a drop request at a checkpoint
+ protected:
+  // The steps of take_gil and drop_gil, shared with gil_priority (which
+  // changes who waits and who is woken, not these). All but
+  // wait_for_switch() run with mutex_ held.
+
+  // One timed wait on `cond`: if it ran out, the lock is still taken and
+  // nobody got it meanwhile, post a drop request.
+  void wait_interval(std::unique_lock<std::mutex>& lock, std::condition_variable& cond);
+  void post_drop_request() noexcept {
+    drop_request_.store(true, std::memory_order_relaxed);  // relaxed: see checkpoint()
+    ++drop_requests_;
+  }
+  // The lock is free and `who` may have it: take it and void the request.
+  void finish_take(int who);
+  // Releases the lock held by `who`. RETURNS whether the release is forced
+  // (a drop request is pending); the caller wakes a waiter, then, if
+  // forced, calls wait_for_switch() without mutex_.
+  bool release_locked(int who, bool final_release) noexcept;
+  // Forced switching: do not come back before someone else had the lock.
+  void wait_for_switch(int who);
 
   const std::chrono::nanoseconds interval_;
+  std::uint64_t drop_requests_ = 0;  // guarded by mutex_
 
-  mutable std::mutex mutex_;      // guards the fields down to switch_mutex_
-  std::condition_variable cond_;  // waiters for the lock
-  bool locked_ = false;
-  int last_dropper_ = -1;
-  bool last_drop_forced_ = false;
-  std::uint64_t acquisitions_ = 0;
-  std::uint64_t contended_ = 0;     // acquisitions that had to wait
-  std::uint64_t drop_requests_ = 0;
-  std::uint64_t wait_ns_ = 0;       // time spent waiting in take()
-  bool trace_enabled_ = false;
-  std::vector<TraceEvent> trace_;
-
-  // Forced switching. last_holder_ and switch_number_ are written by take()
-  // with both mutexes held, so either one is enough to read them.
+  // Forced switching. switch_mutex_ is taken inside mutex_ (in take) or
+  // alone (by a forced dropper); last_holder_ and switch_number_ are written
+  // with both held.
   mutable std::mutex switch_mutex_;
   std::condition_variable switch_cond_;  // "another thread took the lock"
-  int last_holder_ = -1;
-  std::uint64_t switch_number_ = 0;      // hand-offs to a different worker
   std::uint64_t forced_switches_ = 0;    // guarded by switch_mutex_
 
   // Set by a waiter whose timed wait ran out, cleared by the next taker.
   // Atomic because the holder polls it at every checkpoint without a lock;
   // on its own cache line so that polling never shares one with the mutexes.
   alignas(64) std::atomic<bool> drop_request_{false};
+
+ private:
+  void take(int who);
+  void drop(int who, bool final_release);
+  void yield(int who);  // honour a drop request at a checkpoint
 };
 
 struct Gil : PlainCount {

@@ -20,14 +20,22 @@ struct PlainHeader {
   std::int64_t refcnt = 1;
 };
 
-// incref/decref on a PlainHeader: CPython's default-build Py_INCREF/Py_DECREF.
+// incref/decref on a PlainHeader: CPython's default-build Py_INCREF/Py_DECREF,
+// with PEP 683's immortal objects (a count of kImmortal is never changed).
 struct PlainCount {
   using Header = PlainHeader;
-  static void incref(Header& h) noexcept { ++h.refcnt; }
+  static constexpr std::int64_t kImmortal = INT64_MAX;  // no mortal count gets near it
+  static void incref(Header& h) noexcept {
+    if (h.refcnt == kImmortal) [[unlikely]] return;
+    ++h.refcnt;
+  }
   static bool decref(Header& h) noexcept {
+    if (h.refcnt == kImmortal) [[unlikely]] return false;
     assert(h.refcnt > 0 && "decref of a dead object");
     return --h.refcnt == 0;
   }
+  static void make_immortal(Header& h) noexcept { h.refcnt = kImmortal; }
+  static bool is_immortal(const Header& h) noexcept { return h.refcnt == kImmortal; }
   static NoGuard lock(Header&) noexcept { return {}; }
   static NoGuard lock(Header&, Header&) noexcept { return {}; }
 };

@@ -22,6 +22,10 @@
 //     rt.reacquire(w)   leaving it (Py_END_ALLOW_THREADS)
 //     rt.detach(w)      a worker ends (final release)
 //     rt.stats()        the strategy's counters for the finished run
+//   S::make_immortal(h)  optional (PEP 683): from now on incref/decref of h
+//                     are no-ops; call before the object is shared. Objects
+//                     are made immortal and freed through an ImmortalSet
+//                     (runtime/object.hpp). S::is_immortal(h) tells.
 //
 // How to add a strategy: write src/strategies/<token>.hpp with a struct that
 // satisfies Strategy and a Notes block saying what it models, then add it to
@@ -96,6 +100,13 @@ concept Strategy =
       rt.reacquire(w);
       { rt.stats() } -> std::convertible_to<RuntimeStats>;
     };
+
+// Strategies whose counts have an immortal state (see S::make_immortal).
+template <class S>
+concept ImmortalCapable = Strategy<S> && requires(typename S::Header& h) {
+  { S::make_immortal(h) } noexcept;
+  { S::is_immortal(h) } noexcept -> std::same_as<bool>;
+};
 
 // Frees the object whose header is h (defined in runtime/object.hpp). For
 // strategies that free objects outside a decref, e.g. biased_rc's merge.

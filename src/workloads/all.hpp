@@ -6,11 +6,14 @@
 #include "workloads/binary_trees.hpp"
 #include "workloads/countdown.hpp"
 #include "workloads/list_sum.hpp"
+#include "workloads/pipe_io.hpp"
 #include "workloads/shared_dict.hpp"
 #include "workloads/shared_read.hpp"
+#include "workloads/shared_read_immortal.hpp"
+#include "workloads/sleep_io.hpp"
 
 namespace gilbench {
 
-using AllWorkloads = TypeList<Countdown, BinaryTrees, ListSum, SharedRead, SharedDict>;
+using AllWorkloads = TypeList<Countdown, BinaryTrees, ListSum, SharedRead, SharedReadImmortal, SharedDict, SleepIo, PipeIo>;
 
 }  // namespace gilbench

@@ -9,6 +9,8 @@
 // no container lock is involved: the contention is the counts alone.
 // Parameters: depth (the tree has 2^(depth+1)-1 nodes, item = heap index
 // 1..), walks (total full walks, split over the shards).
+// shared_read_immortal (shared_read_immortal.hpp) walks the same tree made
+// immortal (State's `immortal` flag): the same work with no count written.
 // Tally: items = nodes visited, sum = walks * (sum of all items).
 #pragma once
 
@@ -35,13 +37,19 @@ struct SharedRead {
 
   template <Strategy S>
   struct State {
-    explicit State(const Params& p) : params(p), root(build(p.depth, 1)) {}
+    explicit State(const Params& p, bool immortal = false)
+        : params(p), root(build(p.depth, 1, immortal ? &immortals : nullptr)) {}
     Params params;
-    AnyRef<S> root;  // built by the main thread before the workers start
+    ImmortalSet<S> immortals;  // every node when immortal; frees them after root goes
+    AnyRef<S> root;            // built by the main thread before the workers start
 
-    static AnyRef<S> build(int depth, std::int64_t index) {
-      if (depth == 0) return make<NodeObj<S>>(nullptr, nullptr, index);
-      return make<NodeObj<S>>(build(depth - 1, 2 * index), build(depth - 1, 2 * index + 1), index);
+    // Children first, so each node joins `immortals` after its children.
+    static AnyRef<S> build(int depth, std::int64_t index, ImmortalSet<S>* immortals) {
+      AnyRef<S> node = depth == 0 ? make<NodeObj<S>>(nullptr, nullptr, index)
+                                  : make<NodeObj<S>>(build(depth - 1, 2 * index, immortals),
+                                                     build(depth - 1, 2 * index + 1, immortals), index);
+      if (immortals) immortals->add(node);
+      return node;
     }
   };
 

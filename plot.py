@@ -1,0 +1,1336 @@
+#!/usr/bin/python3
+"""Charts, the CI regression gate and the instruction-count lane for gilbench results.
+
+gilbench writes Google Benchmark 1.7.1 JSON: one `iteration` row per repetition
+(1 iteration each, `real_time` = the wall time of one run), named
+`<workload>/<strategy>/<key>:<value>[/<key>:<value>...]`, e.g.
+`countdown/gil/workers:2/interval:1ms`, and a context block whose `gilbench_*`
+keys describe the suite (strategies, workloads and their kind, the reference
+strategy, each counter's unit and better-direction). Everything below is built
+from those names and that context: no strategy, workload or worker count is
+listed here, so a new strategy or workload needs no edit of this file. Google
+Benchmark's own aggregate rows (`_mean`, `_median`, ...) are ignored; medians
+are computed from the repetitions (1.7.1's `_median` is wrong for an even
+count).
+
+Sub-commands
+
+  charts RESULT.json [MORE.json ...] --out DIR
+      PNG and SVG charts plus summary.md (also printed). Rows of several files
+      are combined (e.g. the CPython twin's results beside gilbench's); each
+      row's speedup is taken against the reference row (`serial`, workers:1)
+      of its own file.
+        speedup      per workload: speedup over the reference against worker
+                     count, one line per strategy, the ideal line, the spread
+                     of repetitions (band = min..max, dots = repetitions)
+        overhead     1-worker time of each strategy / 1-worker reference time
+        io_<w>       for workloads with io_* counters (convoy, IO workloads):
+                     each io_* counter (throughput, latency percentiles)
+                     against the worker count, per strategy
+        sweep_<key>  when names carry a further varying key (e.g. interval):
+                     IO throughput or speedup against it
+        gil_stats    every gil_* counter, for the strategies that have them
+
+  compare BASE.json NEW.json
+      The CI gate: a markdown table (fit for a CI job summary) and an exit
+      status: 0 no regression, 1 regression (or a run that failed in NEW),
+      2 bad input. Three lanes:
+        time          per benchmark, the change of the median wall time. A
+                      two-sided Mann-Whitney U test on the repetitions says
+                      whether the two samples differ at all (no normality
+                      assumption: contended timings are skewed and
+                      multi-modal); Benjamini-Hochberg turns the suite's
+                      p-values into q-values, so testing 100 benchmarks at
+                      alpha=0.05 does not flag five of them by chance; and a
+                      change is flagged only when it is significant AND beyond
+                      the threshold (default 5%), because with many
+                      repetitions a real but tiny drift is significant too.
+                      Wall time only compares on the same machine in the same
+                      state.
+        ratio         per non-reference benchmark, its speedup over the
+                      reference measured inside each run: per repetition
+                      t(reference, 1 worker)[i] / t(benchmark)[i], paired by
+                      repetition index. A machine that is slower or busier
+                      slows both and the ratio survives, so this lane compares
+                      across machines and against a committed baseline. Same
+                      U test + BH + threshold (default 10%). A slowdown of a
+                      whole workload (reference included) leaves ratios alone
+                      by design: the time and instruction lanes catch it.
+        instructions  instructions counted by callgrind in the measured region
+                      of each 1-worker row (see `instructions`). Deterministic
+                      (the same build counts the same number twice), so no
+                      statistics: flagged beyond a tight threshold (default
+                      1%). Valgrind runs one thread at a time, so multi-worker
+                      rows stay on the time and ratio lanes.
+      --gate picks which lanes can fail the job (default all); the others are
+      printed for information. With few repetitions the U test cannot reach
+      significance after the BH correction at all; compare says so (use 9 or
+      more repetitions, odd).
+
+  instructions RESULT.json --gilbench BIN
+      The deterministic lane: runs every 1-worker row of RESULT.json once more,
+      alone, under `valgrind --tool=callgrind
+      --toggle-collect=*gilbench::measured_run*` (one gilbench process per
+      benchmark, --repetitions=1, the sizes and settings recorded in the
+      file's context) and stores the counts in RESULT.json's context as
+      `gilbench_instructions` (a JSON string: tool, mode, counts {name: Ir}).
+      Children are traced (--trace-children=yes) and their counts summed, so
+      rows that run in child processes are counted too.
+
+  fidelity ARGS...
+      Runs bench/python/fidelity.py's main(ARGS) (the CPython fidelity report).
+
+Bad input (unreadable, empty, truncated or malformed JSON, not gilbench
+output, two files with different benchmark sets) is reported as one line
+naming the file and the problem, with exit status 2.
+"""
+
+import argparse
+import concurrent.futures
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+REPO = os.path.dirname(os.path.abspath(__file__))
+SCHEMA_VERSION = "1"
+TIME_UNITS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
+# The measured region of every run (src/runners/threads.hpp, measured_run).
+CALLGRIND_TOGGLE = "*gilbench::measured_run*"
+INSTRUCTIONS_KEY = "gilbench_instructions"
+# Counter families drawn as a group: name prefix -> chart.
+IO_PREFIX = "io_"
+GIL_PREFIX = "gil_"
+
+
+class InputError(Exception):
+    """Bad input: printed as one line, exit status 2."""
+
+
+# --------------------------------------------------------------------------
+# Reading results
+
+
+@dataclass
+class Run:
+    """One benchmark of a result file: its repetitions, counters and errors."""
+
+    name: str
+    source: "Result"
+    workload: str = None  # None when the name does not follow the convention
+    strategy: str = None
+    params: dict = field(default_factory=dict)  # e.g. {"workers": "2", "interval": "1ms"}
+    times: dict = field(default_factory=dict)  # repetition index -> seconds
+    counters: dict = field(default_factory=dict)  # counter -> {repetition index -> value}
+    errors: list = field(default_factory=list)
+
+    @property
+    def failed(self):
+        return bool(self.errors)
+
+    @property
+    def x_key(self):
+        """The name key that counts workers: `workers`, else the first integer key."""
+        if "workers" in self.params:
+            return "workers"
+        for key, value in self.params.items():
+            if value.lstrip("-").isdigit():
+                return key
+        return None
+
+    @property
+    def x(self):
+        key = self.x_key
+        return int(self.params[key]) if key else None
+
+    @property
+    def variant(self):
+        """The name's other keys, e.g. (("interval", "1ms"),)."""
+        return tuple((k, v) for k, v in self.params.items() if k != self.x_key)
+
+    def samples(self):
+        """Wall times in seconds, in repetition order."""
+        return [self.times[i] for i in sorted(self.times)]
+
+    def counter_samples(self, counter):
+        values = self.counters.get(counter, {})
+        return [values[i] for i in sorted(values)]
+
+
+@dataclass
+class Result:
+    """One gilbench JSON file."""
+
+    path: str
+    context: dict
+    runs: dict  # name -> Run, in first-seen order
+
+    def ctx_json(self, key, default):
+        """A gilbench_* context value that holds JSON, decoded."""
+        if key not in self.context:
+            return default
+        try:
+            return json.loads(self.context[key])
+        except (TypeError, ValueError):
+            raise InputError(f"{self.path}: context key {key} is not valid JSON")
+
+    @property
+    def reference(self):
+        return self.context.get("gilbench_reference_strategy", "serial")
+
+    @property
+    def metrics(self):
+        return self.ctx_json("gilbench_metrics", {})
+
+    @property
+    def instructions(self):
+        """{name: instructions} from the instruction lane, or None."""
+        lane = self.ctx_json(INSTRUCTIONS_KEY, None)
+        return None if lane is None else lane.get("counts", {})
+
+    def reference_run(self, workload):
+        """The reference strategy's 1-worker run of `workload` in this file, if any."""
+        found = [r for r in self.runs.values()
+                 if r.workload == workload and r.strategy == self.reference and r.x == 1]
+        found.sort(key=lambda r: len(r.variant))
+        return found[0] if found else None
+
+    def describe(self):
+        c = self.context
+        bits = [os.path.basename(self.path), c.get("gilbench_mode", "?") + " mode",
+                f"commit {c.get('gilbench_git_revision', '?')}", c.get("date", "?")[:16],
+                f"{c.get('host_name', '?')} ({c.get('gilbench_nproc', c.get('num_cpus', '?'))} CPUs)"]
+        return ", ".join(bits)
+
+
+def parse_name(name):
+    """`w/s/k:v/...` -> (workload, strategy, {k: v}), or None if it does not parse."""
+    parts = name.split("/")
+    if len(parts) < 3 or not parts[0] or not parts[1]:
+        return None
+    params = {}
+    for part in parts[2:]:
+        key, sep, value = part.partition(":")
+        if not sep or not key:
+            return None
+        params[key] = value
+    return parts[0], parts[1], params
+
+
+def load_result(path):
+    """Reads and checks one gilbench result file. Raises InputError."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror}")
+    if not raw.strip():
+        raise InputError(f"{path}: the file is empty (an interrupted or failed run?)")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a text file (not UTF-8)")
+    except json.JSONDecodeError as e:
+        if e.pos >= len(raw.rstrip()):
+            raise InputError(f"{path}: truncated JSON (it ends at line {e.lineno} column {e.colno})")
+        raise InputError(f"{path}: malformed JSON: {e.msg} at line {e.lineno} column {e.colno}")
+    if not isinstance(data, dict) or not isinstance(data.get("context"), dict) \
+            or not isinstance(data.get("benchmarks"), list):
+        raise InputError(f"{path}: not Google Benchmark JSON (no \"context\" object and "
+                         f"\"benchmarks\" list)")
+    context = data["context"]
+    version = context.get("gilbench_schema_version")
+    if version is None:
+        raise InputError(f"{path}: not gilbench output (Google Benchmark JSON without "
+                         f"gilbench_schema_version in its context)")
+    if str(version) != SCHEMA_VERSION:
+        raise InputError(f"{path}: gilbench_schema_version is {version}; this plot.py reads "
+                         f"version {SCHEMA_VERSION}")
+    result = Result(path, context, {})
+    for i, row in enumerate(data["benchmarks"]):
+        if not isinstance(row, dict) or not isinstance(row.get("name"), str):
+            raise InputError(f"{path}: benchmark row {i} is malformed (no name)")
+        if row.get("run_type", "iteration") != "iteration":
+            continue
+        name = row.get("run_name", row["name"])
+        run = result.runs.get(name)
+        if run is None:
+            run = Run(name, result)
+            parsed = parse_name(name)
+            if parsed:
+                run.workload, run.strategy, run.params = parsed
+            result.runs[name] = run
+        rep = row.get("repetition_index", len(run.times) + len(run.errors))
+        if row.get("error_occurred"):
+            run.errors.append(str(row.get("error_message", "error")))
+            continue
+        unit = TIME_UNITS.get(row.get("time_unit", "ns"))
+        t = row.get("real_time")  # per iteration already
+        if unit is None or not isinstance(t, (int, float)) or not isinstance(rep, int):
+            raise InputError(f"{path}: benchmark row {i} ({name}) is malformed "
+                             f"(real_time, time_unit or repetition_index)")
+        run.times[rep] = t * unit
+        for key, value in row.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool) \
+                    and key not in _GB_FIELDS:
+                run.counters.setdefault(key, {})[rep] = float(value)
+    if not result.runs:
+        raise InputError(f"{path}: holds no benchmark runs")
+    return result
+
+
+# Google Benchmark's own numeric row fields: everything else numeric is a counter.
+_GB_FIELDS = {"family_index", "per_family_instance_index", "repetitions", "repetition_index",
+              "threads", "iterations", "real_time", "cpu_time"}
+
+
+# --------------------------------------------------------------------------
+# Statistics
+
+
+def median(values):
+    s = sorted(values)
+    n = len(s)
+    if n == 0:
+        return math.nan
+    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+
+
+def u_test(a, b):
+    """Two-sided Mann-Whitney U p-value of samples a and b (nan if either has < 2)."""
+    if len(a) < 2 or len(b) < 2:
+        return math.nan
+    from scipy.stats import mannwhitneyu
+    if len(set(a) | set(b)) == 1:
+        return 1.0
+    ties = len(set(a) | set(b)) < len(a) + len(b)
+    method = "exact" if not ties and max(len(a), len(b)) <= 50 else "asymptotic"
+    return float(mannwhitneyu(a, b, alternative="two-sided", method=method).pvalue)
+
+
+def min_u_pvalue(n1, n2):
+    """The smallest two-sided p-value an exact U test can give for n1 vs n2 samples."""
+    if n1 < 2 or n2 < 2:
+        return 1.0
+    return min(1.0, 2.0 / math.comb(n1 + n2, n1))
+
+
+def bh_adjust(pvalues):
+    """Benjamini-Hochberg q-values (nan stays nan and is not counted)."""
+    indexed = sorted((p, i) for i, p in enumerate(pvalues) if not math.isnan(p))
+    m = len(indexed)
+    q = [math.nan] * len(pvalues)
+    running = 1.0
+    for rank in range(m, 0, -1):
+        p, i = indexed[rank - 1]
+        running = min(running, p * m / rank)
+        q[i] = running
+    return q
+
+
+# --------------------------------------------------------------------------
+# compare
+
+
+@dataclass
+class Row:
+    """One line of a compare table."""
+
+    name: str
+    base: float = math.nan
+    new: float = math.nan
+    change: float = math.nan  # new / base - 1
+    p: float = math.nan
+    q: float = math.nan
+    verdict: str = ""  # "regression", "improved", "noise", "failed", "base failed", ""
+    note: str = ""
+
+
+def ratio_samples(result, run):
+    """Per-repetition speedup t(reference)[i] / t(run)[i], paired by repetition index."""
+    ref = result.reference_run(run.workload) if run.workload else None
+    if ref is None or ref is run or ref.failed or run.failed:
+        return None
+    common = sorted(set(ref.times) & set(run.times))
+    return [ref.times[i] / run.times[i] for i in common if run.times[i] > 0]
+
+
+def judge(rows, alpha, threshold, worse_sign):
+    """BH-adjusts the rows' p-values and sets each verdict.
+
+    worse_sign = +1 when a rise is a regression (time), -1 when a fall is (speedup).
+    """
+    for row, q in zip(rows, bh_adjust([r.p for r in rows])):
+        row.q = q
+        if row.verdict:
+            continue
+        beyond = abs(row.change) > threshold
+        significant = not math.isnan(q) and q < alpha
+        if beyond and significant:
+            row.verdict = "regression" if row.change * worse_sign > 0 else "improved"
+        elif beyond:
+            row.verdict = "noise"
+
+
+def compare_time(base, new, names, alpha, threshold):
+    rows = []
+    for name in names:
+        a, b = base.runs[name], new.runs[name]
+        row = Row(name)
+        if b.failed:
+            row.verdict, row.note = "failed", b.errors[0]
+        elif a.failed:
+            row.verdict, row.note = "base failed", a.errors[0]
+        else:
+            row.base, row.new = median(a.samples()), median(b.samples())
+            row.change = row.new / row.base - 1 if row.base > 0 else math.nan
+            row.p = u_test(a.samples(), b.samples())
+        rows.append(row)
+    judge(rows, alpha, threshold, +1)
+    return rows
+
+
+def compare_ratios(base, new, names, alpha, threshold):
+    rows = []
+    for name in names:
+        a, b = base.runs[name], new.runs[name]
+        if a.strategy is None or a.strategy == base.reference:
+            continue
+        ra, rb = ratio_samples(base, a), ratio_samples(new, b)
+        if ra is None and rb is None:
+            continue
+        row = Row(name)
+        if b.failed or rb is None:
+            row.verdict, row.note = "failed", (b.errors or ["the reference run failed in NEW"])[0]
+        elif ra is None:
+            row.verdict, row.note = "base failed", "no reference ratio in BASE"
+        else:
+            row.base, row.new = median(ra), median(rb)
+            row.change = row.new / row.base - 1 if row.base > 0 else math.nan
+            row.p = u_test(ra, rb)
+        rows.append(row)
+    judge(rows, alpha, threshold, -1)
+    return rows
+
+
+def compare_instructions(base, new, names, threshold):
+    counts_a, counts_b = base.instructions or {}, new.instructions or {}
+    rows = []
+    for name in names:
+        if name not in counts_a and name not in counts_b:
+            continue
+        row = Row(name, counts_a.get(name, math.nan), counts_b.get(name, math.nan))
+        if name not in counts_a or name not in counts_b:
+            row.note = "counted on one side only"
+        elif row.base > 0:
+            row.change = row.new / row.base - 1
+            if row.change > threshold:
+                row.verdict = "regression"
+            elif row.change < -threshold:
+                row.verdict = "improved"
+        rows.append(row)
+    return rows
+
+
+VERDICT_TEXT = {"regression": "**REGRESSION**", "failed": "**FAILED**", "improved": "improved",
+                "noise": "~ (not significant)", "base failed": "failed in base", "": ""}
+VERDICT_ORDER = {"failed": 0, "regression": 1, "improved": 2, "noise": 3, "base failed": 4, "": 5}
+
+
+def fmt_num(v, digits=4):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    return f"{v:.{digits}g}"
+
+
+def fmt_change(v):
+    return "–" if math.isnan(v) else f"{v * 100:+.1f}%"
+
+
+def fmt_q(v):
+    if math.isnan(v):
+        return "–"
+    return f"{v:.2g}" if v >= 0.001 else f"{v:.1e}"
+
+
+def markdown_table(rows, columns, value_fmt, with_q=True):
+    """A markdown table of compare rows: flagged rows first, then by name."""
+    head = ["benchmark", *columns, "change"] + (["q (BH)"] if with_q else []) + ["verdict"]
+    lines = ["| " + " | ".join(head) + " |",
+             "|" + "|".join(["---"] + ["---:"] * (len(head) - 2) + ["---"]) + "|"]
+    for r in sorted(rows, key=lambda r: (VERDICT_ORDER[r.verdict], r.name)):
+        cells = [f"`{r.name}`", value_fmt(r.base), value_fmt(r.new), fmt_change(r.change)]
+        if with_q:
+            cells.append(fmt_q(r.q))
+        verdict = VERDICT_TEXT[r.verdict]
+        if r.note:
+            verdict = f"{verdict} {r.note}".strip().replace("|", "\\|")
+        cells.append(verdict)
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def power_note(base, new, names, alpha):
+    """A warning when the repetitions are too few for any lone flag to pass BH."""
+    n1 = min((len(base.runs[n].times) for n in names), default=0)
+    n2 = min((len(new.runs[n].times) for n in names), default=0)
+    pmin = min_u_pvalue(n1, n2)
+    if pmin * len(names) < alpha:
+        return None
+    return (f"> **Warning:** with {n1} vs {n2} repetitions the smallest possible U-test p is "
+            f"{pmin:.2g}, so a regression of a single benchmark among {len(names)} cannot reach "
+            f"q < {alpha} after the BH correction. Use more repetitions (9 or more, odd).")
+
+
+def cmd_compare(args):
+    base, new = load_result(args.base), load_result(args.new)
+    only_base = [n for n in base.runs if n not in new.runs]
+    only_new = [n for n in new.runs if n not in base.runs]
+    if (only_base or only_new) and not args.common:
+        def some(names):
+            shown = ", ".join(names[:6])
+            return shown + (f" (+{len(names) - 6} more)" if len(names) > 6 else "")
+        parts = []
+        if only_base:
+            parts.append(f"only in {args.base}: {some(only_base)}")
+        if only_new:
+            parts.append(f"only in {args.new}: {some(only_new)}")
+        raise InputError(f"{args.base} and {args.new} hold different benchmark sets; "
+                         + "; ".join(parts) + " (re-record the baseline, or pass --common)")
+    names = [n for n in base.runs if n in new.runs]
+    if not names:
+        raise InputError(f"{args.base} and {args.new} have no benchmark in common")
+    for key in ("gilbench_mode",):
+        if base.context.get(key) != new.context.get(key):
+            raise InputError(f"{args.new}: {key} is {new.context.get(key)!r} but "
+                             f"{args.base} has {base.context.get(key)!r}: the sizes differ")
+    params_a, params_b = base.ctx_json("gilbench_params", {}), new.ctx_json("gilbench_params", {})
+    for w in sorted({base.runs[n].workload for n in names} - {None}):
+        if w in params_a and w in params_b and params_a[w] != params_b[w]:
+            raise InputError(f"{args.new}: workload {w} ran with parameters {params_b[w]} but "
+                             f"{args.base} with {params_a[w]}: the sizes differ")
+
+    gate = set(args.gate.split(",")) if args.gate else {"time", "ratio", "instructions"}
+    lanes = []
+    time_rows = compare_time(base, new, names, args.alpha, args.threshold)
+    lanes.append(("time", f"Wall time: median of repetitions, ms (U test, BH, threshold "
+                  f"{args.threshold:.0%})", time_rows, ["base ms", "new ms"],
+                  lambda v: fmt_num(v * 1e3), True))
+    ratio_rows = compare_ratios(base, new, names, args.alpha, args.ratio_threshold)
+    if ratio_rows:
+        lanes.append(("ratio", f"In-run ratios: speedup over {new.reference} at 1 worker, "
+                      f"paired by repetition (U test, BH, threshold {args.ratio_threshold:.0%})",
+                      ratio_rows, ["base", "new"], lambda v: fmt_num(v, 3) + ("" if math.isnan(v)
+                                                                             else "x"), True))
+    if base.instructions is not None and new.instructions is not None:
+        instr_rows = compare_instructions(base, new, names, args.instr_threshold)
+        lanes.append(("instructions", f"Instruction counts: callgrind, measured region of the "
+                      f"1-worker rows (deterministic, threshold {args.instr_threshold:.0%})",
+                      instr_rows, ["base", "new"], lambda v: fmt_num(v, 10) if not math.isnan(v)
+                      else "–", False))
+    else:
+        missing = [p for p, r in ((args.base, base), (args.new, new)) if r.instructions is None]
+        lanes.append(("instructions", "Instruction counts", [], [], None, False))
+        instr_missing = ", ".join(missing)
+
+    regressions = []
+    out = []
+    for lane, title, rows, cols, fmt, with_q in lanes:
+        gated = lane in gate
+        bad = [r for r in rows if r.verdict in ("regression", "failed")]
+        if gated:
+            regressions += [(lane, r) for r in bad]
+        out += ["", f"### {title}" + ("" if gated else " — not gated"), ""]
+        if lane == "instructions" and fmt is None:
+            out.append(f"Not compared: no instruction counts in {instr_missing} "
+                       f"(run `plot.py instructions FILE --gilbench BIN`).")
+            continue
+        counts = {v: sum(r.verdict == v for r in rows) for v in VERDICT_ORDER}
+        out.append(f"{len(rows)} benchmarks: {counts['regression']} regressed, "
+                   f"{counts['failed']} failed, {counts['improved']} improved, "
+                   f"{counts['noise']} beyond the threshold but not significant.")
+        out.append("")
+        out += markdown_table(rows, cols, fmt, with_q)
+    head = [f"## gilbench compare: " + (f"REGRESSION ({len(regressions)})" if regressions
+                                        else "no regression"), "",
+            f"- base: {base.describe()}", f"- new: {new.describe()}",
+            f"- gated lanes: {', '.join(sorted(gate))}; alpha {args.alpha}. Time and ratio "
+            f"changes are flagged when beyond the threshold and significant (Mann-Whitney U, "
+            f"Benjamini-Hochberg q < alpha); instruction counts when beyond the threshold."]
+    if regressions:
+        head.append("- regressions: " + ", ".join(f"`{r.name}` ({lane} {fmt_change(r.change)})"
+                                                  if r.verdict == "regression" else
+                                                  f"`{r.name}` ({lane}: failed)"
+                                                  for lane, r in regressions))
+    note = power_note(base, new, names, args.alpha)
+    if note:
+        head += ["", note]
+    if only_base or only_new:
+        head.append(f"- compared the {len(names)} common benchmarks; left out: "
+                    f"{len(only_base)} only in base, {len(only_new)} only in new")
+    if base.context.get("gilbench_injected_slowdown") or new.context.get("gilbench_injected_slowdown"):
+        head.append(f"- injected slowdown (test only): base "
+                    f"{base.context.get('gilbench_injected_slowdown', 'none')}, new "
+                    f"{new.context.get('gilbench_injected_slowdown', 'none')}")
+    text = "\n".join(head + out) + "\n"
+    sys.stdout.write(text)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(text)
+    return 1 if regressions else 0
+
+
+# --------------------------------------------------------------------------
+# charts
+
+
+@dataclass
+class Series:
+    """The runs of one line of a chart: one strategy (and variant) of one workload."""
+
+    label: str
+    workload: str
+    runs: list  # Run, sorted by x
+    primary: bool  # the variant drawn on the speedup and overhead charts
+    is_reference: bool
+
+
+def duration_seconds(text):
+    """'5ms' -> 0.005; None if not a duration."""
+    m = re.fullmatch(r"([0-9.]+)(ns|us|ms|s)", text)
+    return float(m.group(1)) * TIME_UNITS[m.group(2)] if m else None
+
+
+def sort_value(text):
+    """A key to order name values: durations and numbers by magnitude, else as text."""
+    d = duration_seconds(text)
+    if d is not None:
+        return (0, d, text)
+    try:
+        return (0, float(text), text)
+    except ValueError:
+        return (1, 0.0, text)
+
+
+def variant_rank(result, variant):
+    """Orders a strategy's variants: the one whose values come first in the context
+    lists (e.g. gilbench_switch_intervals[0]) is the primary one."""
+    rank = []
+    lists = []
+    for key, text in result.context.items():
+        if key.startswith("gilbench_") and isinstance(text, str) and text.startswith("["):
+            try:
+                lists.append([str(v) for v in json.loads(text)])
+            except ValueError:
+                pass
+    for _, value in variant:
+        pos = [lst.index(value) for lst in lists if value in lst]
+        rank.append(min(pos) if pos else 10**6)
+    return tuple(rank)
+
+
+def build_series(results):
+    """All series of all files, with labels unique across files."""
+    series = []
+    taken = {}  # (workload, label) -> file index
+    for fi, result in enumerate(results):
+        groups = {}
+        for run in result.runs.values():
+            if run.workload is None or run.x is None:
+                continue
+            groups.setdefault((run.workload, run.strategy, run.variant), []).append(run)
+        variants = {}
+        for (w, s, v) in groups:
+            variants.setdefault((w, s), []).append(v)
+        stem = os.path.splitext(os.path.basename(result.path))[0]
+        for (w, s, v), runs in groups.items():
+            primary = min(variants[(w, s)], key=lambda vv: variant_rank(result, vv)) == v
+            is_ref = s == result.reference
+            label = s
+            if (w, s) in taken and taken[(w, s)] != fi:
+                if is_ref:
+                    continue  # each file keeps its own reference; draw the first one
+                label = f"{s} ({stem})"
+            taken.setdefault((w, s), fi)
+            series.append(Series(label, w, sorted(runs, key=lambda r: r.x), primary, is_ref))
+    return series
+
+
+def ordered(values, preferred):
+    """Unique values, those listed in `preferred` first in its order, then as seen."""
+    seen = list(dict.fromkeys(values))
+    return [v for v in preferred if v in seen] + [v for v in seen if v not in preferred]
+
+
+class Charts:
+    """Draws every chart of a set of result files into one directory."""
+
+    def __init__(self, results, out, headline_workers):
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        self.plt = plt
+        self.results = results
+        self.out = out
+        self.headline_workers = headline_workers
+        self.series = build_series(results)
+        workload_order = []
+        strategy_order = []
+        self.metrics = {}
+        for r in results:
+            workload_order += list(r.ctx_json("gilbench_workloads", {}))
+            strategy_order += list(r.ctx_json("gilbench_strategies", []))
+            for k, v in r.metrics.items():
+                self.metrics.setdefault(k, v)
+        self.workloads = ordered([s.workload for s in self.series], workload_order)
+        self.labels = ordered([s.label for s in self.series], strategy_order)
+        palette = plt.get_cmap("tab10").colors + plt.get_cmap("Dark2").colors
+        self.colors = {label: palette[i % len(palette)] for i, label in enumerate(self.labels)}
+        self.kinds = {}
+        for r in results:
+            for w, kind in r.ctx_json("gilbench_workloads", {}).items():
+                self.kinds.setdefault(w, kind)
+        self.written = []
+
+    # helpers ---------------------------------------------------------------
+
+    def save(self, fig, stem):
+        for ext in ("png", "svg"):
+            path = os.path.join(self.out, f"{stem}.{ext}")
+            fig.savefig(path, dpi=110 if ext == "png" else None, bbox_inches="tight")
+            self.written.append(path)
+        self.plt.close(fig)
+
+    def grid(self, n, width=4.4, height=3.4):
+        cols = min(n, 4 if n > 6 else 3 if n > 2 else n)
+        rows = math.ceil(n / cols)
+        fig, axes = self.plt.subplots(rows, cols, figsize=(width * cols, height * rows),
+                                      squeeze=False)
+        for ax in axes.flat[n:]:
+            ax.set_visible(False)
+        return fig, list(axes.flat[:n])
+
+    def metric_label(self, counter):
+        unit = self.metrics.get(counter, {}).get("unit")
+        return f"{counter} ({unit})" if unit else counter
+
+    @staticmethod
+    def speedups(run):
+        """(median speedup, per-repetition speedups) over the run's own reference."""
+        ref = run.source.reference_run(run.workload)
+        if ref is None or ref.failed or run.failed or not run.times:
+            return None
+        ref_med = median(ref.samples())
+        return ref_med / median(run.samples()), [ref_med / t for t in run.samples()]
+
+    def x_axis(self, ax, xs, key):
+        xs = sorted(set(xs))
+        if xs and min(xs) > 0 and max(xs) / min(xs) >= 4:
+            ax.set_xscale("log", base=2)
+        ax.set_xticks(xs)
+        ax.set_xticklabels([str(x) for x in xs])
+        ax.set_xlabel(key)
+
+    def line(self, ax, label, xs, med, lo, hi, points):
+        color = self.colors[label]
+        ax.plot(xs, med, marker="o", ms=4, color=color, label=label)
+        if len(xs) > 1:
+            ax.fill_between(xs, lo, hi, color=color, alpha=0.15, lw=0)
+        else:
+            ax.errorbar(xs, med, yerr=[[m - l for m, l in zip(med, lo)],
+                                       [h - m for m, h in zip(med, hi)]], color=color, capsize=3)
+        px = [x for x, ys in zip(xs, points) for _ in ys]
+        py = [y for ys in points for y in ys]
+        ax.scatter(px, py, s=6, color=color, alpha=0.45, lw=0)
+
+    def legend(self, fig, axes):
+        handles = {}
+        for ax in axes:
+            for h, lab in zip(*ax.get_legend_handles_labels()):
+                handles.setdefault(lab, h)
+        order = [lab for lab in self.labels if lab in handles] + \
+                [lab for lab in handles if lab not in self.labels]
+        fig.legend([handles[lab] for lab in order], order, loc="lower center",
+                   ncol=min(len(order), 6), bbox_to_anchor=(0.5, -0.02), frameon=False)
+
+    def primary(self, workload, with_reference=False):
+        return [s for s in self.series if s.workload == workload and s.primary
+                and (with_reference or not s.is_reference)]
+
+    # charts ----------------------------------------------------------------
+
+    def speedup(self):
+        """Speedup over the reference against worker count, per workload.
+
+        A workload without a reference row is drawn as wall time instead
+        (e.g. a start-up benchmark), unless it has io_* counters: those have
+        their own chart.
+        """
+        panels = []
+        for w in self.workloads:
+            runs = [r for s in self.series if s.workload == w for r in s.runs]
+            if any(self.speedups(r) for r in runs):
+                panels.append((w, True))
+            elif not self.counters_with(IO_PREFIX, runs):
+                panels.append((w, False))
+        if not panels:
+            return
+        fig, axes = self.grid(len(panels))
+        for ax, (w, relative) in zip(axes, panels):
+            all_x = []
+            for s in self.primary(w, with_reference=not relative):
+                if relative:
+                    pts = [(r.x, self.speedups(r)) for r in s.runs]
+                    pts = [(x, sp[0], sp[1]) for x, sp in pts if sp]
+                else:
+                    pts = [(r.x, median(r.samples()) * 1e3, [t * 1e3 for t in r.samples()])
+                           for r in s.runs if r.times]
+                if not pts:
+                    continue
+                xs = [x for x, _, _ in pts]
+                all_x += xs
+                self.line(ax, s.label, xs, [m for _, m, _ in pts], [min(p) for _, _, p in pts],
+                          [max(p) for _, _, p in pts], [p for _, _, p in pts])
+            key = self.series_key(w)
+            if relative:
+                if key == "workers" and min(all_x) >= 1:
+                    xs = sorted(set(all_x) | {1})
+                    ax.plot(xs, xs, ls="--", color="0.4", lw=1, label="ideal")
+                ax.axhline(1.0, color="0.7", lw=0.8)
+                ax.set_ylabel("speedup over " + self.reference_name(w))
+            else:
+                ax.set_ylabel("wall time of one run (ms)")
+            ax.set_ylim(bottom=0)
+            self.x_axis(ax, all_x, key)
+            kind = self.kinds.get(w)
+            ax.set_title(w + (f" ({kind})" if kind else ""))
+            ax.grid(alpha=0.3)
+        fig.suptitle("Speedup over the reference (1 worker) against workers: median, band = "
+                     "min..max of repetitions, dots = repetitions", fontsize=10)
+        self.legend(fig, axes)
+        fig.tight_layout(rect=(0, 0.05, 1, 0.97))
+        self.save(fig, "speedup")
+
+    def series_key(self, workload):
+        for s in self.series:
+            if s.workload == workload and s.runs:
+                return s.runs[0].x_key
+        return "workers"
+
+    def reference_name(self, workload):
+        for s in self.series:
+            if s.workload == workload:
+                return s.runs[0].source.reference + " (1 worker)"
+        return "reference"
+
+    def one_worker(self):
+        """{workload: {label: (median ratio, lo, hi)}} of t(strategy, 1) / t(reference, 1)."""
+        table = {}
+        for w in self.workloads:
+            for s in self.primary(w):
+                run = next((r for r in s.runs if r.x == 1), None)
+                sp = self.speedups(run) if run else None
+                if sp:
+                    med, per_rep = sp
+                    table.setdefault(w, {})[s.label] = (1 / med, 1 / max(per_rep),
+                                                        1 / min(per_rep))
+        return table
+
+    def overhead(self):
+        """Grouped bars: 1-worker time relative to the reference, per workload."""
+        table = self.one_worker()
+        if not table:
+            return
+        workloads = [w for w in self.workloads if w in table]
+        labels = [lab for lab in self.labels if any(lab in table[w] for w in workloads)]
+        fig, ax = self.plt.subplots(figsize=(max(6, 1.2 * len(workloads) * max(1, len(labels)) / 3
+                                                 + 2), 4))
+        width = 0.8 / max(1, len(labels))
+        for j, lab in enumerate(labels):
+            xs, ys, lo, hi = [], [], [], []
+            for i, w in enumerate(workloads):
+                if lab in table[w]:
+                    m, l, h = table[w][lab]
+                    xs.append(i + (j - (len(labels) - 1) / 2) * width)
+                    ys.append(m)
+                    lo.append(m - l)
+                    hi.append(h - m)
+            ax.bar(xs, ys, width, yerr=[lo, hi], capsize=2, color=self.colors[lab], label=lab)
+        ax.axhline(1.0, color="0.3", lw=1, ls="--")
+        ax.set_xticks(range(len(workloads)))
+        ax.set_xticklabels(workloads, rotation=20, ha="right")
+        ax.set_ylabel("t(strategy, 1 worker) / t(reference, 1 worker)")
+        ax.set_title("1-worker overhead over the reference (1.0 = no cost; whiskers = "
+                     "min..max of repetitions)", fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=8, ncol=min(4, len(labels)))
+        fig.tight_layout()
+        self.save(fig, "overhead")
+
+    def counters_with(self, prefix, runs):
+        names = {c for r in runs for c in r.counters if c.startswith(prefix)}
+        return ordered(sorted(names), list(self.metrics))
+
+    def io(self):
+        """Per workload with io_* counters: each counter against worker count."""
+        for w in self.workloads:
+            series = self.primary(w, with_reference=True)
+            counters = self.counters_with(IO_PREFIX, [r for s in series for r in s.runs])
+            if not counters:
+                continue
+            fig, axes = self.grid(len(counters), 4.6, 3.6)
+            for ax, c in zip(axes, counters):
+                all_x = []
+                for s in series:
+                    pts = [(r.x, r.counter_samples(c)) for r in s.runs if r.counter_samples(c)]
+                    if not pts:
+                        continue
+                    xs = [x for x, _ in pts]
+                    all_x += xs
+                    vals = [v for _, v in pts]
+                    self.line(ax, s.label, xs, [median(v) for v in vals], [min(v) for v in vals],
+                              [max(v) for v in vals], vals)
+                flat = [v for s in series for r in s.runs for v in r.counter_samples(c) if v > 0]
+                if flat and max(flat) / min(flat) > 30:
+                    ax.set_yscale("log")
+                self.x_axis(ax, all_x, self.series_key(w))
+                ax.set_ylabel(self.metric_label(c))
+                better = self.metrics.get(c, {}).get("better")
+                ax.set_title(c + (f" ({better} is better)" if better in ("higher", "lower")
+                                  else ""), fontsize=10)
+                ax.grid(alpha=0.3)
+            fig.suptitle(f"{w}: IO counters against {self.series_key(w)}, per strategy "
+                         f"(median, band = min..max of repetitions)", fontsize=10)
+            self.legend(fig, axes)
+            fig.tight_layout(rect=(0, 0.06, 1, 0.96))
+            self.save(fig, f"io_{w}")
+
+    def sweeps(self):
+        """Charts against a varying name key other than the worker count (e.g. interval)."""
+        keys = {}
+        for s in self.series:
+            for r in s.runs:
+                for k, v in r.variant:
+                    keys.setdefault(k, set()).add(v)
+        for key in [k for k, vals in keys.items() if len(vals) > 1]:
+            workloads = [w for w in self.workloads
+                         if any(dict(r.variant).get(key) for s in self.series
+                                if s.workload == w for r in s.runs)]
+            fig, axes = self.grid(len(workloads), 4.6, 3.6)
+            for ax, w in zip(axes, workloads):
+                runs = [(s, r) for s in self.series if s.workload == w for r in s.runs
+                        if key in dict(r.variant) and not r.failed]
+                throughput = next((c for c in self.counters_with(IO_PREFIX, [r for _, r in runs])
+                                   if self.metrics.get(c, {}).get("better") == "higher"), None)
+                top = [r.x for _, r in runs if r.x and r.x > 1]
+                lines = {}
+                for s, r in runs:
+                    if top and r.x <= 1:
+                        continue
+                    base_label = s.label.split(" (")[0]
+                    lines.setdefault((base_label, r.x), []).append(r)
+                values = sorted({dict(r.variant)[key] for _, r in runs}, key=sort_value)
+                pos = {v: i for i, v in enumerate(values)}
+                styles = ["-", "--", ":", "-."]
+                worker_counts = sorted({x for _, x in lines})
+                for (label, x), rs in sorted(lines.items(), key=lambda kv: (str(kv[0][0]), kv[0][1])):
+                    rs.sort(key=lambda r: pos[dict(r.variant)[key]])
+                    if throughput:
+                        samples = [r.counter_samples(throughput) for r in rs]
+                    else:
+                        samples = [(self.speedups(r) or (None, []))[1] for r in rs]
+                    pts = [(pos[dict(r.variant)[key]], v) for r, v in zip(rs, samples) if v]
+                    if not pts:
+                        continue
+                    ax.plot([p for p, _ in pts], [median(v) for _, v in pts], marker="o", ms=4,
+                            ls=styles[worker_counts.index(x) % len(styles)],
+                            color=self.colors.get(label, "0.2"),
+                            label=f"{label} {r.x_key}:{x}")
+                    ax.scatter([p for p, v in pts for _ in v], [y for _, v in pts for y in v],
+                               s=6, alpha=0.45, lw=0, color=self.colors.get(label, "0.2"))
+                ax.set_xticks(range(len(values)))
+                ax.set_xticklabels(values)
+                ax.set_xlabel(key)
+                ax.set_ylabel(self.metric_label(throughput) if throughput
+                              else "speedup over " + self.reference_name(w))
+                if throughput:
+                    ax.set_yscale("log")
+                ax.set_title(w, fontsize=10)
+                ax.grid(alpha=0.3)
+                ax.legend(fontsize=7)
+            fig.suptitle(f"Sweep over {key}: IO throughput or speedup (median, dots = "
+                         f"repetitions)", fontsize=10)
+            fig.tight_layout(rect=(0, 0, 1, 0.95))
+            self.save(fig, f"sweep_{key}")
+
+    def gil_stats(self):
+        """Every gil_* counter, per workload and strategy, at the largest worker count."""
+        runs = [r for s in self.series if s.primary for r in s.runs]
+        counters = self.counters_with(GIL_PREFIX, runs)
+        if not counters:
+            return
+        fig, axes = self.grid(len(counters), 4.8, 3.4)
+        for ax, c in zip(axes, counters):
+            cells = {}
+            for s in self.series:
+                if not s.primary:
+                    continue
+                have = [r for r in s.runs if r.counter_samples(c)]
+                if have:
+                    r = max(have, key=lambda r: r.x)
+                    cells[(s.workload, s.label)] = (r.counter_samples(c), r.x)
+            workloads = [w for w in self.workloads if any(k[0] == w for k in cells)]
+            labels = [lab for lab in self.labels if any(k[1] == lab for k in cells)]
+            width = 0.8 / max(1, len(labels))
+            for j, lab in enumerate(labels):
+                xs, ys, lo, hi = [], [], [], []
+                for i, w in enumerate(workloads):
+                    if (w, lab) in cells:
+                        v = cells[(w, lab)][0]
+                        xs.append(i + (j - (len(labels) - 1) / 2) * width)
+                        ys.append(median(v))
+                        lo.append(median(v) - min(v))
+                        hi.append(max(v) - median(v))
+                ax.bar(xs, ys, width, yerr=[lo, hi], capsize=2, color=self.colors[lab], label=lab)
+            flat = [median(v) for v, _ in cells.values() if median(v) > 0]
+            if flat and max(flat) / min(flat) > 50:
+                ax.set_yscale("log")
+            ax.set_xticks(range(len(workloads)))
+            ax.set_xticklabels(workloads, rotation=25, ha="right", fontsize=8)
+            ax.set_ylabel(self.metric_label(c), fontsize=8)
+            ax.set_title(c, fontsize=10)
+            ax.grid(axis="y", alpha=0.3)
+        fig.suptitle("GIL statistics per run at each strategy's largest worker count "
+                     "(median, whiskers = min..max of repetitions)", fontsize=10)
+        self.legend(fig, axes)
+        fig.tight_layout(rect=(0, 0.06, 1, 0.96))
+        self.save(fig, "gil_stats")
+
+    def summary(self):
+        """The headline markdown: speedup at N workers and 1-worker overhead."""
+        n = self.headline_workers
+        speed, fails = {}, set()
+        for w in self.workloads:
+            for s in self.primary(w):
+                run = next((r for r in s.runs if r.x == n), None)
+                if run and run.failed:
+                    fails.add((w, s.label))
+                sp = self.speedups(run) if run else None
+                if sp:
+                    speed[(w, s.label)] = sp[0]
+                for r in s.runs:
+                    if r.failed:
+                        fails.add((w, s.label))
+        over = self.one_worker()
+        workloads = [w for w in self.workloads
+                     if any(k[0] == w for k in speed) or w in over]
+        labels = [lab for lab in self.labels
+                  if any(k[1] == lab for k in speed) or any(lab in over.get(w, {}) for w in over)]
+        head = "| strategy | " + " | ".join(
+            w + (f" ({self.kinds[w]})" if w in self.kinds else "") for w in workloads) + " |"
+        rule = "|---|" + "---:|" * len(workloads)
+
+        def cell(w, lab, value, fmt):
+            if value is not None:
+                return fmt(value) + (" (FAIL)" if (w, lab) in fails else "")
+            return "FAIL" if (w, lab) in fails else "–"
+
+        lines = ["# gilbench summary", ""]
+        for r in self.results:
+            lines.append(f"- {r.describe()}, {r.context.get('gilbench_repetitions', '?')} "
+                         f"repetitions, {r.context.get('gilbench_compiler', '?')} "
+                         f"{r.context.get('gilbench_cxx_flags', '')}".rstrip())
+        lines += ["", f"## Speedup over the reference at {n} workers", "",
+                  f"Median wall time of the reference ({self.results[0].reference}, 1 worker) / "
+                  f"median wall time at {n} workers; higher is better, ideal {n:.2f}x.", "",
+                  head, rule]
+        for lab in labels:
+            lines.append(f"| {lab} | " + " | ".join(
+                cell(w, lab, speed.get((w, lab)), lambda v: f"{v:.2f}x") for w in workloads) + " |")
+        lines += ["", "## 1-worker overhead", "",
+                  "t(strategy, 1 worker) / t(reference, 1 worker), medians; 1.00 = no cost, "
+                  "lower is better.", "", head, rule]
+        for lab in labels:
+            lines.append(f"| {lab} | " + " | ".join(
+                cell(w, lab, over.get(w, {}).get(lab, (None,))[0], lambda v: f"{v:.2f}")
+                for w in workloads) + " |")
+        charts = sorted({os.path.splitext(os.path.basename(p))[0] for p in self.written})
+        lines += ["", "Charts (PNG and SVG): " + ", ".join(charts) + "."]
+        text = "\n".join(lines) + "\n"
+        path = os.path.join(self.out, "summary.md")
+        with open(path, "w") as f:
+            f.write(text)
+        self.written.append(path)
+        return text
+
+
+def cmd_charts(args):
+    results = [load_result(p) for p in args.results]
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"{args.out}: cannot create the output directory: {e.strerror}")
+    charts = Charts(results, args.out, args.headline_workers)
+    if not charts.series:
+        raise InputError(f"{args.results[0]}: no run name follows <workload>/<strategy>/"
+                         f"workers:<n>: nothing to draw")
+    charts.speedup()
+    charts.overhead()
+    charts.io()
+    charts.sweeps()
+    charts.gil_stats()
+    sys.stdout.write(charts.summary())
+    print(f"\nwrote {len(charts.written)} files to {args.out}", file=sys.stderr)
+    return 0
+
+
+# --------------------------------------------------------------------------
+# instructions
+
+
+def ere_escape(text):
+    """Escapes text for a POSIX extended regex (Google Benchmark's --benchmark_filter)."""
+    return re.sub(r"([.\[\]()*+?{}|^$\\])", r"\\\1", text)
+
+
+def replay_flags(result):
+    """gilbench flags that reproduce the file's suite settings, from its context."""
+    c = result.context
+    flags = []
+    if c.get("gilbench_mode") == "quick":
+        flags.append("--quick")
+    intervals = result.ctx_json("gilbench_switch_intervals", [])
+    if intervals:
+        flags.append("--switch-interval=" + ",".join(intervals))
+    if "gilbench_check_interval" in c:
+        flags.append(f"--check-interval={c['gilbench_check_interval']}")
+    injected = c.get("gilbench_injected_slowdown")
+    if injected:
+        flags.append(f"--inject-slowdown={injected}")
+    return flags
+
+
+class LaneError(Exception):
+    """One benchmark could not be counted; the lane goes on without it."""
+
+
+def count_instructions(binary, flags, name, workdir):
+    """Runs one benchmark once under callgrind; returns (instructions, processes)."""
+    out_json = os.path.join(workdir, "run.json")
+    cmd = ["valgrind", "--tool=callgrind", f"--toggle-collect={CALLGRIND_TOGGLE}",
+           "--trace-children=yes", f"--callgrind-out-file={workdir}/callgrind.out.%p",
+           binary, *flags, "--repetitions=1",
+           f"--benchmark_filter=^{ere_escape(name)}(/iterations:|$)", f"--out={out_json}"]
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        said = [ln.strip() for ln in proc.stderr.splitlines()
+                if ln.strip() and not ln.startswith("==")]
+        raise LaneError(f"gilbench under callgrind exited {proc.returncode}"
+                        + (f": {said[-1]}" if said else ""))
+    try:
+        ran = load_result(out_json)
+    except InputError as e:
+        raise LaneError(str(e))
+    if list(ran.runs) != [name]:
+        raise LaneError(f"the filter ran {', '.join(ran.runs)}, not exactly this benchmark")
+    total, processes = 0, 0
+    for fname in os.listdir(workdir):
+        if fname.startswith("callgrind.out."):
+            with open(os.path.join(workdir, fname)) as f:
+                for line in f:
+                    if line.startswith("totals:"):
+                        total += int(line.split()[1])
+                        processes += 1
+                        break
+    return total, processes
+
+
+def cmd_instructions(args):
+    """The deterministic lane: callgrind counts of the 1-worker rows, stored in the file."""
+    result = load_result(args.result)
+    if shutil.which("valgrind") is None:
+        raise InputError("valgrind is not installed (apt-get install valgrind)")
+    if not (os.path.isfile(args.gilbench) and os.access(args.gilbench, os.X_OK)):
+        raise InputError(f"{args.gilbench}: not an executable gilbench binary")
+    flags = replay_flags(result)
+    names = [n for n, r in result.runs.items() if r.x == 1 and r.x_key == "workers"
+             and not r.failed and (args.filter is None or re.search(args.filter, n))]
+    if not names:
+        raise InputError(f"{args.result}: no successful 1-worker row to count")
+    print(f"instructions: {len(names)} benchmarks x {args.repeat} under callgrind, "
+          f"{args.jobs} at a time (flags: {' '.join(flags) or 'none'})", file=sys.stderr)
+
+    def one(name):
+        got = []
+        for _ in range(args.repeat):
+            with tempfile.TemporaryDirectory(prefix="gilbench-cg-") as d:
+                got.append(count_instructions(args.gilbench, flags, name, d))
+        return got
+
+    started = time.time()
+    counts, processes, spread, failed, uncounted = {}, {}, {}, {}, []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = {pool.submit(one, n): n for n in names}
+        for i, future in enumerate(concurrent.futures.as_completed(futures), 1):
+            name = futures[future]
+            try:
+                got = future.result()
+            except LaneError as e:
+                failed[name] = str(e)
+                print(f"[{i}/{len(names)}] {name}: NOT COUNTED: {e}", file=sys.stderr)
+                continue
+            values = [c for c, _ in got]
+            if max(values) == 0:
+                uncounted.append(name)
+                print(f"[{i}/{len(names)}] {name}: 0 instructions (no measured_run region)",
+                      file=sys.stderr)
+                continue
+            counts[name] = int(median(values))
+            if got[0][1] != 1:
+                processes[name] = got[0][1]
+            if len(set(values)) > 1:
+                spread[name] = (max(values) - min(values)) / min(values)
+            print(f"[{i}/{len(names)}] {name}: {counts[name]:,} instructions"
+                  + (f" in {got[0][1]} processes" if got[0][1] != 1 else "")
+                  + (f" (repeats differ by {spread[name]:.4%})" if name in spread else ""),
+                  file=sys.stderr)
+    version = subprocess.run(["valgrind", "--version"], stdout=subprocess.PIPE,
+                             text=True).stdout.strip()
+    lane = {"tool": f"valgrind --tool=callgrind --toggle-collect={CALLGRIND_TOGGLE} "
+                    f"--trace-children=yes", "valgrind": version, "flags": flags,
+            "repeat": args.repeat, "counts": {n: counts[n] for n in names if n in counts},
+            "processes": processes, "repeat_spread": spread, "failed": failed,
+            "no_measured_region": sorted(uncounted)}
+    target = args.out or args.result
+    with open(args.result) as f:
+        data = json.load(f)
+    data["context"][INSTRUCTIONS_KEY] = json.dumps(lane, sort_keys=True)
+    tmp = os.path.join(os.path.dirname(os.path.abspath(target)),
+                       f".{os.path.basename(target)}.tmp.{os.getpid()}")
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, target)
+    print(f"instructions: {len(counts)} of {len(names)} counted in {time.time() - started:.0f} s"
+          f", stored in {target} (context {INSTRUCTIONS_KEY})", file=sys.stderr)
+    if uncounted:
+        print(f"instructions: {len(uncounted)} rows have no measured_run region: "
+              f"{', '.join(sorted(uncounted))}", file=sys.stderr)
+    if failed:
+        print(f"instructions: warning: {len(failed)} rows could not be counted (left out): "
+              + "; ".join(f"{n}: {why}" for n, why in sorted(failed.items())), file=sys.stderr)
+    worst = max(spread.values(), default=0.0)
+    if worst > args.tolerance:
+        print(f"instructions: counts differ between repeats by up to {worst:.3%} (tolerance "
+              f"{args.tolerance:.3%}): " + ", ".join(n for n, v in spread.items()
+                                                    if v > args.tolerance), file=sys.stderr)
+        return 1
+    return 0
+
+
+# --------------------------------------------------------------------------
+# fidelity
+
+
+def cmd_fidelity(argv):
+    """Hands over to bench/python/fidelity.py's main(argv)."""
+    path = os.path.join(REPO, "bench", "python")
+    if not os.path.isfile(os.path.join(path, "fidelity.py")):
+        raise InputError(f"{os.path.join(path, 'fidelity.py')}: not found: the fidelity "
+                         f"report is not in this checkout")
+    sys.path.insert(0, path)
+    import fidelity
+    return fidelity.main(argv)
+
+
+# --------------------------------------------------------------------------
+
+
+def build_parser():
+    p = argparse.ArgumentParser(
+        prog="plot.py", description="Charts, regression gate and instruction-count lane for "
+        "gilbench results (see the module docstring: pydoc ./plot.py).")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("charts", help="PNG+SVG charts and summary.md from result files")
+    c.add_argument("results", nargs="+", metavar="RESULT.json")
+    c.add_argument("--out", required=True, metavar="DIR", help="where to write the charts")
+    c.add_argument("--headline-workers", type=int, default=2, metavar="N",
+                   help="worker count of the summary's speedup table (default 2)")
+
+    g = sub.add_parser("compare", help="the CI gate: exit 0 ok, 1 regression, 2 bad input")
+    g.add_argument("base", metavar="BASE.json")
+    g.add_argument("new", metavar="NEW.json")
+    g.add_argument("--threshold", type=float, default=0.05,
+                   help="wall-time change that may count as a regression (default 0.05)")
+    g.add_argument("--ratio-threshold", type=float, default=0.10,
+                   help="in-run speedup change that may count as a regression (default 0.10)")
+    g.add_argument("--instr-threshold", type=float, default=0.01,
+                   help="instruction-count change that counts as a regression (default 0.01)")
+    g.add_argument("--alpha", type=float, default=0.05,
+                   help="significance level of the BH-corrected U test (default 0.05)")
+    g.add_argument("--gate", metavar="LANES",
+                   help="comma-separated lanes that fail the job: time,ratio,instructions "
+                   "(default all); the others are printed only")
+    g.add_argument("--common", action="store_true",
+                   help="compare the benchmarks both files hold instead of failing on a "
+                   "different set")
+    g.add_argument("--markdown", metavar="FILE", help="also write the markdown to FILE")
+
+    i = sub.add_parser("instructions", help="count instructions of the 1-worker rows under "
+                       "callgrind and store them in the result file")
+    i.add_argument("result", metavar="RESULT.json")
+    i.add_argument("--gilbench", required=True, metavar="BIN",
+                   help="the gilbench binary that produced RESULT.json")
+    i.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                   help="callgrind processes at a time (default: CPUs)")
+    i.add_argument("--repeat", type=int, default=1,
+                   help="count each benchmark N times (stores the median) and fail if the "
+                   "counts differ by more than --tolerance")
+    i.add_argument("--tolerance", type=float, default=0.001,
+                   help="largest relative difference between repeats (default 0.001)")
+    i.add_argument("--filter", metavar="REGEX", help="only benchmarks whose name matches")
+    i.add_argument("--out", metavar="FILE", help="write here instead of into RESULT.json")
+
+    f = sub.add_parser("fidelity", help="the CPython fidelity report (bench/python/fidelity.py)")
+    f.add_argument("args", nargs=argparse.REMAINDER)
+    return p
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "fidelity":  # its own options, untouched by argparse
+        try:
+            return cmd_fidelity(argv[1:])
+        except InputError as e:
+            print(f"plot.py: error: {e}", file=sys.stderr)
+            return 2
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "charts":
+            return cmd_charts(args)
+        if args.command == "compare":
+            for opt in ("threshold", "ratio_threshold", "instr_threshold", "alpha"):
+                if not 0 <= getattr(args, opt) < 1:
+                    raise InputError(f"--{opt.replace('_', '-')}: must be in [0, 1)")
+            if args.gate and not set(args.gate.split(",")) <= {"time", "ratio", "instructions"}:
+                raise InputError(f"--gate: {args.gate}: lanes are time, ratio, instructions")
+            return cmd_compare(args)
+        if args.command == "instructions":
+            return cmd_instructions(args)
+    except InputError as e:
+        print(f"plot.py: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

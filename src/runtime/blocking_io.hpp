@@ -1,0 +1,46 @@
+// Blocking socket I/O for the IO workloads: a socketpair to an echo peer
+// thread, and send/receive loops that really sleep in the kernel.
+//
+// EchoPeer owns an AF_UNIX stream socketpair and a plain thread (not a
+// worker: it is attached to no strategy, like the client process of an echo
+// benchmark) that echoes whatever it reads until the other end closes.
+// Round trips over it cost about 33 us on this machine (DESIGN.md), close
+// to the 1-byte localhost echo of the convoy measurements (anchors-gil.md 2).
+// Its sockets are close-on-exec, so process-runner children never inherit
+// them, and sends use MSG_NOSIGNAL, so a dead peer is an error, not SIGPIPE.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <span>
+#include <thread>
+
+namespace gilbench {
+
+// Sends all of `data` on a blocking socket; throws std::system_error.
+void send_all(int fd, std::span<const std::byte> data);
+// Receives exactly data.size() bytes; throws std::system_error, or
+// std::runtime_error if the other end closed first.
+void recv_all(int fd, std::span<std::byte> data);
+// Sleeps for `us` microseconds (nanosleep, resumed after a signal).
+void sleep_us(long us);
+
+class EchoPeer {
+ public:
+  // socketpair + the echo thread, which waits `reply_delay` (sleeping, with
+  // 1 ns timer slack) before each echo: the service or network time of a
+  // remote peer. 0: echo at once.
+  explicit EchoPeer(std::chrono::microseconds reply_delay = std::chrono::microseconds(0));
+  ~EchoPeer();  // shuts our end down; the thread sees EOF and is joined
+  EchoPeer(const EchoPeer&) = delete;
+  EchoPeer& operator=(const EchoPeer&) = delete;
+
+  int fd() const noexcept { return fd_; }  // our end: write a request, read the echo
+
+ private:
+  int fd_ = -1;
+  int peer_fd_ = -1;
+  std::thread thread_;
+};
+
+}  // namespace gilbench

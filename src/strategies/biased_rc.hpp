@@ -1,0 +1,269 @@
+// Notes on biased_rc: biased reference counting, as in PEP 703 (free-threaded
+// CPython) and Choi, Shull and Torrellas (PACT 2018).
+//
+// Protocol. Every object is biased to its owner, the thread that made it
+// (`tid`). The owner counts its references in `local` with a relaxed load and
+// a relaxed store: plain movs, no lock prefix. Every other thread counts in
+// `shared` with atomic read-modify-writes; its low two bits are a state. A
+// non-owner decref that would take `shared` below zero (state default, count
+// 0: the reference it drops is counted in `local`) marks the object queued
+// and hands it, with that reference, to the owner's queue; the owner merges
+// its queue at its next checkpoint() (the eval breaker), on a blocking call
+// and when it detaches. A merge moves `local` into `shared`, gives up
+// ownership (tid = 0) and sets the state to merged; from then on every thread
+// is a non-owner. When the owner's `local` reaches zero it frees the object
+// at once if `shared` is exactly 0 (default state, no other reference), else
+// it merges. An object is freed exactly once, only from default (that fast
+// path) or merged (count reaching zero). An object queued to a thread that is
+// not attached (finished, idle in its pool, or the main thread, which builds
+// and frees the shared state but never attaches) is merged by the thread that
+// queues it, as CPython does when the owner is dead.
+//
+//   state (low 2 bits)  non-owner decref      owner local -> 0     merge (queue, actor)
+//   00 default, n > 0   n - 1                 tid = 0, -> merged    -
+//   00 default, n = 0   -> queued, push       free at once          -
+//   01 weakrefs         never set here: this runtime has no weak references
+//   10 queued           n - 1 (may go < 0)    tid = 0, -> merged    n + local - 1, -> merged
+//   11 merged           n - 1, free at 0      (no owner)            n - 1, free at 0
+//
+// States only move down the table. Contract: a thread touches objects only
+// while attached, or while no worker is attached (the main thread building or
+// freeing the shared state); an unattached owner therefore writes no `local`
+// while an actor merges for it.
+//
+// Hot-path cost: owner incref/decref = three loads (local, tid, the thread
+// id in TLS), a compare and a store; non-owner = `lock xadd` (incref) or a
+// `lock cmpxchg` loop (decref); checkpoint() = one load of the worker's
+// merge flag. The rare queue push takes a bucket mutex and may allocate.
+//
+// Simplifications: owner ids are this runtime's dense thread ids (never
+// reused) and the registry of attached owners is a fixed array of
+// mutex-guarded buckets; no deferred counting, no weak references, no
+// stop-the-world fallback when a push cannot allocate (it aborts); the
+// container lock is a plain mutex taken for reads too (PEP 703 reads list and
+// dict items optimistically).
+#pragma once
+
+#include <atomic>
+#include <cassert>
+#include <cstdint>
+#include <mutex>
+#include <string_view>
+#include <vector>
+
+#include "runtime/thread_id.hpp"
+#include "strategies/object_mutex.hpp"
+#include "strategies/strategy.hpp"
+
+namespace gilbench {
+
+// What one thread did under biased_rc, cumulative over its life. Plain
+// thread-local integers: only their own thread writes them.
+struct BrcCounters {
+  std::uint64_t shared_ops = 0;    // non-owner incref/decref (atomic RMWs on shared)
+  std::uint64_t queued = 0;        // objects this thread pushed onto an owner's queue
+  std::uint64_t merges = 0;        // merges this thread did (any kind)
+  std::uint64_t actor_merges = 0;  // of which for an owner that was not attached
+
+  BrcCounters& operator-=(const BrcCounters& o) noexcept {
+    shared_ops -= o.shared_ops;
+    queued -= o.queued;
+    merges -= o.merges;
+    actor_merges -= o.actor_merges;
+    return *this;
+  }
+  BrcCounters& operator+=(const BrcCounters& o) noexcept {
+    shared_ops += o.shared_ops;
+    queued += o.queued;
+    merges += o.merges;
+    actor_merges += o.actor_merges;
+    return *this;
+  }
+};
+
+namespace detail {
+inline thread_local BrcCounters tls_brc_counters;
+}
+
+struct BiasedRc {
+  static constexpr std::string_view kName = "biased_rc";
+  static constexpr bool kThreaded = true;
+
+  // `local` of an immortal object (PEP 683 / PEP 703): incref and decref are
+  // no-ops. An owner that took 2^32 - 1 references would make it immortal.
+  static constexpr std::uint32_t kImmortal = UINT32_MAX;
+
+  // `shared` = count << kShift | state.
+  static constexpr int kShift = 2;
+  static constexpr std::int64_t kOne = std::int64_t{1} << kShift;
+  static constexpr std::int64_t kStateMask = kOne - 1;
+  static constexpr std::int64_t kDefault = 0;
+  static constexpr std::int64_t kMaybeWeakref = 1;  // in the encoding, never set here
+  static constexpr std::int64_t kQueued = 2;
+  static constexpr std::int64_t kMerged = 3;
+
+  struct Header {
+    // ob_tid: the owner's thread id, 0 once the counts are merged. Written by
+    // the creator, then once by the thread that merges (the owner, or an actor
+    // while the owner is not attached); read by every incref/decref. Atomic
+    // (relaxed) because non-owners read it while it may change to 0.
+    std::atomic<std::uint32_t> tid;
+    // ob_ref_local: the owner's references. Written only by the owner (or a
+    // merging actor while the owner is not attached) with a relaxed load and
+    // store, i.e. plain movs; atomic only because non-owners read it for the
+    // immortal test and mergers read it from another thread.
+    std::atomic<std::uint32_t> local{1};
+    // ob_ref_shared: non-owner references (taken minus dropped, may be
+    // negative while queued) << kShift | state. Written by non-owners and
+    // mergers with atomic RMWs; decrements are CAS loops because the state
+    // decides what they do.
+    std::atomic<std::int64_t> shared{kDefault};
+    // Guards a container's contents (list items, dict slots), not the counts.
+    ObjectMutex mutex;
+
+    Header() noexcept : tid(current_thread_id()) {}
+  };
+
+  class Runtime;
+
+  static void incref(Header& h) noexcept {
+    // Relaxed loads: `local` is ours to read if we own the object, and only
+    // compared with kImmortal (stored before sharing) if we do not; `tid`
+    // only changes from the owner's own id (to 0) by the owner or while it
+    // is not attached, so reading our own id in it is never stale.
+    const std::uint32_t local = h.local.load(std::memory_order_relaxed);
+    if (local == kImmortal) [[unlikely]] return;
+    if (h.tid.load(std::memory_order_relaxed) == current_thread_id()) [[likely]] {
+      // Relaxed store: only the owner writes `local`; no lock prefix.
+      h.local.store(local + 1, std::memory_order_relaxed);
+    } else {
+      // Relaxed: taking a reference orders nothing (the caller holds one).
+      h.shared.fetch_add(kOne, std::memory_order_relaxed);
+      ++detail::tls_brc_counters.shared_ops;
+    }
+  }
+
+  static bool decref(Header& h) noexcept {
+    const std::uint32_t local = h.local.load(std::memory_order_relaxed);  // relaxed: as in incref
+    if (local == kImmortal) [[unlikely]] return false;
+    if (h.tid.load(std::memory_order_relaxed) == current_thread_id()) [[likely]] {
+      assert(local > 0 && "owner decref of a dead object");
+      h.local.store(local - 1, std::memory_order_relaxed);  // relaxed: as in incref
+      if (local != 1) [[likely]] return false;
+      return merge_zero_local(h);
+    }
+    return decref_shared(h);
+  }
+
+  // PEP 683. Call before any other thread can see the object.
+  static void make_immortal(Header& h) noexcept {
+    h.local.store(kImmortal, std::memory_order_relaxed);  // relaxed: sharing publishes it
+  }
+  static bool is_immortal(const Header& h) noexcept {
+    return h.local.load(std::memory_order_relaxed) == kImmortal;  // relaxed: as in incref
+  }
+
+  static ObjectGuard lock(Header& h) noexcept { return ObjectGuard(h.mutex); }
+  static OrderedPairGuard lock(Header& a, Header& b) noexcept {
+    return OrderedPairGuard(a.mutex, b.mutex);
+  }
+
+  // Moves `local` (and `extra`) into `shared`, gives up ownership, sets the
+  // state to merged. RETURNS: the object's count after the merge; the caller
+  // frees it at 0. The caller is the owner, or the owner is not attached.
+  static std::int64_t merge(Header& h, std::int64_t extra) noexcept;
+
+  // The owner's `local` just reached zero (_Py_MergeZeroLocalRefcount).
+  // RETURNS: true if the caller must free the object.
+  static bool merge_zero_local(Header& h) noexcept {
+    // Acquire: if we free, every non-owner's use of the object (ended by its
+    // release decrement of `shared`) must happen before the free.
+    const std::int64_t shared = h.shared.load(std::memory_order_acquire);
+    if (shared == kDefault) [[likely]] return true;  // default, no other reference
+    return merge_zero_local_slow(h, shared);
+  }
+
+  // Non-owner decref (_Py_DecRefShared). RETURNS: true if the caller frees.
+  static bool decref_shared(Header& h) noexcept {
+    ++detail::tls_brc_counters.shared_ops;
+    // Relaxed: a first guess for the CAS, which reloads on failure.
+    std::int64_t shared = h.shared.load(std::memory_order_relaxed);
+    std::int64_t desired;
+    bool queue;
+    do {
+      // Count 0 and neither queued nor merged: the reference we drop is
+      // counted in the owner's `local`. Keep it and let the owner merge.
+      queue = shared == kDefault || shared == kMaybeWeakref;
+      desired = queue ? kQueued : shared - kOne;
+      // acq_rel on success. Release: our uses of the object happen before
+      // the decrement, so before whoever frees it. Acquire: if we free (merged
+      // count reaching 0), everyone else's uses happen before our free.
+      // Relaxed on failure: the loop only recomputes from the new value.
+    } while (!h.shared.compare_exchange_weak(shared, desired, std::memory_order_acq_rel,
+                                             std::memory_order_relaxed));
+    if (queue) [[unlikely]] return queue_object(h);
+    if (desired == kMerged) return true;  // merged, and that was the last reference
+    if ((desired & kStateMask) == kMerged && desired < kMerged) [[unlikely]]
+      fatal("decref of a dead object (merged count below zero)");
+    return false;
+  }
+
+  [[noreturn]] static void fatal(const char* what) noexcept;
+
+ private:
+  static bool merge_zero_local_slow(Header& h, std::int64_t shared) noexcept;
+  // Pushes h, with the reference being dropped, onto its owner's queue, or
+  // merges it here if the owner is not attached. RETURNS: true if the caller
+  // must free it (the merge here left no reference).
+  static bool queue_object(Header& h) noexcept;
+};
+
+// Per-run state: the merge statistics. The owners' queues live in their
+// Workers, which attach() registers in a process-wide table keyed by thread
+// id, so a non-owner's decref (a static function that sees only the header)
+// can find the owner of an object from its `tid`.
+class BiasedRc::Runtime {
+ public:
+  struct Worker {
+    explicit Worker(int index) noexcept : index(index) {}
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+
+    int index;              // the worker index, for messages
+    std::uint32_t tid = 0;  // this worker's thread id while attached; written by attach()
+    // Objects other threads queued to this owner, each with one reference
+    // for it to drop. Guarded by the mutex of this worker's registry bucket.
+    std::vector<Header*> queue;
+    BrcCounters at_attach;  // this thread's counters at attach(); owner only
+    // "queue is not empty". Written under the bucket's mutex (set by pushers,
+    // cleared by the owner); atomic because checkpoint() polls it without the
+    // mutex; on its own cache line so that the poll shares none with pushers'
+    // other writes.
+    alignas(64) std::atomic<bool> merge_pending{false};
+  };
+
+  explicit Runtime(const RunConfig&) {}
+
+  void attach(Worker& w);
+  void detach(Worker& w);  // merges what is queued, then leaves the registry
+  void checkpoint(Worker& w) noexcept {
+    // Relaxed: only a hint; merge_queue() reads the queue under the mutex.
+    if (w.merge_pending.load(std::memory_order_relaxed)) [[unlikely]] merge_queue(w);
+  }
+  // A blocking call: merge first, so nothing waits on the queue meanwhile.
+  void release(Worker& w) noexcept { checkpoint(w); }
+  void reacquire(Worker&) noexcept {}
+  RuntimeStats stats() const;
+
+ private:
+  static void merge_queue(Worker& w) noexcept;
+
+  mutable std::mutex mutex_;  // guards totals_
+  BrcCounters totals_;        // the workers' counters between attach and detach
+};
+
+static_assert(Strategy<BiasedRc>);
+static_assert(ImmortalCapable<BiasedRc>);
+static_assert(sizeof(BiasedRc::Header) <= 24);
+
+}  // namespace gilbench

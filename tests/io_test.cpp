@@ -1,0 +1,215 @@
+// The IO workloads and the convoy: closed-form tallies, the IO worker
+// blocking in the kernel (not spinning) with the GIL released, the convoy
+// runners under every strategy and under `process`, and no leftover child.
+#include <dirent.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "convoy_bench.hpp"
+#include "runners/threads.hpp"
+#include "strategies/all.hpp"
+#include "workloads/convoy.hpp"
+#include "workloads/pipe_io.hpp"
+#include "workloads/sleep_io.hpp"
+
+namespace gilbench {
+namespace {
+
+TEST(SerialTally, SleepIoSumsEveryListElement) {
+  const auto p = SleepIo::params(Scale::kTiny);
+  const Tally t = serial_tally<SleepIo>(p);
+  const auto n = static_cast<std::uint64_t>(p.tasks * p.burst);
+  EXPECT_EQ(t.items, static_cast<std::uint64_t>(p.tasks));
+  EXPECT_EQ(t.sum, n * (n - 1) / 2);
+}
+
+TEST(SerialTally, PipeIoSumsEveryEchoDigest) {
+  const auto p = PipeIo::params(Scale::kTiny);
+  const Tally t = serial_tally<PipeIo>(p);
+  std::uint64_t sum = 0;
+  for (std::int64_t i = 0; i < p.round_trips; ++i)
+    sum += expected_echo_digest(static_cast<std::uint64_t>(i), static_cast<std::size_t>(p.message_bytes)) >> 1;
+  EXPECT_EQ(t.items, static_cast<std::uint64_t>(p.round_trips));
+  EXPECT_EQ(t.sum, sum);
+}
+
+TEST(EchoPeer, EchoesAndDetectsAClosedPeer) {
+  EchoPeer peer;
+  NoRuntime rt{RunConfig{}};
+  NoRuntime::Worker w(0);
+  Context<Serial> ctx(rt, w, 0, 1);
+  EXPECT_EQ(echo_round_trip(ctx, peer.fd(), 7, kMaxMessageBytes), expected_echo_digest(7, kMaxMessageBytes));
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  ::close(fds[1]);
+  EXPECT_THROW(echo_round_trip(ctx, fds[0], 1, 8), std::exception);
+  ::close(fds[0]);
+}
+
+// What the kernel says a thread is doing: its state letter (R running, S
+// sleeping), and the system call it is blocked in (-1 if running).
+struct ThreadState {
+  char state = '?';
+  long syscall = -2;
+};
+ThreadState thread_state(pid_t tid) {
+  ThreadState ts;
+  const std::string dir = "/proc/self/task/" + std::to_string(tid);
+  std::ifstream stat(dir + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  if (auto close = line.rfind(')'); close != std::string::npos && close + 2 < line.size())
+    ts.state = line[close + 2];
+  std::ifstream sc(dir + "/syscall");
+  std::string first;
+  if (sc >> first) ts.syscall = first == "running" ? -1 : std::atol(first.c_str());
+  return ts;
+}
+
+long voluntary_switches() {
+  rusage ru{};
+  getrusage(RUSAGE_THREAD, &ru);
+  return ru.ru_nvcsw;
+}
+
+TEST(Convoy, TheIoWorkerBlocksInTheKernelWithTheGilReleased) {
+  // The convoy's IO phase, one round trip, under the GIL, against a peer
+  // that this test plays and that holds its reply back until it has seen
+  // the IO thread asleep in recv(). A spinning IO loop would never show
+  // state S in recvfrom; a loop that kept the GIL would block the attach
+  // below.
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  GilState gil(RunConfig{});
+  const Convoy::Params p = Convoy::params(Scale::kTiny);
+  std::atomic<pid_t> io_tid{0};
+  std::atomic<long> switches{-1};
+  Convoy::Phase phase;
+  LatencyHistogram latency;
+  std::thread io([&] {
+    io_tid.store(static_cast<pid_t>(::syscall(SYS_gettid)));
+    GilState::Worker w(0);
+    Attached<Gil> attached(gil, w);
+    Context<Gil> ctx(gil, w, 0, 2);
+    const long before = voluntary_switches();
+    phase = Convoy::io_phase(ctx, fds[0], p, 0, 1, &latency);
+    switches.store(voluntary_switches() - before);
+  });
+  std::byte request[8];
+  ASSERT_NO_THROW(recv_all(fds[1], request));
+  // The request has arrived, the reply has not: the IO thread must go to
+  // sleep in recvfrom and stay there.
+  ThreadState ts;
+  for (int i = 0; i < 100'000; ++i) {
+    ts = thread_state(io_tid.load());
+    if (ts.state == 'S' && ts.syscall == SYS_recvfrom) break;
+    std::this_thread::yield();
+  }
+  EXPECT_EQ(ts.state, 'S');
+  EXPECT_EQ(ts.syscall, SYS_recvfrom);
+  // Meanwhile the GIL is free: another worker attaches without waiting.
+  {
+    GilState::Worker other(1);
+    Attached<Gil> attached(gil, other);
+  }
+  for (const auto& [name, value] : gil.stats().counters)
+    if (name == "gil_contended") {
+      EXPECT_EQ(value, 0) << "nobody waited for the GIL";
+    }
+  ASSERT_NO_THROW(send_all(fds[1], request));
+  io.join();
+  EXPECT_GE(switches.load(), 1) << "the IO thread never slept";
+  EXPECT_EQ(phase.tally.items, 1u);
+  EXPECT_EQ(phase.tally.sum, expected_echo_digest(0, 8));
+  EXPECT_EQ(latency.count(), 1u);
+  ::close(fds[0]);
+  ::close(fds[1]);
+}
+
+// The convoy runner under every in-process strategy: checksum, latency
+// samples, no leak; K = 2 where the strategy is threaded.
+template <class List>
+struct ToGTest;
+template <class... Ts>
+struct ToGTest<TypeList<Ts...>> {
+  using type = ::testing::Types<Ts...>;
+};
+template <class S>
+class ConvoyStrategyTest : public ::testing::Test {};
+TYPED_TEST_SUITE(ConvoyStrategyTest, ToGTest<AllStrategies>::type);
+
+TYPED_TEST(ConvoyStrategyTest, RunsAndReproducesTheTally) {
+  using S = TypeParam;
+  const int k = S::kThreaded ? 2 : 0;
+  const Convoy::Params p = Convoy::params(Scale::kTiny);
+  RunConfig config;
+  config.workers = k + 1;
+  config.switch_interval = std::chrono::microseconds(100);
+  WorkerPool pool(k + 1);
+  const ConvoyResult r = run_convoy_threads<S>(pool, config, p);
+  EXPECT_EQ(check_run(r.as_run(), Convoy::expected_tally(p)), "");
+  EXPECT_EQ(r.latency.count(), static_cast<std::uint64_t>(p.round_trips));
+  EXPECT_EQ(r.alone.tally.items, static_cast<std::uint64_t>(p.round_trips));
+  EXPECT_GT(r.loaded.seconds, 0);
+  if (k > 0) {
+    EXPECT_GT(r.allocs.allocated, 2 * p.round_trips) << "the CPU workers ran";
+  }
+}
+
+// The pids of this process's children, from /proc.
+std::vector<pid_t> children() {
+  std::vector<pid_t> out;
+  DIR* d = ::opendir("/proc");
+  if (!d) return out;
+  const pid_t self = ::getpid();
+  while (dirent* e = ::readdir(d)) {
+    const pid_t pid = std::atoi(e->d_name);
+    if (pid <= 0) continue;
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    const auto close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 2));
+    char state;
+    pid_t ppid;
+    if (rest >> state >> ppid && ppid == self) out.push_back(pid);
+  }
+  ::closedir(d);
+  return out;
+}
+
+TEST(ConvoyProcess, BurnersRunAndAreReaped) {
+  const Convoy::Params p = Convoy::params(Scale::kTiny);
+  const ConvoyResult r = run_convoy_processes(2, p, GILBENCH_EXE);  // gilbench --cpu-burner
+  EXPECT_EQ(check_run(r.as_run(), Convoy::expected_tally(p)), "");
+  EXPECT_EQ(r.latency.count(), static_cast<std::uint64_t>(p.round_trips));
+  EXPECT_TRUE(children().empty()) << "a burner outlived its run";
+}
+
+TEST(ConvoyProcess, ABurnerThatDiesAtStartIsAClearError) {
+  const Convoy::Params p = Convoy::params(Scale::kTiny);
+  try {
+    (void)run_convoy_processes(1, p, "/bin/false");
+    ADD_FAILURE() << "no error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("exited before it was ready (exit status 1)"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_TRUE(children().empty());
+}
+
+}  // namespace
+}  // namespace gilbench
