@@ -96,6 +96,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from dataclasses import dataclass, field
 
 REPO = os.path.dirname(os.path.abspath(__file__))
@@ -202,11 +203,18 @@ class Result:
         return found[0] if found else None
 
     def describe(self):
+        """One line: file, mode, commit, date, machine (what the context says)."""
         c = self.context
-        bits = [os.path.basename(self.path), c.get("gilbench_mode", "?") + " mode",
-                f"commit {c.get('gilbench_git_revision', '?')}", c.get("date", "?")[:16],
-                f"{c.get('host_name', '?')} ({c.get('gilbench_nproc', c.get('num_cpus', '?'))} CPUs)"]
-        return ", ".join(bits)
+        cpus = c.get("gilbench_nproc", c.get("num_cpus"))
+        bits = [os.path.basename(self.path),
+                c.get("gilbench_mode") and f"{c['gilbench_mode']} mode",
+                c.get("gilbench_git_revision") and f"commit {c['gilbench_git_revision']}",
+                c.get("date", "")[:16],
+                c.get("host_name") and f"host {c['host_name']}" + (f" ({cpus} CPUs)" if cpus else ""),
+                c.get("gilbench_repetitions") and f"{c['gilbench_repetitions']} repetitions",
+                c.get("gilbench_compiler") and " ".join(
+                    [c["gilbench_compiler"], c.get("gilbench_cxx_flags", "")]).strip()]
+        return ", ".join(b for b in bits if b)
 
 
 def parse_name(name):
@@ -352,13 +360,48 @@ class Row:
     note: str = ""
 
 
-def ratio_samples(result, run):
-    """Per-repetition speedup t(reference)[i] / t(run)[i], paired by repetition index."""
+def speedup_samples(result, run):
+    """(reference times, run times) for the in-run speedup of `run`, or None."""
     ref = result.reference_run(run.workload) if run.workload else None
-    if ref is None or ref is run or ref.failed or run.failed:
+    if ref is None or ref is run or ref.failed or run.failed or not ref.times or not run.times:
         return None
-    common = sorted(set(ref.times) & set(run.times))
-    return [ref.times[i] / run.times[i] for i in common if run.times[i] > 0]
+    return ref.samples(), run.samples()
+
+
+def bootstrap_speedup_test(base, new, seed):
+    """Change of the in-run speedup median(ref)/median(run) between two files.
+
+    base, new: (reference times, run times) of each file. Returns (speedup in
+    base, speedup in new, two-sided p). The p-value comes from a bootstrap of
+    each file's two samples (resampled independently, BOOTSTRAP times): the
+    spread of the log-speedup difference gives a z score. Both medians vary,
+    so the reference's own noise is in the test; repetitions are not paired
+    by index, because with interleaving repetition i of two benchmarks did not
+    run at the same moment and pairing would only add the reference's noise
+    to every sample.
+    """
+    import numpy as np
+    from scipy.stats import norm
+    rng = np.random.default_rng(seed)
+
+    def boot(ref, run):
+        ref, run = np.asarray(ref), np.asarray(run)
+        r = np.median(ref[rng.integers(0, len(ref), (BOOTSTRAP, len(ref)))], axis=1)
+        s = np.median(run[rng.integers(0, len(run), (BOOTSTRAP, len(run)))], axis=1)
+        return np.log(r) - np.log(s)
+
+    sa = median(base[0]) / median(base[1])
+    sb = median(new[0]) / median(new[1])
+    if min(len(x) for x in (*base, *new)) < 2:
+        return sa, sb, math.nan
+    se = float(np.std(boot(*new) - boot(*base)))
+    diff = math.log(sb) - math.log(sa)
+    if se == 0:
+        return sa, sb, 1.0 if diff == 0 else 0.0
+    return sa, sb, float(2 * norm.sf(abs(diff) / se))
+
+
+BOOTSTRAP = 4000
 
 
 def judge(rows, alpha, threshold, worse_sign):
@@ -402,18 +445,18 @@ def compare_ratios(base, new, names, alpha, threshold):
         a, b = base.runs[name], new.runs[name]
         if a.strategy is None or a.strategy == base.reference:
             continue
-        ra, rb = ratio_samples(base, a), ratio_samples(new, b)
-        if ra is None and rb is None:
+        sa, sb = speedup_samples(base, a), speedup_samples(new, b)
+        if sa is None and sb is None:
             continue
         row = Row(name)
-        if b.failed or rb is None:
-            row.verdict, row.note = "failed", (b.errors or ["the reference run failed in NEW"])[0]
-        elif ra is None:
+        if sb is None:
+            row.verdict = "failed"
+            row.note = b.errors[0] if b.errors else "its reference run failed in NEW"
+        elif sa is None:
             row.verdict, row.note = "base failed", "no reference ratio in BASE"
         else:
-            row.base, row.new = median(ra), median(rb)
-            row.change = row.new / row.base - 1 if row.base > 0 else math.nan
-            row.p = u_test(ra, rb)
+            row.base, row.new, row.p = bootstrap_speedup_test(sa, sb, zlib.crc32(name.encode()))
+            row.change = row.new / row.base - 1
         rows.append(row)
     judge(rows, alpha, threshold, -1)
     return rows
@@ -524,8 +567,9 @@ def cmd_compare(args):
                   lambda v: fmt_num(v * 1e3), True))
     ratio_rows = compare_ratios(base, new, names, args.alpha, args.ratio_threshold)
     if ratio_rows:
-        lanes.append(("ratio", f"In-run ratios: speedup over {new.reference} at 1 worker, "
-                      f"paired by repetition (U test, BH, threshold {args.ratio_threshold:.0%})",
+        lanes.append(("ratio", f"In-run ratios: speedup over {new.reference} at 1 worker, median / "
+                      f"median within each file (bootstrap, BH, threshold "
+                      f"{args.ratio_threshold:.0%})",
                       ratio_rows, ["base", "new"], lambda v: fmt_num(v, 3) + ("" if math.isnan(v)
                                                                              else "x"), True))
     if base.instructions is not None and new.instructions is not None:
@@ -665,7 +709,8 @@ def build_series(results):
 def ordered(values, preferred):
     """Unique values, those listed in `preferred` first in its order, then as seen."""
     seen = list(dict.fromkeys(values))
-    return [v for v in preferred if v in seen] + [v for v in seen if v not in preferred]
+    first = [v for v in dict.fromkeys(preferred) if v in seen]
+    return first + [v for v in seen if v not in first]
 
 
 class Charts:
@@ -912,55 +957,65 @@ class Charts:
             self.save(fig, f"io_{w}")
 
     def sweeps(self):
-        """Charts against a varying name key other than the worker count (e.g. interval)."""
+        """Charts against a varying name key other than the worker count (e.g. interval).
+
+        Per workload whose runs take two or more values of the key: IO
+        throughput (its first io_* counter that is better higher) if it has
+        one, else speedup over the reference; one line per strategy and worker
+        count (for speedups only worker counts above 1 when there are any:
+        contention is what a switch interval changes).
+        """
         keys = {}
         for s in self.series:
             for r in s.runs:
                 for k, v in r.variant:
                     keys.setdefault(k, set()).add(v)
         for key in [k for k, vals in keys.items() if len(vals) > 1]:
-            workloads = [w for w in self.workloads
-                         if any(dict(r.variant).get(key) for s in self.series
-                                if s.workload == w for r in s.runs)]
-            fig, axes = self.grid(len(workloads), 4.6, 3.6)
-            for ax, w in zip(axes, workloads):
+            panels = []
+            for w in self.workloads:
                 runs = [(s, r) for s in self.series if s.workload == w for r in s.runs
                         if key in dict(r.variant) and not r.failed]
+                values = sorted({dict(r.variant)[key] for _, r in runs}, key=sort_value)
+                if len(values) < 2:
+                    continue
                 throughput = next((c for c in self.counters_with(IO_PREFIX, [r for _, r in runs])
                                    if self.metrics.get(c, {}).get("better") == "higher"), None)
-                top = [r.x for _, r in runs if r.x and r.x > 1]
+                contended = not throughput and any(r.x > 1 for _, r in runs)
                 lines = {}
                 for s, r in runs:
-                    if top and r.x <= 1:
+                    if contended and r.x <= 1:
                         continue
-                    base_label = s.label.split(" (")[0]
-                    lines.setdefault((base_label, r.x), []).append(r)
-                values = sorted({dict(r.variant)[key] for _, r in runs}, key=sort_value)
-                pos = {v: i for i, v in enumerate(values)}
-                styles = ["-", "--", ":", "-."]
-                worker_counts = sorted({x for _, x in lines})
-                for (label, x), rs in sorted(lines.items(), key=lambda kv: (str(kv[0][0]), kv[0][1])):
-                    rs.sort(key=lambda r: pos[dict(r.variant)[key]])
-                    if throughput:
-                        samples = [r.counter_samples(throughput) for r in rs]
-                    else:
-                        samples = [(self.speedups(r) or (None, []))[1] for r in rs]
-                    pts = [(pos[dict(r.variant)[key]], v) for r, v in zip(rs, samples) if v]
-                    if not pts:
-                        continue
+                    samples = (r.counter_samples(throughput) if throughput
+                               else (self.speedups(r) or (None, []))[1])
+                    if samples:
+                        lines.setdefault((s.label, r.x), []).append(
+                            (values.index(dict(r.variant)[key]), samples))
+                if lines:
+                    panels.append((w, values, throughput, lines))
+            if not panels:
+                continue
+            fig, axes = self.grid(len(panels), 4.6, 3.6)
+            styles = ["-", "--", ":", "-."]
+            for ax, (w, values, throughput, lines) in zip(axes, panels):
+                counts = sorted({x for _, x in lines})
+                x_key = self.series_key(w)
+                for (label, x), pts in sorted(lines.items(), key=lambda kv: (
+                        self.labels.index(kv[0][0]) if kv[0][0] in self.labels else 99, kv[0][1])):
+                    pts.sort()
+                    color = self.colors.get(label, "0.2")
                     ax.plot([p for p, _ in pts], [median(v) for _, v in pts], marker="o", ms=4,
-                            ls=styles[worker_counts.index(x) % len(styles)],
-                            color=self.colors.get(label, "0.2"),
-                            label=f"{label} {r.x_key}:{x}")
+                            ls=styles[counts.index(x) % len(styles)], color=color,
+                            label=f"{label} {x_key}:{x}")
                     ax.scatter([p for p, v in pts for _ in v], [y for _, v in pts for y in v],
-                               s=6, alpha=0.45, lw=0, color=self.colors.get(label, "0.2"))
+                               s=6, alpha=0.45, lw=0, color=color)
                 ax.set_xticks(range(len(values)))
                 ax.set_xticklabels(values)
                 ax.set_xlabel(key)
-                ax.set_ylabel(self.metric_label(throughput) if throughput
-                              else "speedup over " + self.reference_name(w))
                 if throughput:
+                    ax.set_ylabel(self.metric_label(throughput))
                     ax.set_yscale("log")
+                else:
+                    ax.set_ylabel("speedup over " + self.reference_name(w))
                 ax.set_title(w, fontsize=10)
                 ax.grid(alpha=0.3)
                 ax.legend(fontsize=7)
@@ -1043,11 +1098,10 @@ class Charts:
 
         lines = ["# gilbench summary", ""]
         for r in self.results:
-            lines.append(f"- {r.describe()}, {r.context.get('gilbench_repetitions', '?')} "
-                         f"repetitions, {r.context.get('gilbench_compiler', '?')} "
-                         f"{r.context.get('gilbench_cxx_flags', '')}".rstrip())
+            lines.append(f"- {r.describe()}")
+        refs = " / ".join(dict.fromkeys(r.reference for r in self.results))
         lines += ["", f"## Speedup over the reference at {n} workers", "",
-                  f"Median wall time of the reference ({self.results[0].reference}, 1 worker) / "
+                  f"Median wall time of the reference ({refs}, 1 worker, from the same file) / "
                   f"median wall time at {n} workers; higher is better, ideal {n:.2f}x.", "",
                   head, rule]
         for lab in labels:

@@ -156,5 +156,44 @@ workers_of $pid >/dev/null || fail "SIGINT test: no workers seen"
 kill -INT $pid; wait $pid
 no_workers_left $pid || fail "SIGINT left workers behind: $(workers_of $pid | tr '\n' ' ')"
 
+# convoy: workers:<K> counts the CPU workers beside the one IO worker; serial
+# runs K=0 only; the GILs with a switch interval carry it in the name, for
+# convoy and the IO workloads alike; gil_legacy (no interval) does not.
+"$bin" --list --quick --workloads=convoy >"$tmp/convoy_list"
+for n in convoy/serial/workers:0 convoy/gil/workers:0 convoy/gil/workers:2 convoy/gil_priority/workers:1 \
+         convoy/gil_legacy/workers:1 convoy/fine_lock/workers:1 convoy/process/workers:2; do
+  grep -qx "$n" "$tmp/convoy_list" || fail "--list lacks $n"
+done
+grep -q "convoy/serial/workers:[1-9]" "$tmp/convoy_list" && fail "convoy under serial must be K=0 only"
+"$bin" --list --switch-interval=5ms,10us --workers=2 --strategies=gil_priority,gil_legacy \
+  --workloads=convoy,sleep_io >"$tmp/list3"
+[ "$(LC_ALL=C sort "$tmp/list3" | tr '\n' ' ')" = "convoy/gil_legacy/workers:0 convoy/gil_legacy/workers:2 \
+convoy/gil_priority/workers:0/interval:10us convoy/gil_priority/workers:0/interval:5ms \
+convoy/gil_priority/workers:2/interval:10us convoy/gil_priority/workers:2/interval:5ms \
+sleep_io/gil_legacy/workers:2 sleep_io/gil_priority/workers:2/interval:10us \
+sleep_io/gil_priority/workers:2/interval:5ms " ] || fail "convoy/IO interval names: $(cat "$tmp/list3")"
+
+# convoy under process: K burner processes (gilbench --cpu-burner PPID), all
+# killed and reaped when the IO phase ends; the IO counters are registered.
+"$bin" --quick --workloads=convoy --strategies=process,gil_priority --workers=1 --repetitions=1 \
+  --out="$tmp/convoy.json" >"$tmp/convoy.out" 2>"$tmp/convoy.err" &
+pid=$!
+wait $pid || fail "convoy run exited $?: $(tail -5 "$tmp/convoy.err")"
+ps -eo args | grep -q -- "--cpu-burner $pid\$" && fail "convoy/process left a burner behind"
+/usr/bin/python3 - "$tmp/convoy.json" <<'PY' || fail "convoy JSON content"
+import json, sys
+d = json.load(open(sys.argv[1]))
+runs = {b["name"]: b for b in d["benchmarks"]}
+assert set(runs) == {"convoy/process/workers:0", "convoy/process/workers:1",
+                     "convoy/gil_priority/workers:0", "convoy/gil_priority/workers:1"}, sorted(runs)
+for name, b in runs.items():
+    assert not b.get("error_occurred"), (name, b.get("error_message"))
+    assert b["checksum_ok"] == 1 and b["io_rps"] > 0 and b["io_rps_alone"] > 0, name
+    assert 0 < b["io_p50_us"] <= b["io_p99_us"] <= b["io_max_us"], name
+assert json.loads(d["context"]["gilbench_workloads"])["convoy"] == "io"
+PY
+"$bin" --cpu-burner 1 >/dev/null 2>&1
+[ $? -eq 3 ] || fail "--cpu-burner with a wrong parent pid must refuse to start (exit 3)"
+
 if [ $failures -gt 0 ]; then echo "$failures failure(s)"; exit 1; fi
 echo "cli: all checks passed"
