@@ -48,20 +48,27 @@ Sub-commands
                       Wall time only compares on the same machine in the same
                       state.
         ratio         per non-reference benchmark, its speedup over the
-                      reference measured inside each run: per repetition
-                      t(reference, 1 worker)[i] / t(benchmark)[i], paired by
-                      repetition index. A machine that is slower or busier
-                      slows both and the ratio survives, so this lane compares
-                      across machines and against a committed baseline. Same
-                      U test + BH + threshold (default 10%). A slowdown of a
-                      whole workload (reference included) leaves ratios alone
-                      by design: the time and instruction lanes catch it.
+                      reference measured inside each file: median t(reference,
+                      1 worker) / median t(benchmark). A machine that is
+                      slower or busier slows both and the ratio survives, so
+                      this lane compares across machines and against a
+                      committed baseline. Its p-value comes from a bootstrap
+                      of both medians in both files (the reference's noise is
+                      part of the test), then BH and a threshold (default
+                      10%). Repetitions are not paired by index: with
+                      interleaving, repetition i of two benchmarks did not run
+                      at the same moment, and pairing only adds noise. A
+                      slowdown of a whole workload (reference included)
+                      leaves ratios alone by design: the time and instruction
+                      lanes catch it.
         instructions  instructions counted by callgrind in the measured region
                       of each 1-worker row (see `instructions`). Deterministic
-                      (the same build counts the same number twice), so no
-                      statistics: flagged beyond a tight threshold (default
-                      1%). Valgrind runs one thread at a time, so multi-worker
-                      rows stay on the time and ratio lanes.
+                      (the same build counts the same number again; rows with
+                      blocking IO differ by < 0.01%), so no statistics:
+                      flagged beyond a tight threshold (default 1%, so that a
+                      2% change is caught with margin). Valgrind runs one
+                      thread at a time, so multi-worker rows stay on the time
+                      and ratio lanes.
       --gate picks which lanes can fail the job (default all); the others are
       printed for information. With few repetitions the U test cannot reach
       significance after the BH correction at all; compare says so (use 9 or
@@ -73,9 +80,13 @@ Sub-commands
       --toggle-collect=*gilbench::measured_run*` (one gilbench process per
       benchmark, --repetitions=1, the sizes and settings recorded in the
       file's context) and stores the counts in RESULT.json's context as
-      `gilbench_instructions` (a JSON string: tool, mode, counts {name: Ir}).
-      Children are traced (--trace-children=yes) and their counts summed, so
-      rows that run in child processes are counted too.
+      `gilbench_instructions` (a JSON string: the valgrind command and
+      version, the replayed flags, counts {name: Ir}, and the rows left out:
+      those whose run has no measured_run region, which count 0, and those
+      that failed under valgrind, with the reason). Children are traced
+      (--trace-children=yes) and their counts summed, so rows that run in
+      child processes count their workers' work. --repeat N counts each row N
+      times and fails if the counts differ by more than --tolerance.
 
   fidelity ARGS...
       Runs bench/python/fidelity.py's main(ARGS) (the CPython fidelity report).
@@ -231,6 +242,11 @@ def parse_name(name):
     return parts[0], parts[1], params
 
 
+# Google Benchmark's own numeric row fields: everything else numeric is a counter.
+GB_FIELDS = {"family_index", "per_family_instance_index", "repetitions", "repetition_index",
+             "threads", "iterations", "real_time", "cpu_time"}
+
+
 def load_result(path):
     """Reads and checks one gilbench result file. Raises InputError."""
     try:
@@ -286,16 +302,12 @@ def load_result(path):
         run.times[rep] = t * unit
         for key, value in row.items():
             if isinstance(value, (int, float)) and not isinstance(value, bool) \
-                    and key not in _GB_FIELDS:
+                    and key not in GB_FIELDS:
                 run.counters.setdefault(key, {})[rep] = float(value)
     if not result.runs:
         raise InputError(f"{path}: holds no benchmark runs")
     return result
 
-
-# Google Benchmark's own numeric row fields: everything else numeric is a counter.
-_GB_FIELDS = {"family_index", "per_family_instance_index", "repetitions", "repetition_index",
-              "threads", "iterations", "real_time", "cpu_time"}
 
 
 # --------------------------------------------------------------------------
@@ -368,6 +380,9 @@ def speedup_samples(result, run):
     return ref.samples(), run.samples()
 
 
+BOOTSTRAP = 4000  # resamples per file and benchmark
+
+
 def bootstrap_speedup_test(base, new, seed):
     """Change of the in-run speedup median(ref)/median(run) between two files.
 
@@ -401,9 +416,6 @@ def bootstrap_speedup_test(base, new, seed):
     return sa, sb, float(2 * norm.sf(abs(diff) / se))
 
 
-BOOTSTRAP = 4000
-
-
 def judge(rows, alpha, threshold, worse_sign):
     """BH-adjusts the rows' p-values and sets each verdict.
 
@@ -422,6 +434,7 @@ def judge(rows, alpha, threshold, worse_sign):
 
 
 def compare_time(base, new, names, alpha, threshold):
+    """The wall-time lane: median change, U test on the repetitions, BH, threshold."""
     rows = []
     for name in names:
         a, b = base.runs[name], new.runs[name]
@@ -440,6 +453,7 @@ def compare_time(base, new, names, alpha, threshold):
 
 
 def compare_ratios(base, new, names, alpha, threshold):
+    """The in-run ratio lane: every non-reference row that has a reference in its file."""
     rows = []
     for name in names:
         a, b = base.runs[name], new.runs[name]
@@ -463,6 +477,7 @@ def compare_ratios(base, new, names, alpha, threshold):
 
 
 def compare_instructions(base, new, names, threshold):
+    """The instruction lane: rows counted in either file; flagged beyond the threshold."""
     counts_a, counts_b = base.instructions or {}, new.instructions or {}
     rows = []
     for name in names:
@@ -521,8 +536,8 @@ def markdown_table(rows, columns, value_fmt, with_q=True):
 
 def power_note(base, new, names, alpha):
     """A warning when the repetitions are too few for any lone flag to pass BH."""
-    n1 = min((len(base.runs[n].times) for n in names), default=0)
-    n2 = min((len(new.runs[n].times) for n in names), default=0)
+    n1 = min((len(base.runs[n].times) for n in names if base.runs[n].times), default=0)
+    n2 = min((len(new.runs[n].times) for n in names if new.runs[n].times), default=0)
     pmin = min_u_pvalue(n1, n2)
     if pmin * len(names) < alpha:
         return None
@@ -531,98 +546,172 @@ def power_note(base, new, names, alpha):
             f"q < {alpha} after the BH correction. Use more repetitions (9 or more, odd).")
 
 
-def cmd_compare(args):
-    base, new = load_result(args.base), load_result(args.new)
+def comparable_names(base, new, common):
+    """The benchmarks to compare; raises InputError when the files cannot be compared."""
     only_base = [n for n in base.runs if n not in new.runs]
     only_new = [n for n in new.runs if n not in base.runs]
-    if (only_base or only_new) and not args.common:
+    if (only_base or only_new) and not common:
         def some(names):
-            shown = ", ".join(names[:6])
-            return shown + (f" (+{len(names) - 6} more)" if len(names) > 6 else "")
-        parts = []
-        if only_base:
-            parts.append(f"only in {args.base}: {some(only_base)}")
-        if only_new:
-            parts.append(f"only in {args.new}: {some(only_new)}")
-        raise InputError(f"{args.base} and {args.new} hold different benchmark sets; "
+            return ", ".join(names[:6]) + (f" (+{len(names) - 6} more)" if len(names) > 6 else "")
+        parts = [f"only in {r.path}: {some(names)}"
+                 for r, names in ((base, only_base), (new, only_new)) if names]
+        raise InputError(f"{base.path} and {new.path} hold different benchmark sets; "
                          + "; ".join(parts) + " (re-record the baseline, or pass --common)")
     names = [n for n in base.runs if n in new.runs]
     if not names:
-        raise InputError(f"{args.base} and {args.new} have no benchmark in common")
-    for key in ("gilbench_mode",):
-        if base.context.get(key) != new.context.get(key):
-            raise InputError(f"{args.new}: {key} is {new.context.get(key)!r} but "
-                             f"{args.base} has {base.context.get(key)!r}: the sizes differ")
+        raise InputError(f"{base.path} and {new.path} have no benchmark in common")
+    if base.context.get("gilbench_mode") != new.context.get("gilbench_mode"):
+        raise InputError(f"{new.path}: gilbench_mode is {new.context.get('gilbench_mode')!r} but "
+                         f"{base.path} has {base.context.get('gilbench_mode')!r}: the sizes differ")
     params_a, params_b = base.ctx_json("gilbench_params", {}), new.ctx_json("gilbench_params", {})
     for w in sorted({base.runs[n].workload for n in names} - {None}):
         if w in params_a and w in params_b and params_a[w] != params_b[w]:
-            raise InputError(f"{args.new}: workload {w} ran with parameters {params_b[w]} but "
-                             f"{args.base} with {params_a[w]}: the sizes differ")
+            raise InputError(f"{new.path}: workload {w} ran with parameters {params_b[w]} but "
+                             f"{base.path} with {params_a[w]}: the sizes differ")
+    return names, only_base, only_new
 
+
+@dataclass
+class Lane:
+    """One section of the compare report."""
+
+    key: str  # what --gate names
+    title: str
+    rows: list
+    columns: list
+    fmt: object  # value -> text
+    with_q: bool = True
+    notes: list = field(default_factory=list)
+
+
+def instruction_notes(base, new):
+    """Lines about the rows the instruction lane left out, in either file."""
+    notes = []
+    for label, r in (("base", base), ("new", new)):
+        lane = r.ctx_json(INSTRUCTIONS_KEY, {}) or {}
+        if lane.get("failed"):
+            notes.append(f"Not counted in {label} (failed under valgrind): " + "; ".join(
+                f"`{n}`: {why}" for n, why in sorted(lane["failed"].items())))
+    lane = new.ctx_json(INSTRUCTIONS_KEY, {}) or {}
+    if lane.get("no_measured_region"):
+        notes.append(f"No measured_run region (0 instructions), left out: "
+                     f"{len(lane['no_measured_region'])} rows, e.g. "
+                     f"`{lane['no_measured_region'][0]}`.")
+    return notes
+
+
+def noise_line(result):
+    """The machine's load when the run started and the typical spread of its repetitions."""
+    load = result.context.get("load_avg")
+    cpus = result.context.get("gilbench_nproc", result.context.get("num_cpus"))
+    spreads = []
+    for run in result.runs.values():
+        t = sorted(run.samples())
+        if len(t) >= 4:
+            spreads.append((t[(3 * len(t)) // 4] - t[len(t) // 4]) / median(t))
+    bits = []
+    if isinstance(load, list) and load:
+        bits.append(f"load {load[0]:.1f}" + (f" on {cpus} CPUs" if cpus else ""))
+    if spreads:
+        bits.append(f"repetitions spread {median(spreads):.0%} (median IQR / median)")
+    return ", ".join(bits)
+
+
+def busy(result):
+    """True when the run started on a machine with more runnable work than CPUs."""
+    load = result.context.get("load_avg")
+    try:
+        return float(load[0]) > float(result.context.get("gilbench_nproc",
+                                                          result.context.get("num_cpus")))
+    except (TypeError, ValueError, IndexError):
+        return False
+
+
+def same_machine(base, new):
+    keys = ("host_name", "gilbench_cpu_model", "gilbench_nproc", "num_cpus")
+    return all(base.context.get(k) == new.context.get(k) for k in keys)
+
+
+def cmd_compare(args):
+    """The gate: three lanes, a markdown report, exit 1 on a gated regression."""
+    base, new = load_result(args.base), load_result(args.new)
+    names, only_base, only_new = comparable_names(base, new, args.common)
     gate = set(args.gate.split(",")) if args.gate else {"time", "ratio", "instructions"}
-    lanes = []
-    time_rows = compare_time(base, new, names, args.alpha, args.threshold)
-    lanes.append(("time", f"Wall time: median of repetitions, ms (U test, BH, threshold "
-                  f"{args.threshold:.0%})", time_rows, ["base ms", "new ms"],
-                  lambda v: fmt_num(v * 1e3), True))
-    ratio_rows = compare_ratios(base, new, names, args.alpha, args.ratio_threshold)
-    if ratio_rows:
-        lanes.append(("ratio", f"In-run ratios: speedup over {new.reference} at 1 worker, median / "
+
+    ms = lambda v: fmt_num(v * 1e3)
+    speedup = lambda v: "–" if math.isnan(v) else fmt_num(v, 3) + "x"
+    count = lambda v: "–" if math.isnan(v) else f"{int(v)}"
+    lanes = [Lane("time", f"Wall time: median of repetitions (Mann-Whitney U, BH, threshold "
+                  f"{args.threshold:.0%})", compare_time(base, new, names, args.alpha,
+                                                       args.threshold),
+                  ["base ms", "new ms"], ms)]
+    if not same_machine(base, new):
+        lanes[0].notes.append("The files come from different machines (host, CPU model or "
+                              "CPU count differ): wall times do not compare.")
+    lanes.append(Lane("ratio", f"In-run ratios: speedup over the reference at 1 worker, median / "
                       f"median within each file (bootstrap, BH, threshold "
                       f"{args.ratio_threshold:.0%})",
-                      ratio_rows, ["base", "new"], lambda v: fmt_num(v, 3) + ("" if math.isnan(v)
-                                                                             else "x"), True))
+                      compare_ratios(base, new, names, args.alpha, args.ratio_threshold),
+                      ["base", "new"], speedup))
     if base.instructions is not None and new.instructions is not None:
-        instr_rows = compare_instructions(base, new, names, args.instr_threshold)
-        lanes.append(("instructions", f"Instruction counts: callgrind, measured region of the "
-                      f"1-worker rows (deterministic, threshold {args.instr_threshold:.0%})",
-                      instr_rows, ["base", "new"], lambda v: fmt_num(v, 10) if not math.isnan(v)
-                      else "–", False))
+        lanes.append(Lane("instructions", f"Instruction counts: callgrind, measured region of "
+                          f"the 1-worker rows (deterministic, threshold "
+                          f"{args.instr_threshold:.0%})",
+                          compare_instructions(base, new, names, args.instr_threshold),
+                          ["base", "new"], count, with_q=False,
+                          notes=instruction_notes(base, new)))
     else:
-        missing = [p for p, r in ((args.base, base), (args.new, new)) if r.instructions is None]
-        lanes.append(("instructions", "Instruction counts", [], [], None, False))
-        instr_missing = ", ".join(missing)
+        missing = " and ".join(r.path for r in (base, new) if r.instructions is None)
+        lanes.append(Lane("instructions", "Instruction counts", [], [], None, notes=[
+            f"Not compared: no instruction counts in {missing} (`plot.py instructions FILE "
+            f"--gilbench BIN` adds them)."]))
 
-    regressions = []
-    out = []
-    for lane, title, rows, cols, fmt, with_q in lanes:
-        gated = lane in gate
-        bad = [r for r in rows if r.verdict in ("regression", "failed")]
+    regressions, body = [], []
+    for lane in lanes:
+        gated = lane.key in gate
         if gated:
-            regressions += [(lane, r) for r in bad]
-        out += ["", f"### {title}" + ("" if gated else " — not gated"), ""]
-        if lane == "instructions" and fmt is None:
-            out.append(f"Not compared: no instruction counts in {instr_missing} "
-                       f"(run `plot.py instructions FILE --gilbench BIN`).")
-            continue
-        counts = {v: sum(r.verdict == v for r in rows) for v in VERDICT_ORDER}
-        out.append(f"{len(rows)} benchmarks: {counts['regression']} regressed, "
-                   f"{counts['failed']} failed, {counts['improved']} improved, "
-                   f"{counts['noise']} beyond the threshold but not significant.")
-        out.append("")
-        out += markdown_table(rows, cols, fmt, with_q)
-    head = [f"## gilbench compare: " + (f"REGRESSION ({len(regressions)})" if regressions
-                                        else "no regression"), "",
+            regressions += [(lane.key, r) for r in lane.rows
+                            if r.verdict in ("regression", "failed")]
+        body += ["", f"### {lane.title}" + ("" if gated else " — not gated"), ""]
+        if lane.rows:
+            n = {v: sum(r.verdict == v for r in lane.rows) for v in VERDICT_ORDER}
+            body += [f"{len(lane.rows)} benchmarks: {n['regression']} regressed, {n['failed']} "
+                     f"failed, {n['improved']} improved"
+                     + (f", {n['noise']} beyond the threshold but not significant."
+                        if lane.with_q else "."), ""]
+            body += markdown_table(lane.rows, lane.columns, lane.fmt, lane.with_q)
+        body += [("\n" if lane.rows else "") + note for note in lane.notes]
+
+    head = ["## gilbench compare: " + (f"REGRESSION ({len(regressions)})" if regressions
+                                       else "no regression"), "",
             f"- base: {base.describe()}", f"- new: {new.describe()}",
-            f"- gated lanes: {', '.join(sorted(gate))}; alpha {args.alpha}. Time and ratio "
-            f"changes are flagged when beyond the threshold and significant (Mann-Whitney U, "
-            f"Benjamini-Hochberg q < alpha); instruction counts when beyond the threshold."]
+            f"- gated lanes: {', '.join(l.key for l in lanes if l.key in gate)}; alpha "
+            f"{args.alpha}. Time and ratio changes are flagged when beyond the threshold and "
+            f"significant (Benjamini-Hochberg q < alpha); instruction counts when beyond the "
+            f"threshold."]
     if regressions:
-        head.append("- regressions: " + ", ".join(f"`{r.name}` ({lane} {fmt_change(r.change)})"
-                                                  if r.verdict == "regression" else
-                                                  f"`{r.name}` ({lane}: failed)"
-                                                  for lane, r in regressions))
-    note = power_note(base, new, names, args.alpha)
-    if note:
-        head += ["", note]
+        shown = [f"`{r.name}` ({lane} " + (f"{fmt_change(r.change)})" if r.verdict == "regression"
+                                           else "failed)") for lane, r in regressions]
+        head.append("- regressions: " + ", ".join(shown[:20])
+                    + (f" (+{len(shown) - 20} more)" if len(shown) > 20 else ""))
     if only_base or only_new:
         head.append(f"- compared the {len(names)} common benchmarks; left out: "
                     f"{len(only_base)} only in base, {len(only_new)} only in new")
-    if base.context.get("gilbench_injected_slowdown") or new.context.get("gilbench_injected_slowdown"):
-        head.append(f"- injected slowdown (test only): base "
-                    f"{base.context.get('gilbench_injected_slowdown', 'none')}, new "
-                    f"{new.context.get('gilbench_injected_slowdown', 'none')}")
-    text = "\n".join(head + out) + "\n"
+    head.append(f"- noise: base {noise_line(base) or 'unknown'}; new "
+                f"{noise_line(new) or 'unknown'}")
+    for label, r in (("base", base), ("new", new)):
+        if busy(r):
+            head.append(f"- **{label} ran on a busy machine** (load above the CPU count): its "
+                        f"wall times and multi-worker speedups are not trustworthy; the "
+                        f"instruction counts are.")
+    injected = [r.context.get("gilbench_injected_slowdown") for r in (base, new)]
+    if any(injected):
+        head.append(f"- injected slowdown (test only): base {injected[0] or 'none'}, new "
+                    f"{injected[1] or 'none'}")
+    note = power_note(base, new, names, args.alpha)
+    if note:
+        head += ["", note]
+    text = "\n".join(head + body) + "\n"
     sys.stdout.write(text)
     if args.markdown:
         with open(args.markdown, "w") as f:

@@ -161,7 +161,7 @@ TYPED_TEST(ConvoyStrategyTest, RunsAndReproducesTheTally) {
   const ConvoyResult r = run_convoy_threads<S>(pool, config, p);
   EXPECT_EQ(check_run(r.as_run(), Convoy::expected_tally(p)), "");
   EXPECT_EQ(r.latency.count(), static_cast<std::uint64_t>(p.round_trips));
-  EXPECT_EQ(r.alone.tally.items, static_cast<std::uint64_t>(p.round_trips));
+  EXPECT_EQ(r.alone.tally.items, static_cast<std::uint64_t>(p.alone_round_trips));
   EXPECT_GT(r.loaded.seconds, 0);
   if (k > 0) {
     EXPECT_GT(r.allocs.allocated, 2 * p.round_trips) << "the CPU workers ran";

@@ -115,6 +115,7 @@ TEST(ProcessRunner, InjectionRedoesWorkButKeepsTheChecksum) {
   EXPECT_EQ(injected.tally, serial_tally<Countdown>(params));
   EXPECT_EQ(injected.allocs.live(), 0);
   EXPECT_GT(injected.allocs.allocated, plain.allocs.allocated);
+  pool.shutdown();  // every worker exits with status 0 (a sanitizer report would not)
 }
 
 TEST(ProcessRunner, SharedDictMergesThePartialDicts) {
@@ -128,6 +129,7 @@ TEST(ProcessRunner, SharedDictMergesThePartialDicts) {
     EXPECT_EQ(w.allocs.live(), 0);
   }
   EXPECT_GT(run.ipc_bytes, 0u);
+  pool.shutdown();
 }
 
 TEST(ProcessRunner, DestroyingThePoolReapsEveryWorker) {
@@ -256,6 +258,7 @@ TEST(ProcessFault, AFreshPoolWorksAfterAFault) {
   ProcessPool pool(2, options());
   const auto params = BinaryTrees::params(Scale::kTiny);
   EXPECT_EQ(run_processes<BinaryTrees>(pool, params).tally, serial_tally<BinaryTrees>(params));
+  pool.shutdown();
 }
 
 // ---- wire format -------------------------------------------------------------

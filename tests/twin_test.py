@@ -45,11 +45,12 @@ CPP_QUICK_CHECKSUMS = {
     "shared_dict": 3346357598402739,
     "sleep_io": 4363058652420185,
     "pipe_io": 1020354977847986,
-    "convoy": 3239719068580430,
+    "convoy": 2726108508263090,
 }
 CPP_QUICK_PARAMS = {
     "binary_trees": {"max_depth": 10, "min_depth": 4},
-    "convoy": {"message_bytes": 8, "round_trips": 20},
+    "convoy": {"alone_round_trips": 100, "message_bytes": 8, "peer_delay_us": 20, "round_trips": 20,
+               "warmup_round_trips": 10},
     "countdown": {"n": 400000},
     "list_sum": {"length": 1000, "rounds": 200},
     "pipe_io": {"message_bytes": 64, "round_trips": 400},
@@ -59,7 +60,8 @@ CPP_QUICK_PARAMS = {
 }
 CPP_DEFAULT_PARAMS = {
     "binary_trees": {"max_depth": 14, "min_depth": 4},
-    "convoy": {"message_bytes": 8, "round_trips": 100},
+    "convoy": {"alone_round_trips": 400, "message_bytes": 8, "peer_delay_us": 20, "round_trips": 100,
+               "warmup_round_trips": 10},
     "countdown": {"n": 4000000},
     "list_sum": {"length": 1000, "rounds": 2000},
     "pipe_io": {"message_bytes": 64, "round_trips": 4000},

@@ -12,9 +12,18 @@ draws both side by side. The context names `cpython_serial` as the file's
 reference strategy (gilbench_reference_strategy): each file's speedups are
 computed against its own reference, never the other file's.
 
+Workloads (pytwin/<name>.py, each mirroring src/workloads/<name>.hpp):
+countdown, binary_trees, list_sum, shared_read, shared_dict, sleep_io,
+pipe_io, convoy (convoy/<strategy>/workers:<K>, K = CPU workers beside the
+IO worker, as gilbench names it), and process_startup (start-up alone:
+process_startup/cpython_process and /cpython_threads, as gilbench's
+process_startup/process and /threads). gilbench's shared_read_immortal has
+no twin: CPython cannot make user objects immortal.
+
 Every run's tally must equal the serial tally (computed once per workload,
-untimed); a mismatch or a failed worker is recorded as an error row, never
-as a time, and makes the exit status 1. Bad flags: one line, exit 2.
+untimed; convoy's is fixed by its parameters); a mismatch or a failed worker
+is recorded as an error row, never as a time, and makes the exit status 1.
+Bad flags: one line, exit 2.
 
 Repetitions of one workload's benchmarks are interleaved in random order (as
 gilbench runs with --benchmark_enable_random_interleaving), so a drift in
@@ -110,7 +119,8 @@ def parse_args(argv):
     p.add_argument("--workers", default=None, help="worker counts, e.g. 1,2,4,8 (default; --quick: 1,2)")
     p.add_argument("--repetitions", default="5", help="runs per benchmark (default 5; odd keeps the median exact)")
     p.add_argument("--strategies", default=None, help="only these: " + ",".join(runners.STRATEGIES))
-    p.add_argument("--workloads", default=None, help="only these: " + ",".join(w.NAME for w in workloads.ALL))
+    p.add_argument("--workloads", default=None, help="only these: " + ",".join(
+        [w.NAME for w in workloads.ALL] + [runners.STARTUP_WORKLOAD]))
     p.add_argument("--switch-interval", default="5ms",
                    help="sys.setswitchinterval for the runs, e.g. 5ms (CPython's default) or a list "
                         "5ms,100us (then the cpython_threads runs are named .../interval:<d>)")

@@ -4,8 +4,10 @@
 // EchoPeer owns an AF_UNIX stream socketpair and a plain thread (not a
 // worker: it is attached to no strategy, like the client process of an echo
 // benchmark) that echoes whatever it reads until the other end closes.
-// Round trips over it cost about 33 us on this machine (DESIGN.md), close
-// to the 1-byte localhost echo of the convoy measurements (anchors-gil.md 2).
+// A round trip over it costs 10-35 us on the 2-vCPU machines (33 us in
+// DESIGN.md's table, 10-15 us measured by pipe_io when idle); convoy adds a
+// reply delay to bring it to the ~30 us of the published 1-byte localhost
+// echo (anchors-gil.md section 2).
 // Its sockets are close-on-exec, so process-runner children never inherit
 // them, and sends use MSG_NOSIGNAL, so a dead peer is an error, not SIGPIPE.
 #pragma once

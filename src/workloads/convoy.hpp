@@ -6,15 +6,23 @@
 //         sock.sendall(req)  # GIL released       n = n + 1   # a new int
 //         sock.recv(...)     # GIL released
 //
-// Under the 3.2+ GIL every return from send() or recv() finds a CPU worker
-// holding the lock and waits out the switch interval before it may even
-// ask for it: a ~33 us round trip becomes ~2 x 5 ms, about 300x fewer round
-// trips per second (Skvortsov: 30,000 -> 100 RPS with one CPU thread).
+// Under the 3.2+ GIL a return from a blocking call that finds a CPU worker
+// holding the lock waits out the switch interval before it may even ask
+// for it. Whether it finds one is a race: each release wakes a CPU worker,
+// which takes the lock only if it runs before the IO worker is back. recv()
+// sleeps while the peer answers, long enough for that; a send() that does
+// not block is usually back first and retakes the lock at once (a futile
+// wake-up also restarts the CPU worker's timed wait, so it never asks).
+// When both calls lose, a ~33 us round trip becomes ~2 x 5 ms, 300x fewer
+// round trips per second (Skvortsov, 2 cores: 30,000 -> 100 RPS with one
+// CPU thread); with threads pinned to one core he measured 24k, 12k, 3k and
+// 30 RPS for 0, 1, 2 and 4 CPU threads.
 //
 // A run has two timed phases on the same IO worker, peer and runtime, after
 // a few untimed warm-up round trips:
-//   1. alone: `round_trips` round trips with no CPU worker started yet (the
-//      K = 0 figure, measured in the same run so the ratio survives drift);
+//   1. alone: `alone_round_trips` round trips with no CPU worker started
+//      yet (the K = 0 figure, measured in the same run so the ratio
+//      survives drift);
 //   2. with K: the CPU workers start, the IO worker waits (inside a blocking
 //      call) until all K are running, then does `round_trips` more, timing
 //      each one into a histogram, and finally raises `stop`.
@@ -49,23 +57,29 @@ struct Convoy {
   static constexpr std::string_view kKind = "io";
 
   struct Params {
-    std::int64_t round_trips = 0;  // per phase
-    std::int64_t warmup_round_trips = 10;  // untimed, before phase 1
+    std::int64_t round_trips = 0;           // phase 2: beside the K CPU workers
+    std::int64_t alone_round_trips = 0;     // phase 1: alone (cheap, so more of them)
+    std::int64_t warmup_round_trips = 10;   // untimed, before phase 1
     std::int64_t message_bytes = 8;
     // The peer's time per request (service + network). The published
-    // convoy runs used a client on another process (~30 us per request
-    // alone); a bare socketpair echo thread answers in ~10 us, quicker than
-    // a CPU worker woken by the IO worker's release gets to run, so the
-    // race for the GIL during recv() would depend on the scheduler rather
-    // than on the GIL. 20 us brings the round trip to ~30 us.
+    // convoy runs used a client in another process (~30 us per request
+    // alone); a bare socketpair echo thread answers in ~10 us, often before
+    // the CPU worker woken by the IO worker's release has run, so the IO
+    // worker would mostly win the race for the GIL after recv() as well
+    // (measured with one CPU worker under gil: ratio 0.78 at 0 us, 0.32 at
+    // 10 us, 0.06 at 20 us). 20 us (slept with 1 ns timer slack) brings
+    // the round trip to ~30 us on an idle machine, 50-70 us on a busy one.
     std::int64_t peer_delay_us = 20;
-    NLOHMANN_DEFINE_TYPE_INTRUSIVE(Params, round_trips, warmup_round_trips, message_bytes, peer_delay_us)
+    NLOHMANN_DEFINE_TYPE_INTRUSIVE(Params, round_trips, alone_round_trips, warmup_round_trips, message_bytes,
+                                   peer_delay_us)
   };
-  // Default: 100 round trips per phase: ~3 ms alone, 0.5-1 s with one CPU
-  // worker under the GIL at 5 ms (one or two intervals per round trip).
+  // Default: 100 round trips beside the CPU workers (up to ~1 s under the
+  // GIL at 5 ms with K = 1, where a round trip can cost two intervals) and
+  // 400 alone (~15-25 ms).
   static Params params(Scale s) {
     Params p;
     p.round_trips = s == Scale::kDefault ? 100 : s == Scale::kQuick ? 20 : 10;
+    p.alone_round_trips = s == Scale::kDefault ? 400 : s == Scale::kQuick ? 100 : 10;
     p.warmup_round_trips = s == Scale::kTiny ? 2 : 10;
     return p;
   }
@@ -150,12 +164,12 @@ struct Convoy {
   template <Strategy S>
   static std::pair<Phase, Phase> io_alone(Context<S>& ctx, int fd, const Params& p) {
     Phase warmup = io_phase(ctx, fd, p, 0, p.warmup_round_trips, nullptr);
-    Phase alone = io_phase(ctx, fd, p, p.warmup_round_trips, p.round_trips, nullptr);
+    Phase alone = io_phase(ctx, fd, p, p.warmup_round_trips, p.alone_round_trips, nullptr);
     return {warmup, alone};
   }
   template <Strategy S>
   static Phase io_loaded(Context<S>& ctx, int fd, const Params& p, LatencyHistogram* latency) {
-    return io_phase(ctx, fd, p, p.warmup_round_trips + p.round_trips, p.round_trips, latency);
+    return io_phase(ctx, fd, p, p.warmup_round_trips + p.alone_round_trips, p.round_trips, latency);
   }
 
   // A CPU worker, before it attaches to the runtime: wait for the start.
@@ -187,7 +201,7 @@ struct Convoy {
   // The tally of both phases of every correct run.
   static Tally expected_tally(const Params& p) {
     Tally t;
-    for (std::int64_t i = 0; i < p.warmup_round_trips + 2 * p.round_trips; ++i) {
+    for (std::int64_t i = 0; i < p.warmup_round_trips + p.alone_round_trips + p.round_trips; ++i) {
       t.sum += expected_echo_digest(static_cast<std::uint64_t>(i), static_cast<std::size_t>(p.message_bytes));
       ++t.items;
     }

@@ -9,11 +9,13 @@ anchors-gil.md section 2), here with the real GIL:
           recv_exactly(sock) # GIL released
 
 Every return from send() or recv() finds a CPU thread holding the GIL and
-waits out the switch interval before it may ask for it. A run has two phases
-on the same IO worker and echo peer: 1. alone (ids 0 .. round_trips-1, the
-K = 0 figure measured in the same run), then the CPU workers start and the IO
-worker waits (blocked, GIL released) until all K are running; 2. with K
-(ids round_trips .. 2*round_trips-1), each round trip timed; then `stop`.
+waits out the switch interval before it may ask for it (when the CPU thread
+won the race for the GIL during the call: see the C++ header). A run does,
+on the same IO worker and echo peer: warmup_round_trips untimed, then
+1. alone_round_trips alone (the K = 0 figure, measured in the same run),
+then the CPU workers start and the IO worker waits (blocked, GIL released)
+until all K are running; 2. round_trips beside them, each one timed; then
+`stop`. Request ids run on through the three parts.
 
 Names: convoy/<strategy>/workers:<K>, K counting the CPU workers only
 (workers:0 = the IO worker alone), as gilbench names them:
@@ -24,13 +26,17 @@ Names: convoy/<strategy>/workers:<K>, K counting the CPU workers only
                    after phase 2, as gilbench's --cpu-burner processes
   cpython_serial   K = 0 only
 The echo peer is a separate process (see echo.py), as gilbench's is a
-thread outside the strategy.
+thread outside the strategy, and like it waits peer_delay_us before each
+reply.
 
 real_time = phase 2; counters io_rps, io_rps_alone, io_rps_ratio,
 io_p50_us / io_p99_us (nearest rank) / io_max_us of phase 2, and
 items_per_second = io_rps. The CPU workers' work depends on timing and stays
-out of the tally: items = round trips of both phases, sum = FNV-1a digests of
-their echoes (mod 2**64), fixed by the parameters (expected_tally).
+out of the tally: items = every round trip (warm-up included), sum = FNV-1a
+digests of their echoes (mod 2**64), fixed by the parameters
+(expected_tally). io_rps = round_trips / phase-2 time. (gilbench's io_rps
+also counts the warm-up round trips, merged into its phase-2 tally: 10 %
+higher at default, 50 % at --quick; ratios within one file are unaffected.)
 """
 
 import os
@@ -47,22 +53,32 @@ KIND = "io"
 
 
 def params(scale):
-    return {"round_trips": {"default": 100, "quick": 20, "tiny": 10}[scale], "message_bytes": 8}
+    """gilbench's Convoy::params: round_trips beside the K CPU workers,
+    alone_round_trips alone, warmup_round_trips untimed before them, and the
+    echo peer's reply delay (its service time: ~30 us round trips, as in the
+    published runs)."""
+    return {"round_trips": {"default": 100, "quick": 20, "tiny": 10}[scale],
+            "alone_round_trips": {"default": 400, "quick": 100, "tiny": 10}[scale],
+            "warmup_round_trips": 2 if scale == "tiny" else 10,
+            "message_bytes": 8,
+            "peer_delay_us": 20}
 
 
-_requests = {}  # (round_trips, message_bytes) -> (requests, digests)
+_requests = {}  # (round trips in all, message_bytes) -> (requests, digests)
 
 
 def _requests_for(p):
-    key = (p["round_trips"], p["message_bytes"])
+    total = p["warmup_round_trips"] + p["alone_round_trips"] + p["round_trips"]
+    key = (total, p["message_bytes"])
     if key not in _requests:
-        reqs = [echo.request(i, p["message_bytes"]) for i in range(2 * p["round_trips"])]
+        reqs = [echo.request(i, p["message_bytes"]) for i in range(total)]
         _requests.clear()
         _requests[key] = (reqs, [echo.digest(r) for r in reqs])
     return _requests[key]
 
 
 def expected_tally(p):
+    """Every round trip of a run, warm-up included: fixed by the parameters."""
     _, digests = _requests_for(p)
     return Tally(len(digests), sum(digests) & MASK64)
 
@@ -70,9 +86,11 @@ def expected_tally(p):
 class State:
     def __init__(self, p, cpu_workers):
         self.round_trips = p["round_trips"]
+        self.alone_round_trips = p["alone_round_trips"]
+        self.warmup_round_trips = p["warmup_round_trips"]
         self.requests, self.digests = _requests_for(p)
         self.cpu_workers = cpu_workers  # K
-        self.sock = echo.peers(1)[0].sock
+        self.sock = echo.peers(1, p["peer_delay_us"])[0].sock
         self.go = threading.Event()             # IO worker -> CPU workers: start
         self.running = threading.Semaphore(0)   # CPU workers -> IO worker: one per running worker
         self.stop = False                       # IO worker -> CPU workers: done
@@ -108,10 +126,14 @@ def io_phase(state, first, count, latencies):
 
 
 def io_worker(state, during=None):
-    """Phase 1, start the CPU workers (or call `during`, which starts them and
-    returns when they run), phase 2, stop them. RETURNS the tally of both."""
+    """Warm-up and phase 1, start the CPU workers (or call `during`, which
+    starts them and returns when they run), phase 2, stop them. RETURNS the
+    tally of every round trip."""
     try:
-        state.alone_s, tally = io_phase(state, 0, state.round_trips, None)
+        warmup, alone = state.warmup_round_trips, state.alone_round_trips
+        _, tally = io_phase(state, 0, warmup, None)
+        state.alone_s, part = io_phase(state, warmup, alone, None)
+        tally.merge(part)
         if during is not None:
             during()
         else:
@@ -119,9 +141,8 @@ def io_worker(state, during=None):
             for _ in range(state.cpu_workers):
                 state.running.acquire()  # blocks with the GIL released
         state.latencies = []
-        state.loaded_s, loaded = io_phase(state, state.round_trips, state.round_trips,
-                                          state.latencies)
-        return tally.merge(loaded)
+        state.loaded_s, part = io_phase(state, warmup + alone, state.round_trips, state.latencies)
+        return tally.merge(part)
     finally:
         state.stop = True
         state.go.set()
@@ -157,7 +178,7 @@ def _percentile(sorted_values, p):
 def report(state, seconds):
     """The run's time (phase 2) and its counters, replacing the runner's."""
     rps = state.round_trips / state.loaded_s if state.loaded_s > 0 else 0.0
-    alone = state.round_trips / state.alone_s if state.alone_s > 0 else 0.0
+    alone = state.alone_round_trips / state.alone_s if state.alone_s > 0 else 0.0
     lat = sorted(state.latencies)
     return state.loaded_s, {
         "items_per_second": rps,

@@ -22,22 +22,34 @@ import sys
 from .tally import MASK64, hash_bytes
 
 _ECHO_LOOP = (
-    "import socket, sys\n"
+    "import socket, sys, time\n"
     "s = socket.socket(fileno=int(sys.argv[1]))\n"
+    "delay = int(sys.argv[2]) / 1e6\n"
+    "if delay > 0:\n"
+    "    try:  # 1 ns timer slack: the default 50 us would stretch a 20 us delay\n"
+    "        import ctypes\n"
+    "        ctypes.CDLL(None, use_errno=True).prctl(29, 1, 0, 0, 0)  # PR_SET_TIMERSLACK\n"
+    "    except Exception:\n"
+    "        pass\n"
     "while True:\n"
     "    d = s.recv(4096)\n"
     "    if not d:\n"
     "        break\n"
+    "    if delay > 0:\n"
+    "        time.sleep(delay)\n"
     "    s.sendall(d)\n"
 )
 
 
 class EchoPeer:
-    def __init__(self):
+    """The far end of a socketpair, echoing each read after `delay_us` (the
+    peer's service time: gilbench's EchoPeer reply_delay, 0 for pipe_io)."""
+
+    def __init__(self, delay_us=0):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-S", "-c", _ECHO_LOOP, str(theirs.fileno())],
+                [sys.executable, "-S", "-c", _ECHO_LOOP, str(theirs.fileno()), str(int(delay_us))],
                 pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
         except BaseException:
             ours.close()
@@ -59,20 +71,22 @@ class EchoPeer:
             self.proc.wait()
 
 
-_peers = []
+_peers = {}  # delay_us -> [EchoPeer]
 
 
-def peers(n):
-    """At least n live echo peers of this process (started once, kept)."""
-    while len(_peers) < n:
-        _peers.append(EchoPeer())
-    return _peers[:n]
+def peers(n, delay_us=0):
+    """n live echo peers of this process with this reply delay (started once, kept)."""
+    pool = _peers.setdefault(delay_us, [])
+    while len(pool) < n:
+        pool.append(EchoPeer(delay_us))
+    return pool[:n]
 
 
 @atexit.register
 def close_all():
-    while _peers:
-        _peers.pop().close()
+    for pool in _peers.values():
+        while pool:
+            pool.pop().close()
 
 
 def request(request_id, size):
