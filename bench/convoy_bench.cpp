@@ -144,13 +144,6 @@ class Burners {
   std::vector<int> fds_;     // read ends of the burners' stdout
 };
 
-std::string self_exe() {
-  char buf[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) throw_errno("readlink /proc/self/exe");
-  return std::string(buf, static_cast<std::size_t>(n));
-}
-
 }  // namespace
 
 ConvoyResult run_convoy_processes(int k, const Convoy::Params& params, const std::string& exe) {
@@ -181,7 +174,9 @@ void BM_ConvoyProcesses(benchmark::State& state, const std::string& name, const 
   for (auto _ : state) {
     ConvoyResult r;
     try {
-      r = run_convoy_processes(k, params, self_exe());
+      // /proc/self/exe, not its target: the running binary even if a
+      // rebuild has replaced the file meanwhile.
+      r = run_convoy_processes(k, params, "/proc/self/exe");
     } catch (const std::exception& e) {
       state.SkipWithError(("run failed: " + std::string(e.what())).c_str());
       break;

@@ -17,8 +17,9 @@
 // Under `process` the K CPU workers are `/proc/self/exe --cpu-burner PPID`
 // processes (Skvortsov's "CPU work in a separate process" case). They run
 // the same loop as the CPU threads under the serial policy, say they are
-// ready on their stdout pipe, die with the parent (PR_SET_PDEATHSIG) if it
-// dies, and are killed and reaped when the IO phase ends.
+// ready on their stdout pipe, die with the parent (PR_SET_PDEATHSIG, which
+// follows the spawning thread: Google Benchmark's main thread, alive for
+// every run) if it dies, and are killed and reaped when the IO phase ends.
 #pragma once
 
 #include <atomic>

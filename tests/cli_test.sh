@@ -148,13 +148,22 @@ expect_fault exit "ended in the run phase; it exited with status 3"
 expect_fault garbage "sent garbage in the run phase \(bad frame header"
 expect_fault hang "did not answer within 2s in the run phase; killed it \(SIGKILL\)"
 
-# SIGINT of gilbench mid-run takes its workers with it.
-"$bin" --strategies=process --workloads=countdown --workers=2 --repetitions=500 >/dev/null 2>&1 &
-pid=$!
-for _ in $(seq 100); do workers_of $pid >/dev/null && break; sleep 0.1; done
-workers_of $pid >/dev/null || fail "SIGINT test: no workers seen"
-kill -INT $pid; wait $pid
-no_workers_left $pid || fail "SIGINT left workers behind: $(workers_of $pid | tr '\n' ' ')"
+# SIGINT of gilbench mid-run takes its workers with it, even one that hangs
+# and would never read the end of its input: with --out (gilbench's handler
+# removes the temp file, then dies of the signal) and without (the default
+# action). A background job of a script starts with SIGINT ignored, so env
+# gives it back its default disposition, as in an interactive shell.
+for out in "--out=$tmp/sig/r.json" ""; do
+  env --default-signal=INT "$bin" --strategies=process --workloads=countdown --workers=2 \
+    --repetitions=500 --test-worker-misbehave=hang --worker-timeout=600s $out >/dev/null 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do workers_of $pid >/dev/null && break; sleep 0.1; done
+  workers_of $pid >/dev/null || fail "SIGINT test ($out): no workers seen"
+  kill -INT $pid; wait $pid
+  code=$?
+  [ "$code" -eq 130 ] || fail "SIGINT test ($out): gilbench exited $code, want 130 (killed by SIGINT)"
+  no_workers_left $pid || fail "SIGINT ($out) left workers behind: $(workers_of $pid | tr '\n' ' ')"
+done
 
 # convoy: workers:<K> counts the CPU workers beside the one IO worker; serial
 # runs K=0 only; the GILs with a switch interval carry it in the name, for
