@@ -313,14 +313,15 @@ def run_startup(benches, args, progress):
     """process_startup/<strategy>/workers:<n>: real_time = start of N workers
     to the exit of the last (mean of STARTUP_ROUNDS rounds per repetition),
     startup_ms = start to first reply per worker; no checksum (checksum_ok = 1
-    says every worker started, answered and ended)."""
+    says every worker started, answered and ended). Rounds: STARTUP_ROUNDS."""
+    rounds = runners.STARTUP_ROUNDS[args.scale]
     order = [(b, rep) for rep in range(args.repetitions) for b in benches]
     random.shuffle(order)
     for b, rep in order:
         total = 0.0
         startup = 0.0
         try:
-            for _ in range(runners.STARTUP_ROUNDS):
+            for _ in range(rounds):
                 seconds, startup_sum = runners.startup_round(b.strategy, b.workers,
                                                              args.start_method, b.interval)
                 total += seconds
@@ -330,9 +331,9 @@ def run_startup(benches, args, progress):
                                            "process runner: %s" % e))
         else:
             counters = {"workers": b.workers, "checksum_ok": 1,
-                        "startup_ms": startup * 1e3 / (runners.STARTUP_ROUNDS * b.workers)}
+                        "startup_ms": startup * 1e3 / (rounds * b.workers)}
             b.rows.append(report.iteration_row(b.name, b.family, args.repetitions, rep,
-                                               total / runners.STARTUP_ROUNDS, 0.0, counters))
+                                               total / rounds, 0.0, counters))
         last = b.rows[-1]
         progress.tick("%s %s" % (b.name, "FAILED" if last.get("error_occurred")
                                  else "%.1f ms" % last["real_time"]))
@@ -377,6 +378,7 @@ def context(args):
                           "the last one), time.perf_counter; 1 iteration per repetition; state "
                           "built outside it; pool start-up reported as startup_ms"),
         "gilbench_warnings": json.dumps(warnings),
+        "gilbench_startup_rounds": str(runners.STARTUP_ROUNDS[args.scale]),
         # how shared_dict makes each update atomic (pytwin/shared_dict.py)
         "gilbench_shared_dict_update": shared_dict.update_mode(),
     })

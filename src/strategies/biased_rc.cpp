@@ -74,11 +74,11 @@ std::int64_t BiasedRc::merge(Header& h, std::int64_t extra) noexcept {
   return count;
 }
 
-// _Py_MergeZeroLocalRefcount, slow path: others hold references, or the
-// object is queued. Merge the state, keep the count.
-bool BiasedRc::merge_zero_local_slow(Header& h, std::int64_t shared) noexcept {
+bool BiasedRc::merge_zero_local(Header& h) noexcept {
   // Before the CAS, as in merge(): afterwards the object may already be gone.
   h.tid.store(0, std::memory_order_relaxed);  // relaxed: see merge()
+  // Relaxed: a first guess for the CAS, which reloads on failure.
+  std::int64_t shared = h.shared.load(std::memory_order_relaxed);
   std::int64_t desired;
   do {
     desired = (shared & ~kStateMask) | kMerged;
@@ -88,6 +88,30 @@ bool BiasedRc::merge_zero_local_slow(Header& h, std::int64_t shared) noexcept {
   if (desired < kMerged) fatal("owner merged a negative count");
   ++detail::tls_brc_counters.merges;
   return desired == kMerged;  // only with a weakref bit and no count: never here
+}
+
+bool BiasedRc::decref_shared(Header& h) noexcept {
+  ++detail::tls_brc_counters.shared_ops;
+  // Relaxed: a first guess for the CAS, which reloads on failure.
+  std::int64_t shared = h.shared.load(std::memory_order_relaxed);
+  std::int64_t desired;
+  bool queue;
+  do {
+    // Count 0 and neither queued nor merged: the reference we drop is counted
+    // in the owner's `local`. Keep it and let the owner merge.
+    queue = shared == kDefault || shared == kMaybeWeakref;
+    desired = queue ? kQueued : shared - kOne;
+    // acq_rel on success. Release: our uses of the object happen before the
+    // decrement, so before whoever frees it. Acquire: if we free (a merged
+    // count reaching 0), everyone else's uses happen before our free.
+    // Relaxed on failure: the loop only recomputes from the new value.
+  } while (!h.shared.compare_exchange_weak(shared, desired, std::memory_order_acq_rel,
+                                           std::memory_order_relaxed));
+  if (queue) [[unlikely]] return queue_object(h);
+  if (desired == kMerged) return true;  // merged, and that was the last reference
+  if ((desired & kStateMask) == kMerged && desired < kMerged) [[unlikely]]
+    fatal("decref of a dead object (merged count below zero)");
+  return false;
 }
 
 // _Py_brc_queue_object

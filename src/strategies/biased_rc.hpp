@@ -126,7 +126,9 @@ struct BiasedRc {
 
   class Runtime;
 
-  static void incref(Header& h) noexcept {
+  // Always inlined, as CPython's Py_INCREF/Py_DECREF are: GCC's heuristics
+  // otherwise keep them out of line in recursive walks, a call per count.
+  [[gnu::always_inline]] static void incref(Header& h) noexcept {
     // Relaxed loads: `local` is ours to read if we own the object, and only
     // compared with kImmortal (stored before sharing) if we do not; `tid`
     // only changes from the owner's own id (to 0) by the owner or while it
@@ -143,13 +145,19 @@ struct BiasedRc {
     }
   }
 
-  static bool decref(Header& h) noexcept {
+  // The owner's path inline; a non-owner's (a CAS loop) and the owner's merge
+  // out of line, as _Py_DecRefShared and _Py_MergeZeroLocalRefcount are.
+  [[gnu::always_inline]] static bool decref(Header& h) noexcept {
     const std::uint32_t local = h.local.load(std::memory_order_relaxed);  // relaxed: as in incref
     if (local == kImmortal) [[unlikely]] return false;
     if (h.tid.load(std::memory_order_relaxed) == current_thread_id()) [[likely]] {
       assert(local > 0 && "owner decref of a dead object");
       h.local.store(local - 1, std::memory_order_relaxed);  // relaxed: as in incref
       if (local != 1) [[likely]] return false;
+      // Acquire: if we free, every non-owner's use of the object (ended by
+      // its release decrement of `shared`) must happen before the free.
+      if (h.shared.load(std::memory_order_acquire) == kDefault) [[likely]]
+        return true;  // the fast path: default state, no other reference
       return merge_zero_local(h);
     }
     return decref_shared(h);
@@ -173,45 +181,17 @@ struct BiasedRc {
   // frees it at 0. The caller is the owner, or the owner is not attached.
   static std::int64_t merge(Header& h, std::int64_t extra) noexcept;
 
-  // The owner's `local` just reached zero (_Py_MergeZeroLocalRefcount).
-  // RETURNS: true if the caller must free the object.
-  static bool merge_zero_local(Header& h) noexcept {
-    // Acquire: if we free, every non-owner's use of the object (ended by its
-    // release decrement of `shared`) must happen before the free.
-    const std::int64_t shared = h.shared.load(std::memory_order_acquire);
-    if (shared == kDefault) [[likely]] return true;  // default, no other reference
-    return merge_zero_local_slow(h, shared);
-  }
+  // The owner's `local` reached zero and others hold references or the
+  // object is queued (_Py_MergeZeroLocalRefcount's slow path): merge the
+  // state, keep the count. RETURNS: true if the caller must free the object.
+  static bool merge_zero_local(Header& h) noexcept;
 
-  // Non-owner decref (_Py_DecRefShared). RETURNS: true if the caller frees.
-  static bool decref_shared(Header& h) noexcept {
-    ++detail::tls_brc_counters.shared_ops;
-    // Relaxed: a first guess for the CAS, which reloads on failure.
-    std::int64_t shared = h.shared.load(std::memory_order_relaxed);
-    std::int64_t desired;
-    bool queue;
-    do {
-      // Count 0 and neither queued nor merged: the reference we drop is
-      // counted in the owner's `local`. Keep it and let the owner merge.
-      queue = shared == kDefault || shared == kMaybeWeakref;
-      desired = queue ? kQueued : shared - kOne;
-      // acq_rel on success. Release: our uses of the object happen before
-      // the decrement, so before whoever frees it. Acquire: if we free (merged
-      // count reaching 0), everyone else's uses happen before our free.
-      // Relaxed on failure: the loop only recomputes from the new value.
-    } while (!h.shared.compare_exchange_weak(shared, desired, std::memory_order_acq_rel,
-                                             std::memory_order_relaxed));
-    if (queue) [[unlikely]] return queue_object(h);
-    if (desired == kMerged) return true;  // merged, and that was the last reference
-    if ((desired & kStateMask) == kMerged && desired < kMerged) [[unlikely]]
-      fatal("decref of a dead object (merged count below zero)");
-    return false;
-  }
+  // A non-owner's decref (_Py_DecRefShared). RETURNS: true if the caller frees.
+  static bool decref_shared(Header& h) noexcept;
 
   [[noreturn]] static void fatal(const char* what) noexcept;
 
  private:
-  static bool merge_zero_local_slow(Header& h, std::int64_t shared) noexcept;
   // Pushes h, with the reference being dropped, onto its owner's queue, or
   // merges it here if the owner is not attached. RETURNS: true if the caller
   // must free it (the merge here left no reference).

@@ -311,9 +311,12 @@ STRATEGIES = ["cpython_serial", "cpython_threads", "cpython_process"]
 
 # process_startup: start-up on its own, as gilbench's bench/process_bench.hpp
 # measures it (process_startup/{process,threads}/workers:<n>): one round
-# starts N workers, waits for each one's first reply and ends them.
+# starts N workers, waits for each one's first reply and ends them. gilbench
+# averages 5 rounds per repetition; so does the twin, except at --quick, where
+# a spawned interpreter (~100-250 ms here) would make 5 rounds a third of the
+# minute the quick run may take: 1 round per repetition there.
 STARTUP_WORKLOAD = "process_startup"
-STARTUP_ROUNDS = 5
+STARTUP_ROUNDS = {"default": 5, "quick": 1, "tiny": 1}
 
 
 def _mark_running(running, i):
