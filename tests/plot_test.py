@@ -22,7 +22,7 @@ PLOT = os.path.join(REPO, "plot.py")
 FIXTURES = os.path.join(HERE, "fixtures")
 A = os.path.join(FIXTURES, "quick_a.json")          # a --quick run
 A2 = os.path.join(FIXTURES, "quick_a2.json")        # the same build again (A/A)
-SLOW = os.path.join(FIXTURES, "quick_slow20.json")  # --inject-slowdown=countdown:0.2
+SLOW = os.path.join(FIXTURES, "quick_slow50.json")  # --inject-slowdown=countdown:0.5
 SWEEP = os.path.join(FIXTURES, "convoy_sweep.json")  # convoy + two switch intervals
 COMPARE_PY = "/usr/share/benchmark/compare.py"
 
@@ -145,13 +145,13 @@ class Compare(TempDir):
         self.assertNotIn("REGRESSION", rows_by_verdict(out, "In-run ratios"))
 
     def test_strategy_slowdown_is_caught_by_the_ratio_lane(self):
-        # A known 25% slowdown of one strategy on one workload, applied to the
+        # A known 50% slowdown of one strategy on one workload, applied to the
         # recorded repetitions of A2 (the injection option slows a whole
         # workload, reference included, which ratios cancel by design).
         data = load(A2)
         for row in data["benchmarks"]:
             if row["name"].startswith("countdown/gil/"):
-                row["real_time"] *= 1.25
+                row["real_time"] *= 1.5
         new = self.write("strategy_slow.json", data)
         code, out = self.compare(A2, new, "--gate", "ratio")
         self.assertEqual(code, 1, out)

@@ -4,11 +4,11 @@
 // The workload is found by name in AllWorkloads, so every workload added to
 // that list runs under `process` with no change here. The work is done only
 // through measured_run<Serial, W> (the callgrind lane counts exactly that).
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
-#include <fcntl.h>
 
 #include <chrono>
 #include <cstdio>

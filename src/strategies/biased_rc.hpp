@@ -83,7 +83,12 @@ struct BrcCounters {
 
 namespace detail {
 inline thread_local BrcCounters tls_brc_counters;
-}
+
+// The calling thread's id, or 0 if it has none yet: such a thread has made
+// no object, owns none, and is rightly a non-owner. Unlike
+// current_thread_id() this never assigns one: one TLS load, no branch.
+inline std::uint32_t tid_if_any() noexcept { return tls_thread_id; }
+}  // namespace detail
 
 struct BiasedRc {
   static constexpr std::string_view kName = "biased_rc";
@@ -135,7 +140,7 @@ struct BiasedRc {
     // is not attached, so reading our own id in it is never stale.
     const std::uint32_t local = h.local.load(std::memory_order_relaxed);
     if (local == kImmortal) [[unlikely]] return;
-    if (h.tid.load(std::memory_order_relaxed) == current_thread_id()) [[likely]] {
+    if (h.tid.load(std::memory_order_relaxed) == detail::tid_if_any()) [[likely]] {
       // Relaxed store: only the owner writes `local`; no lock prefix.
       h.local.store(local + 1, std::memory_order_relaxed);
     } else {
@@ -150,7 +155,7 @@ struct BiasedRc {
   [[gnu::always_inline]] static bool decref(Header& h) noexcept {
     const std::uint32_t local = h.local.load(std::memory_order_relaxed);  // relaxed: as in incref
     if (local == kImmortal) [[unlikely]] return false;
-    if (h.tid.load(std::memory_order_relaxed) == current_thread_id()) [[likely]] {
+    if (h.tid.load(std::memory_order_relaxed) == detail::tid_if_any()) [[likely]] {
       assert(local > 0 && "owner decref of a dead object");
       h.local.store(local - 1, std::memory_order_relaxed);  // relaxed: as in incref
       if (local != 1) [[likely]] return false;
