@@ -841,7 +841,7 @@ class Charts:
     def save(self, fig, stem):
         for ext in ("png", "svg"):
             path = os.path.join(self.out, f"{stem}.{ext}")
-            fig.savefig(path, dpi=110 if ext == "png" else None, bbox_inches="tight")
+            fig.savefig(path, dpi=110 if ext == "png" else None)
             self.written.append(path)
         self.plt.close(fig)
 
@@ -887,15 +887,27 @@ class Charts:
         py = [y for ys in points for y in ys]
         ax.scatter(px, py, s=6, color=color, alpha=0.45, lw=0)
 
-    def legend(self, fig, axes):
-        handles = {}
-        for ax in axes:
-            for h, lab in zip(*ax.get_legend_handles_labels()):
-                handles.setdefault(lab, h)
-        order = [lab for lab in self.labels if lab in handles] + \
-                [lab for lab in handles if lab not in self.labels]
-        fig.legend([handles[lab] for lab in order], order, loc="lower center",
-                   ncol=min(len(order), 6), bbox_to_anchor=(0.5, -0.02), frameon=False)
+    def finish(self, fig, axes, title=None, legend=True):
+        """Suptitle, one shared legend under the panels, and a layout that leaves
+        room for both (computed in inches, so saving needs no tight bounding box)."""
+        height = fig.get_size_inches()[1]
+        top = 1.0
+        if title:
+            fig.suptitle(title, fontsize=10)
+            top = 1 - 0.4 / height
+        bottom = 0.0
+        if legend:
+            handles = {}
+            for ax in axes:
+                for h, lab in zip(*ax.get_legend_handles_labels()):
+                    handles.setdefault(lab, h)
+            order = [lab for lab in self.labels if lab in handles] + \
+                    [lab for lab in handles if lab not in self.labels]
+            ncol = min(len(order), 6) or 1
+            fig.legend([handles[lab] for lab in order], order, loc="lower center", ncol=ncol,
+                       bbox_to_anchor=(0.5, 0.0), frameon=False)
+            bottom = (0.3 * math.ceil(len(order) / ncol) + 0.15) / height
+        fig.tight_layout(rect=(0, bottom, 1, top))
 
     def primary(self, workload, with_reference=False):
         return [s for s in self.series if s.workload == workload and s.primary
@@ -949,10 +961,8 @@ class Charts:
             kind = self.kinds.get(w)
             ax.set_title(w + (f" ({kind})" if kind else ""))
             ax.grid(alpha=0.3)
-        fig.suptitle("Speedup over the reference (1 worker) against workers: median, band = "
-                     "min..max of repetitions, dots = repetitions", fontsize=10)
-        self.legend(fig, axes)
-        fig.tight_layout(rect=(0, 0.05, 1, 0.97))
+        self.finish(fig, axes, "Speedup over the reference (1 worker) against workers: median, "
+                    "band = min..max of repetitions, dots = repetitions")
         self.save(fig, "speedup")
 
     def series_key(self, workload):
@@ -987,8 +997,8 @@ class Charts:
             return
         workloads = [w for w in self.workloads if w in table]
         labels = [lab for lab in self.labels if any(lab in table[w] for w in workloads)]
-        fig, ax = self.plt.subplots(figsize=(max(6, 1.2 * len(workloads) * max(1, len(labels)) / 3
-                                                 + 2), 4))
+        width_in = min(18, 1.5 + len(workloads) * (0.22 * len(labels) + 0.35))
+        fig, ax = self.plt.subplots(figsize=(max(6, width_in), 4.2))
         width = 0.8 / max(1, len(labels))
         for j, lab in enumerate(labels):
             xs, ys, lo, hi = [], [], [], []
@@ -999,7 +1009,8 @@ class Charts:
                     ys.append(m)
                     lo.append(m - l)
                     hi.append(h - m)
-            ax.bar(xs, ys, width, yerr=[lo, hi], capsize=2, color=self.colors[lab], label=lab)
+            ax.bar(xs, ys, width, yerr=[lo, hi], capsize=2, color=self.colors[lab], label=lab,
+                   ecolor="0.35")
         ax.axhline(1.0, color="0.3", lw=1, ls="--")
         ax.set_xticks(range(len(workloads)))
         ax.set_xticklabels(workloads, rotation=20, ha="right")
@@ -1008,7 +1019,7 @@ class Charts:
                      "min..max of repetitions)", fontsize=10)
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=8, ncol=min(4, len(labels)))
-        fig.tight_layout()
+        self.finish(fig, [ax], legend=False)
         self.save(fig, "overhead")
 
     def counters_with(self, prefix, runs):
@@ -1043,10 +1054,8 @@ class Charts:
                 ax.set_title(c + (f" ({better} is better)" if better in ("higher", "lower")
                                   else ""), fontsize=10)
                 ax.grid(alpha=0.3)
-            fig.suptitle(f"{w}: IO counters against {self.series_key(w)}, per strategy "
-                         f"(median, band = min..max of repetitions)", fontsize=10)
-            self.legend(fig, axes)
-            fig.tight_layout(rect=(0, 0.06, 1, 0.96))
+            self.finish(fig, axes, f"{w}: IO counters against {self.series_key(w)}, per "
+                        f"strategy (median, band = min..max of repetitions)")
             self.save(fig, f"io_{w}")
 
     def sweeps(self):
@@ -1112,9 +1121,8 @@ class Charts:
                 ax.set_title(w, fontsize=10)
                 ax.grid(alpha=0.3)
                 ax.legend(fontsize=7)
-            fig.suptitle(f"Sweep over {key}: IO throughput or speedup (median, dots = "
-                         f"repetitions)", fontsize=10)
-            fig.tight_layout(rect=(0, 0, 1, 0.95))
+            self.finish(fig, axes, f"Sweep over {key}: IO throughput or speedup (median, "
+                        f"dots = repetitions)", legend=False)
             self.save(fig, f"sweep_{key}")
 
     def gil_stats(self):
@@ -1145,7 +1153,8 @@ class Charts:
                         ys.append(median(v))
                         lo.append(median(v) - min(v))
                         hi.append(max(v) - median(v))
-                ax.bar(xs, ys, width, yerr=[lo, hi], capsize=2, color=self.colors[lab], label=lab)
+                ax.bar(xs, ys, width, yerr=[lo, hi], capsize=2, color=self.colors[lab], label=lab,
+                       ecolor="0.35")
             flat = [median(v) for v, _ in cells.values() if median(v) > 0]
             if flat and max(flat) / min(flat) > 50:
                 ax.set_yscale("log")
@@ -1154,10 +1163,8 @@ class Charts:
             ax.set_ylabel(self.metric_label(c), fontsize=8)
             ax.set_title(c, fontsize=10)
             ax.grid(axis="y", alpha=0.3)
-        fig.suptitle("GIL statistics per run at each strategy's largest worker count "
-                     "(median, whiskers = min..max of repetitions)", fontsize=10)
-        self.legend(fig, axes)
-        fig.tight_layout(rect=(0, 0.06, 1, 0.96))
+        self.finish(fig, axes, "GIL statistics per run at each strategy's largest worker count "
+                    "(median, whiskers = min..max of repetitions)")
         self.save(fig, "gil_stats")
 
     def summary(self):

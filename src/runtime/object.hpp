@@ -69,7 +69,7 @@ class Ref {
     return adopt(p);
   }
 
-  [[gnu::always_inline]] Ref(const Ref& o) noexcept : p_(o.p_) {
+  Ref(const Ref& o) noexcept : p_(o.p_) {
     if (p_) S::incref(p_->header);
   }
   Ref(Ref&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
@@ -88,7 +88,7 @@ class Ref {
   }
   ~Ref() { reset(); }
 
-  [[gnu::always_inline]] void reset() noexcept {
+  void reset() noexcept {
     if (T* p = std::exchange(p_, nullptr)) {
       if (S::decref(p->header)) destroy<S>(p);
     }
