@@ -839,6 +839,7 @@ class Charts:
     # helpers ---------------------------------------------------------------
 
     def save(self, fig, stem):
+        """Writes DIR/stem.png and DIR/stem.svg and closes the figure."""
         for ext in ("png", "svg"):
             path = os.path.join(self.out, f"{stem}.{ext}")
             fig.savefig(path, dpi=110 if ext == "png" else None)
@@ -846,6 +847,7 @@ class Charts:
         self.plt.close(fig)
 
     def grid(self, n, width=4.4, height=3.4):
+        """A figure of n panels, up to 4 to a row; returns (figure, the n axes)."""
         cols = min(n, 4 if n > 6 else 3 if n > 2 else n)
         rows = math.ceil(n / cols)
         fig, axes = self.plt.subplots(rows, cols, figsize=(width * cols, height * rows),
@@ -855,6 +857,7 @@ class Charts:
         return fig, list(axes.flat[:n])
 
     def metric_label(self, counter):
+        """'io_p99_us (us)': the counter with its unit from gilbench_metrics."""
         unit = self.metrics.get(counter, {}).get("unit")
         return f"{counter} ({unit})" if unit else counter
 
@@ -868,6 +871,7 @@ class Charts:
         return ref_med / median(run.samples()), [ref_med / t for t in run.samples()]
 
     def x_axis(self, ax, xs, key):
+        """Ticks at the worker counts; log2 scale when they span 4x or more."""
         xs = sorted(set(xs))
         if xs and min(xs) > 0 and max(xs) / min(xs) >= 4:
             ax.set_xscale("log", base=2)
@@ -876,10 +880,12 @@ class Charts:
         ax.set_xlabel(key)
 
     def line(self, ax, label, xs, med, lo, hi, points):
+        """One series: the medians joined, a min..max band (or bar), every repetition a dot."""
         color = self.colors[label]
         ax.plot(xs, med, marker="o", ms=4, color=color, label=label)
         if len(xs) > 1:
-            ax.fill_between(xs, lo, hi, color=color, alpha=0.15, lw=0)
+            ax.fill_between(xs, lo, hi, color=color, alpha=0.15 if len(self.labels) <= 4 else 0.07,
+                            lw=0)
         else:
             ax.errorbar(xs, med, yerr=[[m - l for m, l in zip(med, lo)],
                                        [h - m for m, h in zip(med, hi)]], color=color, capsize=3)
@@ -1198,7 +1204,8 @@ class Charts:
 
         lines = ["# gilbench summary", ""]
         for r in self.results:
-            lines.append(f"- {r.describe()}")
+            noise = noise_line(r)
+            lines.append(f"- {r.describe()}" + (f"; {noise}" if noise else ""))
         refs = " / ".join(dict.fromkeys(r.reference for r in self.results))
         lines += ["", f"## Speedup over the reference at {n} workers", "",
                   f"Median wall time of the reference ({refs}, 1 worker, from the same file) / "

@@ -9,12 +9,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <system_error>
 
-#include "report/metrics.hpp"
+#include "process_bench.hpp"  // set_registered_counter
 #include "runners/processes.hpp"
 
 extern char** environ;
@@ -37,14 +38,7 @@ bool report_convoy(benchmark::State& state, const ConvoyResult& r, const Tally& 
     state.SkipWithError(why.c_str());
     return false;
   }
-  auto set = [&state](const std::string& name, double v) {
-    if (!find_metric(name)) {
-      std::fprintf(stderr, "gilbench: internal error: counter '%s' is not in the metrics registry\n",
-                   name.c_str());
-      std::abort();
-    }
-    state.counters[name] = benchmark::Counter(v);
-  };
+  auto set = [&state](const std::string& name, double v) { set_registered_counter(state, name, v); };
   auto rate = [](const Convoy::Phase& p) { return p.seconds > 0 ? static_cast<double>(p.tally.items) / p.seconds : 0; };
   const double rps = rate(r.loaded);
   const double alone = rate(r.alone);
@@ -192,13 +186,7 @@ void register_convoy_process(const Suite& suite, std::vector<std::string>& names
   const auto params = suite.params.at(std::string(Convoy::kName)).get<Convoy::Params>();
   for (int k : suite.convoy_cpu_workers) {
     const std::string name = std::string(Convoy::kName) + "/" + std::string(kProcessName) + "/workers:" + std::to_string(k);
-    benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
-      BM_ConvoyProcesses(st, name, params, k);
-    })
-        ->UseManualTime()
-        ->Iterations(1)
-        ->Unit(benchmark::kMillisecond);
-    names.push_back(name);
+    register_run(name, [=](benchmark::State& st) { BM_ConvoyProcesses(st, name, params, k); }, names);
   }
 }
 

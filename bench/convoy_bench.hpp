@@ -117,13 +117,9 @@ void register_convoy(const Suite& suite, std::vector<std::string>& names) {
   const auto params = suite.params.at(std::string(Convoy::kName)).template get<Convoy::Params>();
   for_each_run<S>(suite, Convoy::kName, suite.convoy_cpu_workers, 0,
                   [&](const std::string& name, const RunConfig& config) {
-                    benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
-                      BM_ConvoyThreads<S>(st, name, params, config);
-                    })
-                        ->UseManualTime()
-                        ->Iterations(1)
-                        ->Unit(benchmark::kMillisecond);
-                    names.push_back(name);
+                    register_run(
+                        name, [=](benchmark::State& st) { BM_ConvoyThreads<S>(st, name, params, config); },
+                        names);
                   });
 }
 

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <benchmark/benchmark.h>
@@ -116,6 +117,18 @@ void BM_Threads(benchmark::State& state, const std::string& name,
   progress().tick(name);
 }
 
+// Registers one benchmark the way every gilbench run is measured: manual
+// (wall) time set by the run, one iteration per repetition, milliseconds.
+// Appends the name to `names`.
+template <class F>
+void register_run(const std::string& name, F&& fn, std::vector<std::string>& names) {
+  benchmark::RegisterBenchmark(name.c_str(), std::forward<F>(fn))
+      ->UseManualTime()
+      ->Iterations(1)
+      ->Unit(benchmark::kMillisecond);
+  names.push_back(name);
+}
+
 // Calls fn(name, config) for every run of `workload` under S: each worker
 // count of `worker_counts` (only `single` for a strategy that is not
 // threaded) times each switch interval, for strategies that have one. Names
@@ -152,13 +165,9 @@ void register_threads(const Suite& suite, std::vector<std::string>& names) {
   for_each_run<S>(suite, W::kName, suite.workers, 1, [&](const std::string& name, const RunConfig& config) {
     const bool corrupt = suite.corrupt_checksum == W::kName;
     const Injection inject = suite.injection_for(W::kName);
-    benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
-      BM_Threads<S, W>(st, name, params, config, corrupt, inject);
-    })
-        ->UseManualTime()
-        ->Iterations(1)
-        ->Unit(benchmark::kMillisecond);
-    names.push_back(name);
+    register_run(
+        name, [=](benchmark::State& st) { BM_Threads<S, W>(st, name, params, config, corrupt, inject); },
+        names);
   });
 }
 

@@ -179,7 +179,7 @@ TEST_F(BiasedRcStates, DefaultQueuedMergedThenFreed) {
   owner_.checkpoint();  // merges: 0 + local 2 - 1 (the queue's) = 1
   EXPECT_EQ(state(p->header), BiasedRc::kMerged);
   EXPECT_EQ(shared_count(p->header), 1);
-  EXPECT_EQ(p->header.tid.load(), 0u) << "the owner gave up ownership";
+  EXPECT_EQ(p->header.tid.load(), BiasedRc::kUnowned) << "the owner gave up ownership";
   EXPECT_EQ(p->header.local.load(), 0u);
   EXPECT_FALSE(owner_.worker().merge_pending.load());
 
@@ -236,8 +236,28 @@ TEST_F(BiasedRcStates, OwnerLocalZeroWithOtherReferencesMerges) {
   EXPECT_EQ(owner_.freed(), before);
   EXPECT_EQ(state(p->header), BiasedRc::kMerged);
   EXPECT_EQ(shared_count(p->header), 1);
-  EXPECT_EQ(p->header.tid.load(), 0u);
+  EXPECT_EQ(p->header.tid.load(), BiasedRc::kUnowned);
   EXPECT_TRUE(drop(p)) << "the last reference of a merged object frees it";
+  owner_.detach();
+}
+
+// ob_tid of a merged object is kUnowned, not 0: a thread that has no id
+// yet reads 0 and must not take the owner's path on it.
+TEST_F(BiasedRcStates, AThreadWithoutAnIdIsNeverTheOwner) {
+  owner_.attach();
+  Int* p = owner_.make_int(7);
+  BiasedRc::incref(p->header);  // shared 1
+  owner_.decref(p);             // local 0: merged, unowned, count 1
+  ASSERT_EQ(p->header.tid.load(), BiasedRc::kUnowned);
+  std::thread([&] {
+    EXPECT_EQ(detail::tid_if_any(), 0u) << "a fresh thread has no id";
+    BiasedRc::incref(p->header);
+    EXPECT_EQ(shared_count(p->header), 2) << "counted as a non-owner";
+    EXPECT_EQ(p->header.local.load(), 0u);
+    EXPECT_FALSE(BiasedRc::decref(p->header));
+  }).join();
+  EXPECT_EQ(shared_count(p->header), 1);
+  EXPECT_TRUE(drop(p));
   owner_.detach();
 }
 
@@ -263,7 +283,7 @@ TEST_F(BiasedRcStates, ActorMergesWhenTheOwnerIsNotAttached) {
   EXPECT_EQ(detail::tls_brc_counters.actor_merges, mine.actor_merges + 1);
   EXPECT_EQ(detail::tls_brc_counters.queued, mine.queued) << "nothing queued to a detached owner";
   EXPECT_EQ(state(p->header), BiasedRc::kMerged);
-  EXPECT_EQ(p->header.tid.load(), 0u);
+  EXPECT_EQ(p->header.tid.load(), BiasedRc::kUnowned);
   EXPECT_TRUE(drop(p));
   EXPECT_EQ(freed_here(), 1);
 }

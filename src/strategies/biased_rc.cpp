@@ -55,9 +55,9 @@ std::int64_t BiasedRc::merge(Header& h, std::int64_t extra) noexcept {
   // Give up ownership before the CAS publishes the merged count: from then
   // on another thread may drop the count to zero and free the object, so no
   // write to the header may follow it. Relaxed: non-owners read tid only to
-  // learn they are not the owner, which 0 and the old id both tell them.
+  // learn they are not the owner, which kUnowned and the old id both tell them.
   h.local.store(0, std::memory_order_relaxed);
-  h.tid.store(0, std::memory_order_relaxed);
+  h.tid.store(kUnowned, std::memory_order_relaxed);
   std::int64_t shared = h.shared.load(std::memory_order_relaxed);  // relaxed: CAS guess
   std::int64_t count;
   std::int64_t desired;
@@ -76,7 +76,7 @@ std::int64_t BiasedRc::merge(Header& h, std::int64_t extra) noexcept {
 
 bool BiasedRc::merge_zero_local(Header& h) noexcept {
   // Before the CAS, as in merge(): afterwards the object may already be gone.
-  h.tid.store(0, std::memory_order_relaxed);  // relaxed: see merge()
+  h.tid.store(kUnowned, std::memory_order_relaxed);  // relaxed: see merge()
   // Relaxed: a first guess for the CAS, which reloads on failure.
   std::int64_t shared = h.shared.load(std::memory_order_relaxed);
   std::int64_t desired;
@@ -119,7 +119,7 @@ bool BiasedRc::queue_object(Header& h) noexcept {
   // Relaxed: the object is in the default state, so no merge has run on it
   // and tid still holds its owner (merges clear it and set "merged" first).
   const std::uint32_t owner = h.tid.load(std::memory_order_relaxed);
-  if (owner == 0) fatal("queued an object that has no owner");
+  if (owner == kUnowned) fatal("queued an object that has no owner");
   Bucket& b = bucket_for(owner);
   std::unique_lock lock(b.mutex);
   if (Worker* w = find_owner(b, owner)) {

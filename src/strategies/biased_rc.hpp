@@ -10,8 +10,8 @@
 // and hands it, with that reference, to the owner's queue; the owner merges
 // its queue at its next checkpoint() (the eval breaker), on a blocking call
 // and when it detaches. A merge moves `local` into `shared`, gives up
-// ownership (tid = 0) and sets the state to merged; from then on every thread
-// is a non-owner. When the owner's `local` reaches zero it frees the object
+// ownership (tid = kUnowned) and sets the state to merged; from then on
+// every thread is a non-owner. When the owner's `local` reaches zero it frees the object
 // at once if `shared` is exactly 0 (default state, no other reference), else
 // it merges. An object is freed exactly once, only from default (that fast
 // path) or merged (count reaching zero). An object queued to a thread that is
@@ -20,10 +20,10 @@
 // queues it, as CPython does when the owner is dead.
 //
 //   state (low 2 bits)  non-owner decref      owner local -> 0     merge (queue, actor)
-//   00 default, n > 0   n - 1                 tid = 0, -> merged    -
+//   00 default, n > 0   n - 1                 unowned, -> merged    -
 //   00 default, n = 0   -> queued, push       free at once          -
 //   01 weakrefs         never set here: this runtime has no weak references
-//   10 queued           n - 1 (may go < 0)    tid = 0, -> merged    n + local - 1, -> merged
+//   10 queued           n - 1 (may go < 0)    unowned, -> merged    n + local - 1, -> merged
 //   11 merged           n - 1, free at 0      (no owner)            n - 1, free at 0
 //
 // States only move down the table. Contract: a thread touches objects only
@@ -31,10 +31,14 @@
 // freeing the shared state); an unattached owner therefore writes no `local`
 // while an actor merges for it.
 //
-// Hot-path cost: owner incref/decref = three loads (local, tid, the thread
-// id in TLS), a compare and a store; non-owner = `lock xadd` (incref) or a
-// `lock cmpxchg` loop (decref); checkpoint() = one load of the worker's
-// merge flag. The rare queue push takes a bucket mutex and may allocate.
+// Hot-path cost: owner incref/decref = two loads (local, tid), a compare
+// with the thread id in TLS, a plain store (no lock prefix: a test checks the
+// machine code); the owner's last decref adds an acquire load of `shared`
+// (a plain mov on x86-64). Non-owner incref = a `lock add`; non-owner decref
+// = an out-of-line `lock cmpxchg` loop. Objects the main thread builds (a
+// workload's shared state) are non-owner objects to every worker. checkpoint() = one load of the
+// worker's merge flag. The rare queue push takes a bucket mutex and may
+// allocate.
 //
 // Simplifications: owner ids are this runtime's dense thread ids (never
 // reused) and the registry of attached owners is a fixed array of
@@ -85,8 +89,9 @@ namespace detail {
 inline thread_local BrcCounters tls_brc_counters;
 
 // The calling thread's id, or 0 if it has none yet: such a thread has made
-// no object, owns none, and is rightly a non-owner. Unlike
-// current_thread_id() this never assigns one: one TLS load, no branch.
+// no object, owns none, and 0 matches no header's tid (ids start at 1, and
+// merged objects hold kUnowned), so it is rightly a non-owner. Unlike
+// current_thread_id() this never assigns an id: one TLS load, no branch.
 inline std::uint32_t tid_if_any() noexcept { return tls_thread_id; }
 }  // namespace detail
 
@@ -107,11 +112,15 @@ struct BiasedRc {
   static constexpr std::int64_t kQueued = 2;
   static constexpr std::int64_t kMerged = 3;
 
+  // `tid` of a merged object. CPython uses 0; here 0 is what tid_if_any()
+  // reads on a thread without an id, which must never look like an owner.
+  static constexpr std::uint32_t kUnowned = UINT32_MAX;
+
   struct Header {
-    // ob_tid: the owner's thread id, 0 once the counts are merged. Written by
-    // the creator, then once by the thread that merges (the owner, or an actor
-    // while the owner is not attached); read by every incref/decref. Atomic
-    // (relaxed) because non-owners read it while it may change to 0.
+    // ob_tid: the owner's thread id, kUnowned once the counts are merged.
+    // Written by the creator, then only to kUnowned, by a merging thread (the
+    // owner, or an actor while the owner is not attached); read by every
+    // incref and decref. Atomic (relaxed) because non-owners read it while it may change.
     std::atomic<std::uint32_t> tid;
     // ob_ref_local: the owner's references. Written only by the owner (or a
     // merging actor while the owner is not attached) with a relaxed load and
@@ -136,7 +145,7 @@ struct BiasedRc {
   [[gnu::always_inline]] static void incref(Header& h) noexcept {
     // Relaxed loads: `local` is ours to read if we own the object, and only
     // compared with kImmortal (stored before sharing) if we do not; `tid`
-    // only changes from the owner's own id (to 0) by the owner or while it
+    // changes from the owner's id (to kUnowned) only by the owner or while it
     // is not attached, so reading our own id in it is never stale.
     const std::uint32_t local = h.local.load(std::memory_order_relaxed);
     if (local == kImmortal) [[unlikely]] return;
