@@ -226,7 +226,8 @@ class Result:
                 c.get("gilbench_mode") and f"{c['gilbench_mode']} mode",
                 c.get("gilbench_git_revision") and f"commit {c['gilbench_git_revision']}",
                 c.get("date", "")[:16],
-                c.get("host_name") and f"host {c['host_name']}" + (f" ({cpus} CPUs)" if cpus else ""),
+                c.get("host_name") and f"host {c['host_name']}"
+                + (f" ({cpus} CPUs)" if cpus else ""),
                 c.get("gilbench_repetitions") and f"{c['gilbench_repetitions']} repetitions",
                 c.get("gilbench_compiler") and " ".join(
                     [c["gilbench_compiler"], c.get("gilbench_cxx_flags", "")]).strip()]
@@ -267,7 +268,8 @@ def load_result(path):
         raise InputError(f"{path}: not a text file (not UTF-8)")
     except json.JSONDecodeError as e:
         if e.pos >= len(raw.rstrip()):
-            raise InputError(f"{path}: truncated JSON (it ends at line {e.lineno} column {e.colno})")
+            raise InputError(f"{path}: truncated JSON (it ends at line {e.lineno} column "
+                             f"{e.colno})")
         raise InputError(f"{path}: malformed JSON: {e.msg} at line {e.lineno} column {e.colno}")
     if not isinstance(data, dict) or not isinstance(data.get("context"), dict) \
             or not isinstance(data.get("benchmarks"), list):
@@ -695,7 +697,7 @@ def cmd_compare(args):
             f"(Benjamini-Hochberg q < alpha); instruction counts when beyond the threshold."]
     if regressions:
         shown = [f"`{r.name}` ({lane} " + (f"{fmt_change(r.change)})" if r.verdict == "regression"
-                                           else "failed)") for lane, r in regressions]
+                                           else "lane: the run failed)") for lane, r in regressions]
         head.append("- regressions: " + ", ".join(shown[:20])
                     + (f" (+{len(shown) - 20} more)" if len(shown) > 20 else ""))
     if only_base or only_new:
@@ -1190,9 +1192,10 @@ class Charts:
                         fails.add((w, s.label))
         over = self.one_worker()
         workloads = [w for w in self.workloads
-                     if any(k[0] == w for k in speed) or w in over]
+                     if any(k[0] == w for k in (*speed, *fails)) or w in over]
         labels = [lab for lab in self.labels
-                  if any(k[1] == lab for k in speed) or any(lab in over.get(w, {}) for w in over)]
+                  if any(k[1] == lab for k in (*speed, *fails))
+                  or any(lab in over.get(w, {}) for w in over)]
         head = "| strategy | " + " | ".join(
             w + (f" ({self.kinds[w]})" if w in self.kinds else "") for w in workloads) + " |"
         rule = "|---|" + "---:|" * len(workloads)

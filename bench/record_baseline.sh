@@ -18,6 +18,7 @@ cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)" --target gilbench
 mkdir -p results/baseline
 tmp=results/baseline/.quick.json.new
+trap 'rm -f "$tmp"' EXIT
 ./build/gilbench --quick --repetitions="$reps" --out="$tmp"
 /usr/bin/python3 plot.py instructions "$tmp" --gilbench ./build/gilbench --repeat 2
 /usr/bin/python3 plot.py compare "$tmp" "$tmp" >/dev/null

@@ -196,7 +196,8 @@ class Compare(TempDir):
 
     def test_common_compares_the_shared_benchmarks(self):
         data = load(A2)
-        data["benchmarks"] = [r for r in data["benchmarks"] if not r["name"].startswith("list_sum/")]
+        data["benchmarks"] = [r for r in data["benchmarks"]
+                              if not r["name"].startswith("list_sum/")]
         code, out = self.compare(A, self.write("part.json", data), "--common")
         self.assertEqual(code, 0, out)
         self.assertIn("left out: 5 only in base, 0 only in new", out)
