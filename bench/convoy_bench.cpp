@@ -39,7 +39,7 @@ bool report_convoy(benchmark::State& state, const ConvoyResult& r, const Tally& 
     return false;
   }
   auto set = [&state](const std::string& name, double v) { set_registered_counter(state, name, v); };
-  auto rate = [](const Convoy::Phase& p) { return p.seconds > 0 ? static_cast<double>(p.tally.items) / p.seconds : 0; };
+  auto rate = [](const Convoy::Phase& p) { return p.seconds > 0 ? static_cast<double>(p.timed) / p.seconds : 0; };
   const double rps = rate(r.loaded);
   const double alone = rate(r.alone);
   set("workers", k);
@@ -168,9 +168,7 @@ void BM_ConvoyProcesses(benchmark::State& state, const std::string& name, const 
   for (auto _ : state) {
     ConvoyResult r;
     try {
-      // /proc/self/exe, not its target: the running binary even if a
-      // rebuild has replaced the file meanwhile.
-      r = run_convoy_processes(k, params, "/proc/self/exe");
+      r = run_convoy_processes(k, params, self_executable());
     } catch (const std::exception& e) {
       state.SkipWithError(("run failed: " + std::string(e.what())).c_str());
       break;

@@ -55,6 +55,7 @@ Suite make_suite(const Options& o) {
   s.workloads = o.workloads;
   s.corrupt_checksum = o.corrupt_checksum;
   s.inject_workload = o.inject_workload;
+  s.inject_strategy = o.inject_strategy;
   s.inject_fraction = o.inject_fraction;
   for_each_type(AllWorkloads{}, [&]<Workload W> { s.params[std::string(W::kName)] = W::params(s.scale); });
   s.params[std::string(Convoy::kName)] = Convoy::params(s.scale);
@@ -125,9 +126,10 @@ void add_context(const Suite& suite, const ProcessOptions& process, const std::v
   add("gilbench_governor", m.governor);
   add("gilbench_warnings", nlohmann::json(warnings).dump());
   if (!suite.inject_workload.empty()) {
-    const Injection inj = suite.injection_for(suite.inject_workload);
+    const Injection inj = suite.injection_for(suite.inject_workload, suite.inject_strategy);
     add("gilbench_injected_slowdown",
-        suite.inject_workload + ":" + std::to_string(1.0 / inj.split));
+        suite.inject_workload + (suite.inject_strategy.empty() ? "" : "/" + suite.inject_strategy) + ":" +
+            std::to_string(1.0 / inj.split));
   }
   if (!suite.corrupt_checksum.empty()) add("gilbench_corrupted_checksum", suite.corrupt_checksum);
 }
@@ -267,6 +269,7 @@ int run(int argc, char** argv) {
 }  // namespace gilbench
 
 int main(int argc, char** argv) {
+  gilbench::self_executable();  // resolve before anything could replace the file
   // Hidden: a CPU burner process of convoy/process (bench/convoy_bench.hpp).
   if (argc > 1 && std::strcmp(argv[1], "--cpu-burner") == 0) return gilbench::cpu_burner_main(argc, argv);
   return gilbench::run(argc, argv);

@@ -150,8 +150,12 @@ Options parse_options(int argc, char** argv, const std::vector<std::string>& kno
       const std::string v = need_value();
       const auto colon = v.find(':');
       if (colon == std::string::npos)
-        throw UsageError(name + ": '" + v + "' is not WORKLOAD:FRACTION (e.g. countdown:0.05)");
-      o.inject_workload = parse_names(v.substr(0, colon), name, known_workloads).front();
+        throw UsageError(name + ": '" + v + "' is not WORKLOAD[/STRATEGY]:FRACTION (e.g. countdown:0.05)");
+      const std::string target = v.substr(0, colon);
+      const auto slash = target.find('/');
+      o.inject_workload = parse_names(target.substr(0, slash), name, known_workloads).front();
+      if (slash != std::string::npos)
+        o.inject_strategy = parse_names(target.substr(slash + 1), name, known_strategies).front();
       errno = 0;
       char* end = nullptr;
       const std::string f = v.substr(colon + 1);
@@ -203,8 +207,9 @@ checksum against the serial one, and reports Google Benchmark results named
   --help                   this text
 
 Testing the suite itself:
-  --inject-slowdown=WORKLOAD:FRACTION
-                           every run of WORKLOAD also redoes FRACTION of its
+  --inject-slowdown=WORKLOAD[/STRATEGY]:FRACTION
+                           every run of WORKLOAD (under STRATEGY only, if
+                           given) also redoes FRACTION of its
                            work (rounded to 1/k) on a separate copy of its data,
                            result discarded: a known slowdown for testing the
                            regression gate (plot.py compare)

@@ -27,6 +27,7 @@ struct Options {
   std::vector<std::string> workloads;   // empty: all
   std::string corrupt_checksum;             // test only: workload whose result is falsified
   std::string inject_workload;              // test only: workload made slower ...
+  std::string inject_strategy;              // ... under this strategy only (empty: all) ...
   double inject_fraction = 0;               // ... by this fraction of extra work
   std::chrono::nanoseconds worker_timeout = std::chrono::seconds(60);  // process runner: any answer
   std::string worker_misbehave;             // test only: the process runner's last worker misbehaves

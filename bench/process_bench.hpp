@@ -141,7 +141,7 @@ void register_process(const Suite& suite, const ProcessOptions& options, std::ve
   if (!suite.wants_strategy(kProcessName) || !suite.wants_workload(W::kName)) return;
   const auto params = suite.params.at(std::string(W::kName)).template get<typename W::Params>();
   const bool corrupt = suite.corrupt_checksum == W::kName;
-  const Injection inject = suite.injection_for(W::kName);
+  const Injection inject = suite.injection_for(W::kName, kProcessName);
   for (int workers : suite.workers) {
     std::string name = std::string(W::kName) + "/" + std::string(kProcessName) +
                        "/workers:" + std::to_string(workers);

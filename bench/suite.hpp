@@ -32,11 +32,14 @@ struct Suite {
   std::vector<std::string> workloads;   // empty: all
   std::string corrupt_checksum;         // test only (--test-corrupt-checksum)
   std::string inject_workload;          // test only (--inject-slowdown)
+  std::string inject_strategy;          // empty: every strategy
   double inject_fraction = 0;
 
-  // The injection for workload w: 1/split of the work again, split = 1/fraction.
-  Injection injection_for(std::string_view w) const {
+  // The injection for workload w under strategy s: 1/split of the work
+  // again, split = 1/fraction.
+  Injection injection_for(std::string_view w, std::string_view s) const {
     if (w != inject_workload || inject_fraction <= 0) return {};
+    if (!inject_strategy.empty() && s != inject_strategy) return {};
     return {static_cast<int>(1.0 / inject_fraction + 0.5)};
   }
   nlohmann::json params = nlohmann::json::object();  // workload -> Params
@@ -164,7 +167,7 @@ void register_threads(const Suite& suite, std::vector<std::string>& names) {
   const auto params = suite.params.at(std::string(W::kName)).template get<typename W::Params>();
   for_each_run<S>(suite, W::kName, suite.workers, 1, [&](const std::string& name, const RunConfig& config) {
     const bool corrupt = suite.corrupt_checksum == W::kName;
-    const Injection inject = suite.injection_for(W::kName);
+    const Injection inject = suite.injection_for(W::kName, S::kName);
     register_run(
         name, [=](benchmark::State& st) { BM_Threads<S, W>(st, name, params, config, corrupt, inject); },
         names);

@@ -342,7 +342,8 @@ TEST(BiasedRcLifetime, ProducerConsumerQueuesToLiveOwners) {
   const AllocCounts c = probe.ledger.total();
   EXPECT_EQ(c.allocated, made);
   EXPECT_EQ(c.live(), 0) << "allocated " << c.allocated << ", freed " << c.freed;
-  EXPECT_GT(probe.stat("brc_queued"), 0) << "consumers drop producers' ints while they run";
+  EXPECT_GE(probe.stat("brc_queued"), 2 * 3000 / 2)
+      << "consumers drop the odd ints outright while their producers run";
   EXPECT_GT(probe.stat("brc_merges"), 0);
   EXPECT_GT(probe.stat("brc_shared_ops"), 0);
 }

@@ -87,9 +87,10 @@ inline std::int64_t probe_id(int producer, int seq) { return std::int64_t{produc
 // a while in a ring and send a copy to the consumers (odd workers). A
 // consumer checks the value, wraps it in a node it owns and sends the node
 // back; producers drop the nodes they get back. Either side may drop last.
+// Consumers drop the odd-numbered ints outright instead of wrapping them.
 // With owners_leave_first, every producer detaches before any consumer drops
-// anything, so the drops find no owner to queue to, and consumers drop the
-// odd-numbered ints outright (the last reference) instead of wrapping them.
+// anything, so the drops find no owner to queue to; without it, producers
+// stay attached until every int is consumed.
 // RETURNS: objects the scenario made (ints + nodes); per_producer even.
 template <Strategy S>
 std::int64_t producer_consumer(Probe<S>& probe, int pairs, int per_producer, bool owners_leave_first) {
@@ -129,8 +130,11 @@ std::int64_t producer_consumer(Probe<S>& probe, int pairs, int per_producer, boo
       }
       const std::int64_t v = cast<IntObj<S>>(obj.get())->value;
       if (v % 1'000'000 >= per_producer || v / 1'000'000 >= pairs) bad_values.fetch_add(1);
-      if (owners_leave_first && v % 2 == 1) {
-        obj.reset();  // the last reference, counted by a producer that is gone
+      if (v % 2 == 1) {
+        // Dropped outright: the reference is counted in the producer's
+        // `local`, so biased_rc queues it to the producer (which waits for
+        // every consumer) or, with owners_leave_first, merges it here.
+        obj.reset();
       } else {
         AnyRef<S> copy = obj;  // a non-owner incref
         to_producers.push(make<NodeObj<S>>(std::move(copy), nullptr, v));
@@ -143,7 +147,7 @@ std::int64_t producer_consumer(Probe<S>& probe, int pairs, int per_producer, boo
   EXPECT_EQ(bad_values.load(), 0);
   // Nodes still in the channels are dropped here, on the main thread (never
   // attached), after every worker has detached.
-  return std::int64_t{total} + (owners_leave_first ? total / 2 : total);
+  return std::int64_t{total} + total / 2;
 }
 
 // Every worker replaces the values of a shared dict with ints it owns, so

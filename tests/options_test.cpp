@@ -90,6 +90,22 @@ TEST(Options, ProcessRunnerFlags) {
   EXPECT_EQ(w.worker_args, (std::vector<std::string>{"--index=1", "--bogus"}));
 }
 
+TEST(Options, InjectSlowdownTakesAnOptionalStrategy) {
+  const Options all = parse({"--inject-slowdown=countdown:0.1"});
+  EXPECT_EQ(all.inject_workload, "countdown");
+  EXPECT_TRUE(all.inject_strategy.empty());
+  EXPECT_DOUBLE_EQ(all.inject_fraction, 0.1);
+  const Options one = parse({"--inject-slowdown=list_sum/gil:0.05"});
+  EXPECT_EQ(one.inject_workload, "list_sum");
+  EXPECT_EQ(one.inject_strategy, "gil");
+  EXPECT_DOUBLE_EQ(one.inject_fraction, 0.05);
+  EXPECT_THAT(error_of({"--inject-slowdown=countdown"}), HasSubstr("is not WORKLOAD[/STRATEGY]:FRACTION"));
+  EXPECT_THAT(error_of({"--inject-slowdown=countdown/nogil:0.1"}), HasSubstr("unknown name 'nogil'"));
+  EXPECT_THAT(error_of({"--inject-slowdown=fib:0.1"}), HasSubstr("unknown name 'fib'"));
+  EXPECT_THAT(error_of({"--inject-slowdown=countdown:0"}), HasSubstr("not in (0, 1]"));
+  EXPECT_THAT(error_of({"--inject-slowdown=countdown:1.5"}), HasSubstr("not in (0, 1]"));
+}
+
 TEST(Options, DurationsRoundTrip) {
   for (const char* text : {"5ms", "100us", "10us", "1s", "2500ns"})
     EXPECT_EQ(format_duration(parse_duration(text, "--x")), text);

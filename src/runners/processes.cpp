@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <filesystem>
 #include <cmath>
 #include <cstdio>
 #include <system_error>
@@ -28,6 +29,15 @@
 namespace gilbench {
 
 namespace bp = boost::process;
+
+const std::string& self_executable() {
+  static const std::string path = [] {
+    std::error_code ec;
+    const std::filesystem::path p = std::filesystem::read_symlink("/proc/self/exe", ec);
+    return ec ? std::string("/proc/self/exe") : p.string();
+  }();
+  return path;
+}
 using Clock = std::chrono::steady_clock;
 
 namespace {

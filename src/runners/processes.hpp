@@ -63,9 +63,15 @@ using namespace std::chrono_literals;
 
 inline constexpr std::string_view kProcessName = "process";
 
+// This binary's path, read from /proc/self/exe once (main() calls this
+// first): the program workers and CPU burners are started from. Resolved,
+// not "/proc/self/exe" itself, because under valgrind that names valgrind's
+// tool, not gilbench, while the link valgrind reports names gilbench.
+const std::string& self_executable();
+
 struct ProcessOptions {
   // The worker binary: this one, unless a test runs the pool from another.
-  std::string executable = "/proc/self/exe";
+  std::string executable = self_executable();
   // How long to wait for any answer once a worker is up (gilbench --worker-timeout).
   std::chrono::nanoseconds timeout = 60s;
   // How long a new worker may take to send its first frame.

@@ -86,7 +86,8 @@ struct Convoy {
 
   // One timed phase of the IO worker.
   struct Phase {
-    Tally tally;
+    Tally tally;               // for the checksum; may also hold the warm-up's
+    std::int64_t timed = 0;    // round trips timed in `seconds` (rates use this)
     double seconds = 0;
   };
 
@@ -127,6 +128,7 @@ struct Convoy {
       before = after;
       ph.tally.sum += digest;
       ++ph.tally.items;
+      ++ph.timed;
     }
     ph.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return ph;
