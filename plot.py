@@ -1323,8 +1323,13 @@ def cmd_instructions(args):
     if not (os.path.isfile(args.gilbench) and os.access(args.gilbench, os.X_OK)):
         raise InputError(f"{args.gilbench}: not an executable gilbench binary")
     flags = replay_flags(result)
+    kinds = result.ctx_json("gilbench_workloads", {})
+    # Not counted: start-up rows (no measured region) and rows whose work
+    # depends on timing (convoy: its K CPU workers spin until the IO worker
+    # is done, so their instruction count is not a property of the build).
     names = [n for n, r in result.runs.items() if r.x == 1 and r.x_key == "workers"
-             and not r.failed and (args.filter is None or re.search(args.filter, n))]
+             and not r.failed and kinds.get(r.workload) != "startup" and "io_rps" not in r.counters
+             and (args.filter is None or re.search(args.filter, n))]
     if not names:
         raise InputError(f"{args.result}: no successful 1-worker row to count")
     print(f"instructions: {len(names)} benchmarks x {args.repeat} under callgrind, "

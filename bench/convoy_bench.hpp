@@ -14,7 +14,7 @@
 // LatencyHistogram), items_per_second (= io_rps), the strategy's counters,
 // and the checksum, which must be the parameters' expected tally.
 //
-// Under `process` the K CPU workers are `/proc/self/exe --cpu-burner PPID`
+// Under `process` the K CPU workers are `gilbench --cpu-burner PPID` (self_executable())
 // processes (Skvortsov's "CPU work in a separate process" case). They run
 // the same loop as the CPU threads under the serial policy, say they are
 // ready on their stdout pipe, die with the parent (PR_SET_PDEATHSIG, which

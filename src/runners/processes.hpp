@@ -1,7 +1,7 @@
 // Notes on the process runner (strategy token `process`).
 //
 // What it models: multiprocessing.Pool. N worker processes, each this binary
-// re-executed in worker mode (/proc/self/exe --worker ...) with Boost.Process
+// re-executed in worker mode (self_executable() --worker ...) with Boost.Process
 // v1, each running the `serial` policy on its own heap: no lock and no atomic
 // anywhere. The price is paid elsewhere and reported, not hidden: start-up
 // (startup_ms), memory (every worker builds its own copy of the workload's

@@ -34,9 +34,7 @@ io_p50_us / io_p99_us (nearest rank) / io_max_us of phase 2, and
 items_per_second = io_rps. The CPU workers' work depends on timing and stays
 out of the tally: items = every round trip (warm-up included), sum = FNV-1a
 digests of their echoes (mod 2**64), fixed by the parameters
-(expected_tally). io_rps = round_trips / phase-2 time. (gilbench's io_rps
-also counts the warm-up round trips, merged into its phase-2 tally: 10 %
-higher at default, 50 % at --quick; ratios within one file are unaffected.)
+(expected_tally). io_rps = round_trips / phase-2 time, as in gilbench.
 """
 
 import os

@@ -1,0 +1,156 @@
+#!/usr/bin/python3
+"""How good is the regression gate on this machine? False flags and power.
+
+usage: /usr/bin/python3 bench/gate_power.py --gilbench build/gilbench --out DIR
+           [--pairs 5] [--fractions 0.02,0.05,0.1,0.2] [--target countdown/gil]
+           [--workloads countdown,list_sum] [--strategies serial,gil,fine_lock]
+           [--aa-full] [--no-instructions]
+
+1. A/A: `--pairs` pairs of runs of the same binary, compared with
+   `plot.py compare`; every flagged benchmark is a false flag. With --aa-full
+   the pairs are full `--quick` runs (what CI compares); without it they use
+   the same subset as step 2.
+2. Power: for each fraction f, `--pairs` pairs (a plain run, then a run with
+   `--inject-slowdown=TARGET:f`). A lane catches the slowdown in a pair when
+   it flags at least one of TARGET's rows and no other row.
+
+Each run is `gilbench --quick --repetitions=11`, restricted to --workloads and
+--strategies (the subset keeps a pair to seconds); the 1-worker rows get their
+instruction counts (`plot.py instructions`) unless --no-instructions. Writes
+DIR/report.md (the tables) and keeps every run and comparison in DIR.
+Exit 0, or 2 on bad arguments or a failed run.
+"""
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PLOT = os.path.join(ROOT, "plot.py")
+LANES = {"Wall time": "time", "In-run ratios": "ratio", "Instruction counts": "instructions"}
+ROW = re.compile(r"^\| `([^`]+)` \|.*\*\*REGRESSION\*\*")
+
+
+def fail(msg):
+    print(f"gate_power.py: {msg}", file=sys.stderr)
+    sys.exit(2)
+
+
+def run(cmd):
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    return p
+
+
+def gilbench_run(args, path, extra, instructions):
+    cmd = [args.gilbench, "--quick", "--repetitions=11", f"--out={path}"] + extra
+    p = run(cmd)
+    if p.returncode != 0:
+        fail(f"{' '.join(cmd)} exited {p.returncode}:\n{p.stderr[-2000:]}")
+    if instructions:
+        p = run(["/usr/bin/python3", PLOT, "instructions", path, "--gilbench", args.gilbench])
+        if p.returncode != 0:
+            fail(f"plot.py instructions {path} exited {p.returncode}:\n{p.stderr[-2000:]}")
+
+
+def flagged(base, new, md):
+    """{lane: [flagged benchmark names]} of plot.py compare BASE NEW."""
+    p = run(["/usr/bin/python3", PLOT, "compare", base, new, "--markdown", md])
+    if p.returncode not in (0, 1):
+        fail(f"plot.py compare {base} {new} exited {p.returncode}:\n{p.stderr[-2000:]}")
+    lanes = {lane: [] for lane in LANES.values()}
+    lane = None
+    for line in p.stdout.splitlines():
+        if line.startswith("### "):
+            lane = next((v for k, v in LANES.items() if line[4:].startswith(k)), None)
+        elif lane:
+            m = ROW.match(line)
+            if m:
+                lanes[lane].append(m.group(1))
+    return lanes
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--gilbench", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--pairs", type=int, default=5)
+    ap.add_argument("--fractions", default="0.02,0.05,0.1,0.2")
+    ap.add_argument("--target", default="countdown/gil", help="WORKLOAD/STRATEGY slowed down")
+    ap.add_argument("--workloads", default="countdown,list_sum")
+    ap.add_argument("--strategies", default="serial,gil,fine_lock")
+    ap.add_argument("--aa-full", action="store_true")
+    ap.add_argument("--no-instructions", action="store_true")
+    args = ap.parse_args()
+    if not os.access(args.gilbench, os.X_OK):
+        fail(f"--gilbench {args.gilbench}: not an executable file")
+    if args.pairs < 1:
+        fail("--pairs must be at least 1")
+    try:
+        fractions = [float(f) for f in args.fractions.split(",") if f]
+    except ValueError:
+        fail(f"--fractions {args.fractions!r}: not a comma-separated list of numbers")
+    if not fractions or any(not 0 < f <= 1 for f in fractions):
+        fail(f"--fractions {args.fractions!r}: each must be in (0, 1]")
+    if args.target.count("/") != 1:
+        fail(f"--target {args.target!r}: not WORKLOAD/STRATEGY")
+    os.makedirs(args.out, exist_ok=True)
+    subset = [f"--workloads={args.workloads}", f"--strategies={args.strategies}"]
+    instr = not args.no_instructions
+    target_prefix = args.target + "/"
+    report = ["# Regression gate: false flags and power", "",
+              f"gilbench `--quick --repetitions=11`; subset `{' '.join(subset)}`; "
+              f"target `{args.target}`; {args.pairs} pairs per row.", ""]
+
+    # 1. A/A
+    aa_rows = []
+    for i in range(args.pairs):
+        a, b = (os.path.join(args.out, f"aa{i}_{s}.json") for s in "ab")
+        extra = [] if args.aa_full else subset
+        for path in (a, b):
+            gilbench_run(args, path, extra, instr)
+        lanes = flagged(a, b, os.path.join(args.out, f"aa{i}.md"))
+        aa_rows.append(lanes)
+        print(f"A/A {i}: " + ", ".join(f"{k} {len(v)}" for k, v in lanes.items()), file=sys.stderr)
+    report += ["## A/A (same build twice): falsely flagged benchmarks per pair", "",
+               "| pair | " + " | ".join(LANES.values()) + " |",
+               "|---|" + "---:|" * len(LANES)]
+    for i, lanes in enumerate(aa_rows):
+        report.append(f"| {i} | " + " | ".join(str(len(lanes[k])) + (
+            " (" + ", ".join(lanes[k]) + ")" if lanes[k] else "") for k in LANES.values()) + " |")
+    report.append("")
+
+    # 2. power
+    report += ["## Injected slowdown of the target: pairs caught (target flagged, nothing "
+               "else) / pairs", "",
+               "| fraction | " + " | ".join(LANES.values()) + " | other rows flagged |",
+               "|---:|" + "---:|" * (len(LANES) + 1)]
+    for f in fractions:
+        caught = {k: 0 for k in LANES.values()}
+        others = set()
+        for i in range(args.pairs):
+            a = os.path.join(args.out, f"f{f}_{i}_base.json")
+            b = os.path.join(args.out, f"f{f}_{i}_slow.json")
+            gilbench_run(args, a, subset, instr)
+            gilbench_run(args, b, subset + [f"--inject-slowdown={args.target}:{f}"], instr)
+            lanes = flagged(a, b, os.path.join(args.out, f"f{f}_{i}.md"))
+            for lane, names in lanes.items():
+                hit = [n for n in names if n.startswith(target_prefix)]
+                miss = [n for n in names if not n.startswith(target_prefix)]
+                others.update(f"{lane}:{n}" for n in miss)
+                if hit and not miss:
+                    caught[lane] += 1
+            print(f"f={f} pair {i}: " + ", ".join(f"{k} {v}" for k, v in lanes.items()),
+                  file=sys.stderr)
+        report.append(f"| {f:g} | " + " | ".join(f"{caught[k]}/{args.pairs}" for k in LANES.values())
+                      + f" | {', '.join(sorted(others)) or 'none'} |")
+    report.append("")
+    text = "\n".join(report)
+    with open(os.path.join(args.out, "report.md"), "w") as fh:
+        fh.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
