@@ -56,7 +56,16 @@ std::string human(double v) {
 }  // namespace
 
 bool ConsoleOut::ReportContext(const Context& context) {
-  PrintBasicContext(&GetErrorStream(), context);
+  // Google Benchmark's header, less the long JSON values of the context
+  // (counter registry, parameters), which belong in the result file.
+  std::ostringstream basic;
+  PrintBasicContext(&basic, context);
+  std::istringstream lines(basic.str());
+  constexpr std::size_t kWidth = 140;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.size() > kWidth) line = line.substr(0, kWidth - 20) + " ... (see the JSON)";
+    GetErrorStream() << line << "\n";
+  }
   return true;
 }
 
@@ -136,7 +145,7 @@ std::string summary_table(const Collector& c) {
   os << "\nSpeedup over serial (median wall time of serial at 1 worker / median of the run;\n"
         ">1 = faster than one serial worker, FAIL = the run failed, - = not run)\n\n";
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%-14s %-22s", "workload", "strategy");
+  std::snprintf(buf, sizeof buf, "%-20s %-22s", "workload", "strategy");
   os << buf;
   for (int w : all_workers) {
     std::snprintf(buf, sizeof buf, " %7s", ("w=" + std::to_string(w)).c_str());
@@ -150,7 +159,7 @@ std::string summary_table(const Collector& c) {
     bool first = true;
     for (const auto& key : order[workload]) {
       const auto& cells = rows.at(key);
-      std::snprintf(buf, sizeof buf, "%-14s %-22s", first ? workload.c_str() : "", key.c_str());
+      std::snprintf(buf, sizeof buf, "%-20s %-22s", first ? workload.c_str() : "", key.c_str());
       os << buf;
       for (int w : all_workers) {
         auto it = cells.find(w);
