@@ -2,15 +2,16 @@
 """How good is the regression gate on this machine? False flags and power.
 
 usage: /usr/bin/python3 bench/gate_power.py --gilbench build/gilbench --out DIR
-           [--pairs 5] [--fractions 0.02,0.05,0.1,0.2] [--target countdown/gil]
+           [--pairs 5] [--aa-pairs N] [--fractions 0.02,0.05,0.1,0.2|none]
+           [--target countdown/gil]
            [--workloads countdown,list_sum] [--strategies serial,gil,fine_lock]
            [--aa-full] [--no-instructions]
 
-1. A/A: `--pairs` pairs of runs of the same binary, compared with
+1. A/A: `--aa-pairs` (default `--pairs`; 0 skips) pairs of runs of the same binary, compared with
    `plot.py compare`; every flagged benchmark is a false flag. With --aa-full
    the pairs are full `--quick` runs (what CI compares); without it they use
    the same subset as step 2.
-2. Power: for each fraction f, `--pairs` pairs (a plain run, then a run with
+2. Power (skipped with --fractions none): for each fraction f, `--pairs` pairs (a plain run, then a run with
    `--inject-slowdown=TARGET:f`). A lane catches the slowdown in a pair when
    it flags at least one of TARGET's rows and no other row.
 
@@ -76,6 +77,7 @@ def main():
     ap.add_argument("--gilbench", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--pairs", type=int, default=5)
+    ap.add_argument("--aa-pairs", type=int, default=None)
     ap.add_argument("--fractions", default="0.02,0.05,0.1,0.2")
     ap.add_argument("--target", default="countdown/gil", help="WORKLOAD/STRATEGY slowed down")
     ap.add_argument("--workloads", default="countdown,list_sum")
@@ -87,11 +89,14 @@ def main():
         fail(f"--gilbench {args.gilbench}: not an executable file")
     if args.pairs < 1:
         fail("--pairs must be at least 1")
+    aa_pairs = args.pairs if args.aa_pairs is None else args.aa_pairs
+    if aa_pairs < 0:
+        fail("--aa-pairs must not be negative")
     try:
-        fractions = [float(f) for f in args.fractions.split(",") if f]
+        fractions = [] if args.fractions == "none" else [float(f) for f in args.fractions.split(",") if f]
     except ValueError:
         fail(f"--fractions {args.fractions!r}: not a comma-separated list of numbers")
-    if not fractions or any(not 0 < f <= 1 for f in fractions):
+    if (not fractions and args.fractions != "none") or any(not 0 < f <= 1 for f in fractions):
         fail(f"--fractions {args.fractions!r}: each must be in (0, 1]")
     if args.target.count("/") != 1:
         fail(f"--target {args.target!r}: not WORKLOAD/STRATEGY")
@@ -105,7 +110,7 @@ def main():
 
     # 1. A/A
     aa_rows = []
-    for i in range(args.pairs):
+    for i in range(aa_pairs):
         a, b = (os.path.join(args.out, f"aa{i}_{s}.json") for s in "ab")
         extra = [] if args.aa_full else subset
         for path in (a, b):
@@ -113,7 +118,8 @@ def main():
         lanes = flagged(a, b, os.path.join(args.out, f"aa{i}.md"))
         aa_rows.append(lanes)
         print(f"A/A {i}: " + ", ".join(f"{k} {len(v)}" for k, v in lanes.items()), file=sys.stderr)
-    report += ["## A/A (same build twice): falsely flagged benchmarks per pair", "",
+    report += ["## A/A (same build twice): falsely flagged benchmarks per pair",
+               "", f"runs: {'full --quick suite' if args.aa_full else 'the subset'}", "",
                "| pair | " + " | ".join(LANES.values()) + " |",
                "|---|" + "---:|" * len(LANES)]
     for i, lanes in enumerate(aa_rows):
@@ -122,30 +128,31 @@ def main():
     report.append("")
 
     # 2. power
-    report += ["## Injected slowdown of the target: pairs caught (target flagged, nothing "
-               "else) / pairs", "",
-               "| fraction | " + " | ".join(LANES.values()) + " | other rows flagged |",
-               "|---:|" + "---:|" * (len(LANES) + 1)]
-    for f in fractions:
-        caught = {k: 0 for k in LANES.values()}
-        others = set()
-        for i in range(args.pairs):
-            a = os.path.join(args.out, f"f{f}_{i}_base.json")
-            b = os.path.join(args.out, f"f{f}_{i}_slow.json")
-            gilbench_run(args, a, subset, instr)
-            gilbench_run(args, b, subset + [f"--inject-slowdown={args.target}:{f}"], instr)
-            lanes = flagged(a, b, os.path.join(args.out, f"f{f}_{i}.md"))
-            for lane, names in lanes.items():
-                hit = [n for n in names if n.startswith(target_prefix)]
-                miss = [n for n in names if not n.startswith(target_prefix)]
-                others.update(f"{lane}:{n}" for n in miss)
-                if hit and not miss:
-                    caught[lane] += 1
-            print(f"f={f} pair {i}: " + ", ".join(f"{k} {v}" for k, v in lanes.items()),
-                  file=sys.stderr)
-        report.append(f"| {f:g} | " + " | ".join(f"{caught[k]}/{args.pairs}" for k in LANES.values())
-                      + f" | {', '.join(sorted(others)) or 'none'} |")
-    report.append("")
+    if fractions:
+        report += ["## Injected slowdown of the target: pairs caught (target flagged, nothing "
+                   "else) / pairs", "",
+                   "| fraction | " + " | ".join(LANES.values()) + " | other rows flagged |",
+                   "|---:|" + "---:|" * (len(LANES) + 1)]
+        for f in fractions:
+            caught = {k: 0 for k in LANES.values()}
+            others = set()
+            for i in range(args.pairs):
+                a = os.path.join(args.out, f"f{f}_{i}_base.json")
+                b = os.path.join(args.out, f"f{f}_{i}_slow.json")
+                gilbench_run(args, a, subset, instr)
+                gilbench_run(args, b, subset + [f"--inject-slowdown={args.target}:{f}"], instr)
+                lanes = flagged(a, b, os.path.join(args.out, f"f{f}_{i}.md"))
+                for lane, names in lanes.items():
+                    hit = [n for n in names if n.startswith(target_prefix)]
+                    miss = [n for n in names if not n.startswith(target_prefix)]
+                    others.update(f"{lane}:{n}" for n in miss)
+                    if hit and not miss:
+                        caught[lane] += 1
+                print(f"f={f} pair {i}: " + ", ".join(f"{k} {v}" for k, v in lanes.items()),
+                      file=sys.stderr)
+            report.append(f"| {f:g} | " + " | ".join(f"{caught[k]}/{args.pairs}" for k in LANES.values())
+                          + f" | {', '.join(sorted(others)) or 'none'} |")
+        report.append("")
     text = "\n".join(report)
     with open(os.path.join(args.out, "report.md"), "w") as fh:
         fh.write(text)

@@ -145,7 +145,7 @@ std::string summary_table(const Collector& c) {
   os << "\nSpeedup over serial (median wall time of serial at 1 worker / median of the run;\n"
         ">1 = faster than one serial worker, FAIL = the run failed, - = not run)\n\n";
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%-20s %-22s", "workload", "strategy");
+  std::snprintf(buf, sizeof buf, "%-20s %-28s", "workload", "strategy");
   os << buf;
   for (int w : all_workers) {
     std::snprintf(buf, sizeof buf, " %7s", ("w=" + std::to_string(w)).c_str());
@@ -159,7 +159,7 @@ std::string summary_table(const Collector& c) {
     bool first = true;
     for (const auto& key : order[workload]) {
       const auto& cells = rows.at(key);
-      std::snprintf(buf, sizeof buf, "%-20s %-22s", first ? workload.c_str() : "", key.c_str());
+      std::snprintf(buf, sizeof buf, "%-20s %-28s", first ? workload.c_str() : "", key.c_str());
       os << buf;
       for (int w : all_workers) {
         auto it = cells.find(w);

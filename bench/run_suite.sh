@@ -9,7 +9,8 @@
 # Then, when /usr/bin/python3 exists, the CPython twin (bench/python/twin.py:
 # the same workloads on the real interpreter, strategies cpython_*) writes
 # cpython.json beside bench.json, with the --quick, --workers=,
-# --repetitions= and --switch-interval= flags given here, and the charts
+# --repetitions=, --switch-interval= and --workloads= flags given here (the
+# workloads it has), and the charts
 # draw both files; `plot.py fidelity` writes fidelity.md from the pair. Skip
 # the twin with --no-cpython (taken out before gilbench sees the flags) or
 # SKIP_CPYTHON=1.
@@ -27,6 +28,7 @@ for a in "$@"; do
   case "$a" in
     --no-cpython) skip_twin=1 ;;
     --quick|--workers=*|--repetitions=*|--switch-interval=*) gilbench_args+=("$a"); twin_args+=("$a") ;;
+    --workloads=*) gilbench_args+=("$a"); twin_workloads=${a#--workloads=} ;;
     *) gilbench_args+=("$a") ;;
   esac
 done
@@ -35,6 +37,12 @@ start=$(date +%s)
 echo "suite wall time: $(( $(date +%s) - start )) s" >&2
 results=("$out/bench.json")
 twin_status=0
+if [ "$skip_twin" != 1 ] && [ -x /usr/bin/python3 ] && [ -n "${twin_workloads:-}" ]; then
+  # --workloads: the twin runs those it has (it has no shared_read_immortal).
+  known=$(/usr/bin/python3 bench/python/twin.py --list | cut -d/ -f1 | sort -u)
+  keep=$(tr ',' '\n' <<<"$twin_workloads" | grep -Fxf <(printf '%s\n' "$known") | paste -sd, -)
+  if [ -n "$keep" ]; then twin_args+=("--workloads=$keep"); else skip_twin=1; fi
+fi
 if [ "$skip_twin" != 1 ] && [ -x /usr/bin/python3 ]; then
   /usr/bin/python3 bench/python/twin.py --out "$out/cpython.json" "${twin_args[@]}" || twin_status=$?
   [ -f "$out/cpython.json" ] && results+=("$out/cpython.json")
