@@ -24,7 +24,7 @@ Sub-commands
                      count, one line per strategy, the ideal line, the spread
                      of repetitions (band = min..max, dots = repetitions)
         overhead     1-worker time of each strategy / 1-worker reference time
-        io_<w>       for workloads with io_* counters (convoy, IO workloads):
+        io_<w>       for workloads with io_* counters (convoy):
                      each io_* counter (throughput, latency percentiles)
                      against the worker count, per strategy
         sweep_<key>  when names carry a further varying key (e.g. interval):

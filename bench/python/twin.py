@@ -113,7 +113,7 @@ def parse_args(argv):
         "Runs gilbench's workloads on the real CPython (threads, processes, serial) and "
         "writes Google Benchmark JSON. Exit status: 0 all runs passed; 1 a run failed "
         "(see its error_message); 2 bad command line."))
-    p.add_argument("--quick", action="store_true", help="small sizes, workers 1,2: the CI run (< 1 minute)")
+    p.add_argument("--quick", action="store_true", help="small sizes, workers 1,2 (< 1 minute; what run_suite.sh --quick runs)")
     p.add_argument("--scale", choices=["default", "quick", "tiny"], default=None,
                    help="sizes (default: default; --quick = quick; tiny is for the tests)")
     p.add_argument("--workers", default=None, help="worker counts, e.g. 1,2,4,8 (default; --quick: 1,2)")
