@@ -1,7 +1,6 @@
 // The IO workloads and the convoy: closed-form tallies, the IO worker
 // blocking in the kernel (not spinning) with the GIL released, the convoy
 // runners under every strategy and under `process`, and no leftover child.
-#include <dirent.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -12,7 +11,6 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -20,6 +18,7 @@
 #include "convoy_bench.hpp"
 #include "runners/threads.hpp"
 #include "strategies/all.hpp"
+#include "test_support.hpp"
 #include "workloads/convoy.hpp"
 #include "workloads/pipe_io.hpp"
 #include "workloads/sleep_io.hpp"
@@ -67,12 +66,10 @@ struct ThreadState {
 ThreadState thread_state(pid_t tid) {
   ThreadState ts;
   const std::string dir = "/proc/self/task/" + std::to_string(tid);
-  std::ifstream stat(dir + "/stat");
-  std::string line;
-  std::getline(stat, line);
+  const std::string line = test::read_proc(dir + "/stat");
   if (auto close = line.rfind(')'); close != std::string::npos && close + 2 < line.size())
     ts.state = line[close + 2];
-  std::ifstream sc(dir + "/syscall");
+  std::istringstream sc(test::read_proc(dir + "/syscall"));
   std::string first;
   if (sc >> first) ts.syscall = first == "running" ? -1 : std::atol(first.c_str());
   return ts;
@@ -168,35 +165,12 @@ TYPED_TEST(ConvoyStrategyTest, RunsAndReproducesTheTally) {
   }
 }
 
-// The pids of this process's children, from /proc.
-std::vector<pid_t> children() {
-  std::vector<pid_t> out;
-  DIR* d = ::opendir("/proc");
-  if (!d) return out;
-  const pid_t self = ::getpid();
-  while (dirent* e = ::readdir(d)) {
-    const pid_t pid = std::atoi(e->d_name);
-    if (pid <= 0) continue;
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    if (!std::getline(stat, line)) continue;
-    const auto close = line.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(line.substr(close + 2));
-    char state;
-    pid_t ppid;
-    if (rest >> state >> ppid && ppid == self) out.push_back(pid);
-  }
-  ::closedir(d);
-  return out;
-}
-
 TEST(ConvoyProcess, BurnersRunAndAreReaped) {
   const Convoy::Params p = Convoy::params(Scale::kTiny);
   const ConvoyResult r = run_convoy_processes(2, p, GILBENCH_EXE);  // gilbench --cpu-burner
   EXPECT_EQ(check_run(r.as_run(), Convoy::expected_tally(p)), "");
   EXPECT_EQ(r.latency.count(), static_cast<std::uint64_t>(p.round_trips));
-  EXPECT_TRUE(children().empty()) << "a burner outlived its run";
+  EXPECT_TRUE(test::child_pids().empty()) << "a burner outlived its run";
 }
 
 TEST(ConvoyProcess, ABurnerThatDiesAtStartIsAClearError) {
@@ -208,7 +182,7 @@ TEST(ConvoyProcess, ABurnerThatDiesAtStartIsAClearError) {
     EXPECT_NE(std::string(e.what()).find("exited before it was ready (exit status 1)"), std::string::npos)
         << e.what();
   }
-  EXPECT_TRUE(children().empty());
+  EXPECT_TRUE(test::child_pids().empty());
 }
 
 }  // namespace

@@ -3,14 +3,12 @@
 // error naming the worker, its pid and how it ended, with no child process
 // left behind (checked in /proc). The workers are the gilbench binary
 // (GILBENCH_EXE), since this test binary has no worker mode.
-#include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
-#include <fstream>
 #include <functional>
 #include <iterator>
 #include <map>
@@ -23,6 +21,7 @@
 
 #include "runners/process_protocol.hpp"
 #include "runners/processes.hpp"
+#include "test_support.hpp"
 #include "workloads/all.hpp"
 
 namespace gilbench {
@@ -38,29 +37,6 @@ ProcessOptions options(std::string misbehave = "", std::chrono::nanoseconds time
   o.startup_timeout = 120s;  // a sanitizer build on a loaded machine starts slowly
   o.misbehave = std::move(misbehave);
   return o;
-}
-
-// Every process whose parent is this one, zombies included.
-std::vector<pid_t> children() {
-  std::vector<pid_t> found;
-  DIR* dir = ::opendir("/proc");
-  if (!dir) return found;
-  while (const dirent* e = ::readdir(dir)) {
-    char* end = nullptr;
-    const long pid = std::strtol(e->d_name, &end, 10);
-    if (*end != '\0' || pid <= 0) continue;
-    std::ifstream in("/proc/" + std::string(e->d_name) + "/stat");
-    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const auto paren = stat.rfind(')');  // the command name may hold spaces and parentheses
-    if (paren == std::string::npos) continue;
-    std::istringstream fields(stat.substr(paren + 1));
-    char state = 0;
-    long ppid = 0;
-    fields >> state >> ppid;
-    if (ppid == ::getpid()) found.push_back(static_cast<pid_t>(pid));
-  }
-  ::closedir(dir);
-  return found;
 }
 
 bool exists(pid_t pid) { return ::kill(pid, 0) == 0 || errno != ESRCH; }
@@ -101,7 +77,7 @@ void check_workload() {
     }
     pool.shutdown();
   }
-  EXPECT_THAT(children(), IsEmpty());
+  EXPECT_THAT(test::child_pids(), IsEmpty());
 }
 
 const bool registered = [] {
@@ -142,9 +118,9 @@ TEST(ProcessRunner, DestroyingThePoolReapsEveryWorker) {
   {
     ProcessPool pool(4, options());
     pids = pool.pids();
-    EXPECT_EQ(children().size(), 4u);
+    EXPECT_EQ(test::child_pids().size(), 4u);
   }
-  EXPECT_THAT(children(), IsEmpty());
+  EXPECT_THAT(test::child_pids(), IsEmpty());
   for (pid_t p : pids) EXPECT_FALSE(exists(p)) << p;
 }
 
@@ -163,7 +139,7 @@ std::string fault_of(const std::string& misbehave, std::chrono::nanoseconds time
 }
 
 void expect_all_gone(const std::vector<pid_t>& pids) {
-  EXPECT_THAT(children(), IsEmpty());
+  EXPECT_THAT(test::child_pids(), IsEmpty());
   for (pid_t p : pids) EXPECT_FALSE(exists(p)) << "pid " << p << " still exists";
 }
 
@@ -254,7 +230,7 @@ TEST(ProcessFault, MissingExecutable) {
   } catch (const ProcessError& e) {
     EXPECT_THAT(e.what(), HasSubstr("cannot start worker 0 (/nonexistent/gilbench)"));
   }
-  EXPECT_THAT(children(), IsEmpty());
+  EXPECT_THAT(test::child_pids(), IsEmpty());
 }
 
 TEST(ProcessFault, AFreshPoolWorksAfterAFault) {

@@ -1,8 +1,15 @@
 // Helpers shared by the tests.
 #pragma once
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cstdlib>
 #include <functional>
+#include <sstream>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -23,6 +30,40 @@ inline void run_threads(int n, AllocLedger& ledger, const std::function<void(int
       fn(i);
     });
   for (auto& t : threads) t.join();
+}
+
+// The start of a /proc file (up to 4 KiB), or "" if it cannot be read: a
+// process may exit between being listed and being read, and read() then
+// fails with ESRCH (which std::filebuf would throw).
+inline std::string read_proc(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  char buf[4096];
+  const ssize_t got = ::read(fd, buf, sizeof buf);
+  ::close(fd);
+  return got > 0 ? std::string(buf, static_cast<std::size_t>(got)) : std::string();
+}
+
+// Every process whose parent is this one, zombies included.
+inline std::vector<pid_t> child_pids() {
+  std::vector<pid_t> found;
+  DIR* dir = ::opendir("/proc");
+  if (!dir) return found;
+  const pid_t self = ::getpid();
+  while (const dirent* e = ::readdir(dir)) {
+    char* end = nullptr;
+    const long pid = std::strtol(e->d_name, &end, 10);
+    if (*end != '\0' || pid <= 0) continue;
+    const std::string stat = read_proc("/proc/" + std::string(e->d_name) + "/stat");
+    const auto paren = stat.rfind(')');  // the command name may hold spaces and parentheses
+    if (paren == std::string::npos) continue;
+    std::istringstream fields(stat.substr(paren + 1));
+    char state = 0;
+    long ppid = 0;
+    if (fields >> state >> ppid && ppid == self) found.push_back(static_cast<pid_t>(pid));
+  }
+  ::closedir(dir);
+  return found;
 }
 
 }  // namespace gilbench::test
