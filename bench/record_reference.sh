@@ -22,7 +22,7 @@ start=$(date +%s)
 OUT_DIR=$out bench/run_suite.sh "$@"
 wall=$(( $(date +%s) - start ))
 revision=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+if [ -n "$(git status --porcelain --untracked-files=no -- . ':!results' 2>/dev/null)" ]; then
   revision="$revision (with uncommitted changes)"
 fi
 compiler=$(/usr/bin/python3 - "$out/bench.json" <<'PY'
