@@ -25,7 +25,8 @@ namespace gilbench {
 RunResult ConvoyResult::as_run() const {
   RunResult r;
   r.seconds = loaded.seconds;
-  r.tally = alone.tally;
+  r.tally = warmup.tally;
+  r.tally.merge(alone.tally);
   r.tally.merge(loaded.tally);
   r.allocs = allocs;
   r.stats = stats;
@@ -39,7 +40,7 @@ bool report_convoy(benchmark::State& state, const ConvoyResult& r, const Tally& 
     return false;
   }
   auto set = [&state](const std::string& name, double v) { set_registered_counter(state, name, v); };
-  auto rate = [](const Convoy::Phase& p) { return p.seconds > 0 ? static_cast<double>(p.timed) / p.seconds : 0; };
+  auto rate = [](const Convoy::Phase& p) { return p.seconds > 0 ? static_cast<double>(p.tally.items) / p.seconds : 0; };
   const double rps = rate(r.loaded);
   const double alone = rate(r.alone);
   set("workers", k);
@@ -150,13 +151,11 @@ ConvoyResult run_convoy_processes(int k, const Convoy::Params& params, const std
     Context<Serial> ctx(runtime, worker, 0, 1);
     Convoy::State<Serial> state(params, 0);
     const int fd = state.peer.fd();
-    Convoy::Phase warmup;
-    std::tie(warmup, result.alone) = Convoy::io_alone(ctx, fd, params);
+    std::tie(result.warmup, result.alone) = Convoy::io_alone(ctx, fd, params);
     {
       Burners burners(k, exe);
       result.loaded = Convoy::io_loaded(ctx, fd, params, &result.latency);
     }
-    result.loaded.tally.merge(warmup.tally);
   }
   result.allocs = ledger.total();
   return result;

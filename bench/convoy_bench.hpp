@@ -38,13 +38,14 @@
 namespace gilbench {
 
 struct ConvoyResult {
+  Convoy::Phase warmup;  // untimed, in the checksum only
   Convoy::Phase alone;   // phase 1: the IO worker alone
   Convoy::Phase loaded;  // phase 2: beside K CPU workers
   LatencyHistogram latency;  // phase 2 round trips, ns
   AllocCounts allocs;
   RuntimeStats stats;
 
-  // The RunResult that check_run() validates: tally of both phases.
+  // The RunResult that check_run() validates: tally of every phase.
   RunResult as_run() const;
 };
 
@@ -66,7 +67,7 @@ ConvoyResult run_convoy_threads(WorkerPool& pool, const RunConfig& config, const
         Attached<S> attached(runtime, worker);
         Context<S> ctx(runtime, worker, i, k + 1);
         if (i == 0)
-          std::tie(result.alone, result.loaded) = Convoy::io_worker(ctx, state);
+          std::tie(result.warmup, result.alone, result.loaded) = Convoy::io_worker(ctx, state);
         else
           (void)Convoy::cpu_worker(ctx, state);
       });

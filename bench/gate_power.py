@@ -118,14 +118,15 @@ def main():
         lanes = flagged(a, b, os.path.join(args.out, f"aa{i}.md"))
         aa_rows.append(lanes)
         print(f"A/A {i}: " + ", ".join(f"{k} {len(v)}" for k, v in lanes.items()), file=sys.stderr)
-    report += ["## A/A (same build twice): falsely flagged benchmarks per pair",
-               "", f"runs: {'full --quick suite' if args.aa_full else 'the subset'}", "",
-               "| pair | " + " | ".join(LANES.values()) + " |",
-               "|---|" + "---:|" * len(LANES)]
-    for i, lanes in enumerate(aa_rows):
-        report.append(f"| {i} | " + " | ".join(str(len(lanes[k])) + (
-            " (" + ", ".join(lanes[k]) + ")" if lanes[k] else "") for k in LANES.values()) + " |")
-    report.append("")
+    if aa_rows:
+        report += ["## A/A (same build twice): falsely flagged benchmarks per pair",
+                   "", f"runs: {'full --quick suite' if args.aa_full else 'the subset'}", "",
+                   "| pair | " + " | ".join(LANES.values()) + " |",
+                   "|---|" + "---:|" * len(LANES)]
+        for i, lanes in enumerate(aa_rows):
+            report.append(f"| {i} | " + " | ".join(str(len(lanes[k])) + (
+                " (" + ", ".join(lanes[k]) + ")" if lanes[k] else "") for k in LANES.values()) + " |")
+        report.append("")
 
     # 2. power
     if fractions:

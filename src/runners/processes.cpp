@@ -11,9 +11,9 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <filesystem>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <system_error>
 #include <thread>
 

@@ -40,6 +40,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string_view>
+#include <tuple>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -86,8 +87,7 @@ struct Convoy {
 
   // One timed phase of the IO worker.
   struct Phase {
-    Tally tally;               // for the checksum; may also hold the warm-up's
-    std::int64_t timed = 0;    // round trips timed in `seconds` (rates use this)
+    Tally tally;  // its round trips (items) and their echoes' digests
     double seconds = 0;
   };
 
@@ -128,17 +128,16 @@ struct Convoy {
       before = after;
       ph.tally.sum += digest;
       ++ph.tally.items;
-      ++ph.timed;
     }
     ph.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return ph;
   }
 
   // The IO worker of an in-process run: warm-up and phase 1, start the CPU
-  // workers, phase 2, stop them. RETURNS {phase 1, phase 2 + warm-up}: the
-  // phases' seconds, and tallies that together hold every round trip.
+  // workers, phase 2, stop them. RETURNS {warm-up, phase 1, phase 2}, whose
+  // tallies together hold every round trip.
   template <Strategy S>
-  static std::pair<Phase, Phase> io_worker(Context<S>& ctx, State<S>& st) {
+  static std::tuple<Phase, Phase, Phase> io_worker(Context<S>& ctx, State<S>& st) {
     const Params& p = st.params;
     // However this ends, the CPU workers must not wait or spin forever.
     struct Release {
@@ -156,9 +155,7 @@ struct Convoy {
     ctx.blocking([&] {
       for (int n = st.running.load(); n < st.cpu_workers; n = st.running.load()) st.running.wait(n);
     });
-    Phase loaded = io_loaded(ctx, st.peer.fd(), p, &st.latency);
-    loaded.tally.merge(warmup.tally);  // every round trip counts in the checksum
-    return {alone, loaded};  // ~Release stops the CPU workers
+    return {warmup, alone, io_loaded(ctx, st.peer.fd(), p, &st.latency)};  // ~Release stops the CPU workers
   }
 
   // The warm-up (the peer thread's first run, first page faults) and phase
