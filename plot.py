@@ -16,6 +16,7 @@ count).
 Sub-commands
 
   charts RESULT.json [MORE.json ...] --out DIR
+      Exit status: 0 drawn; 2 bad input or a file that cannot be written.
       PNG and SVG charts plus summary.md (also printed). Rows of several files
       are combined (e.g. the CPython twin's results beside gilbench's); each
       row's speedup is taken against the reference row (`serial`, workers:1)
@@ -33,8 +34,11 @@ Sub-commands
 
   compare BASE.json NEW.json
       The CI gate: a markdown table (fit for a CI job summary) and an exit
-      status: 0 no regression, 1 regression (or a run that failed in NEW),
-      2 bad input. Three lanes:
+      status: 0 no regression, 1 regression (or a run that failed in NEW: a
+      benchmark with error_occurred, or a row BASE counted that failed or has
+      no measured region under callgrind in NEW), 2 bad input, including a
+      gated lane that cannot judge (see "What a gated lane needs" below).
+      Three lanes:
         time          per benchmark, the change of the median wall time. A
                       two-sided Mann-Whitney U test on the repetitions says
                       whether the two samples differ at all (no normality
@@ -74,10 +78,28 @@ Sub-commands
                       2% change is caught with margin). Valgrind runs one
                       thread at a time, so multi-worker rows stay on the time
                       and ratio lanes.
-      --gate picks which lanes can fail the job (default all); the others are
-      printed for information. With few repetitions the U test cannot reach
-      significance after the BH correction at all; compare says so (use 9 or
-      more repetitions, odd).
+      --gate picks which lanes can fail the job; the others are printed for
+      information. The default gates time, ratio when BASE has a row with an
+      in-run ratio, and instructions when BASE holds instruction counts (so
+      two files without counts compare without --gate, and a NEW without the
+      counts BASE has cannot slip through).
+
+      What a gated lane needs (else exit 2, saying which lane and why; the
+      report is still printed and written): a row it can judge at all (both
+      files measured it), and for each such row the repetitions to flag it:
+        time          the smallest two-sided p-value of the exact U test for
+                      n1 vs n2 repetitions, 2 / C(n1 + n2, n1), must be below
+                      --alpha (BH cannot lower a p-value below itself: when all
+                      rows have that p, each q equals it). At alpha 0.05 that
+                      is 4 or more repetitions per side (3 vs 3 gives 0.1).
+                      Above that minimum, a lone regression among many rows
+                      may still be unable to pass BH: compare warns (use 9 or
+                      more repetitions, odd).
+        ratio         2 or more repetitions of the row and of its reference,
+                      in each file (the bootstrap has no spread with 1).
+        instructions  both files counted: NEW without the counts of a row BASE
+                      counted, and no failure recorded for it, is bad input.
+      Non-gated lanes only warn.
 
   instructions RESULT.json --gilbench BIN
       The deterministic lane: runs every 1-worker row of RESULT.json once more,
@@ -92,22 +114,62 @@ Sub-commands
       (--trace-children=yes) and their counts summed, so rows that run in
       child processes count their workers' work. --repeat N counts each row N
       times and fails if the counts differ by more than --tolerance.
+      Exit status: 0 counted and stored (rows that failed under valgrind are
+      left out and recorded, and compare judges them); 2 bad input, no
+      valgrind, counts that differ between repeats beyond --tolerance, or no
+      row counted at all (every row failed under callgrind or had no measured
+      region: a lane of nothing is not a result, and a wrong --gilbench is an
+      environment problem, not a regression). When it fails it writes nothing.
 
   fidelity ARGS...
       Runs bench/python/fidelity.py's main(ARGS) (the CPython fidelity report).
 
-Bad input (unreadable, empty, truncated or malformed JSON, not gilbench
-output, two files with different benchmark sets) is reported as one line
-naming the file and the problem, with exit status 2.
+Exit statuses (every sub-command)
+
+  0  pass.
+  1  regression: compare only (a gated lane flagged a row, or NEW's run
+     failed). Nothing else exits 1.
+  2  bad input, usage or environment: one line `plot.py: error: ...` on
+     stderr naming the file (and row) and the problem, no traceback.
+  3  an unexpected internal error (a bug of plot.py): one line `plot.py:
+     internal error: <type>: <message>`; `plot.py --debug ...` or
+     PLOT_DEBUG=1 re-raises it with its traceback.
+
+Bad input is: an unreadable, empty, truncated or malformed file, not gilbench
+output, two files with different benchmark sets, and any field plot.py reads
+with a wrong type or value. load_result checks every one: name and run_name
+strings, run_type string, repetition_index an integer >= 0 (once per
+benchmark), error_occurred a boolean, error_message a string, time_unit one
+of ns/us/ms/s, real_time a finite number, with time_unit between 1 ps and
+1e7 s (a zero, negative, NaN or infinite time is bad input, named with its
+file, row and value); context: load_avg a list of finite numbers, num_cpus
+an integer, describe()'s keys strings, the gilbench_* JSON strings decoding
+to the type read (gilbench_instructions an object whose counts are finite
+numbers > 0). Only the iteration rows are read: Google Benchmark 1.7.1
+writes bare NaN in the _cv aggregate rows of counters that are always 0, and
+such rows are skipped unread. A counter that is not a finite number in an
+iteration row is dropped from that row (charts says how many): counters are
+drawn, never gated, and one bad value should not hide the rest of a run.
+
+Output files (compare --markdown, charts' images and summary.md, the result
+file instructions writes) go through write_output: a temporary file created
+exclusively (O_EXCL, O_NOFOLLOW, random name) in the target's directory,
+mode 0666 & ~umask, written, fsynced and renamed over the target; a symlink
+target is followed, so its target is replaced and the link stays a link; a
+character device, FIFO or /dev/stdout is written directly. A failed write is
+exit 2 with the OS reason.
 """
 
 import argparse
 import concurrent.futures
+import contextlib
+import io
 import json
 import math
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -127,7 +189,133 @@ GIL_PREFIX = "gil_"
 
 
 class InputError(Exception):
-    """Bad input: printed as one line, exit status 2."""
+    """Bad input, usage or environment: printed as one line, exit status 2."""
+
+
+def one_line(text):
+    """text with its line breaks escaped, so that a message stays one line."""
+    return str(text).replace("\r", "\\r").replace("\n", "\\n")
+
+
+def shown(value, limit=60):
+    """A value as a message shows it: repr, cut to `limit` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def is_number(value):
+    """True for a JSON number (int or float), False for a bool."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def is_finite(value):
+    """True for a finite JSON number (a huge integer that no float holds is not)."""
+    if not is_number(value):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+# --------------------------------------------------------------------------
+# Writing files
+
+
+def current_umask():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def writes_in_place(path):
+    """True for a target written directly: /dev/stdout and the like, a device, a FIFO."""
+    if path in ("/dev/stdout", "/dev/stderr") or path.startswith(("/dev/fd/", "/proc/self/fd/")):
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False  # missing (created below) or unreachable (reported below)
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
+def write_in_place(path, payload):
+    """Writes to an existing device, FIFO or stream: no temporary file, no rename."""
+    sys.stdout.flush()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+
+
+def write_replacing(target, payload):
+    """Writes a regular file atomically: an exclusive temporary in its directory, renamed."""
+    directory, name = os.path.split(target)
+    stem = name.encode("utf-8", "surrogateescape")[:100].decode("utf-8", "ignore")
+    fd, tmp = tempfile.mkstemp(dir=directory or ".", prefix=f".{stem}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o666 & ~current_umask())
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):  # the rename itself survives a crash
+        dir_fd = os.open(directory or ".", os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def write_output(path, data):
+    """Writes data (str or bytes) to path: the one way plot.py writes a file. Raises InputError.
+
+    The temporary file is created exclusively (mkstemp: O_CREAT|O_EXCL|O_NOFOLLOW, a
+    random name) in the target's directory, so nobody can plant a link where it will
+    be written; it gets mode 0666 & ~umask, is fsynced and renamed over the target,
+    and removed on any failure. A symlink is followed: its target is replaced, in
+    the target's directory, and the link stays. A device, a FIFO or /dev/stdout is
+    written directly.
+    """
+    payload = data if isinstance(data, bytes) else data.encode("utf-8", "backslashreplace")
+    try:
+        if writes_in_place(path):
+            write_in_place(path, payload)
+        else:
+            if os.path.islink(path):
+                os.stat(path)  # a loop of links: ELOOP, reported below
+            write_replacing(os.path.realpath(path), payload)
+    except FileNotFoundError as e:
+        if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            raise InputError(f"{path}: cannot write: {e.strerror} (its directory does not "
+                             f"exist)")
+        raise InputError(f"{path}: cannot write: {e.strerror}")
+    except OSError as e:
+        raise InputError(f"{path}: cannot write: {e.strerror or e}")
+
+
+def emit(text):
+    """Prints text on stdout now; a failed write is bad environment (exit 2)."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except UnicodeEncodeError:  # a locale that is not UTF-8
+        encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+        sys.stdout.write(text.encode(encoding, "backslashreplace").decode(encoding))
+        sys.stdout.flush()
+    except OSError as e:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            # nothing more can reach it; spare the interpreter's own complaint at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise InputError(f"standard output: cannot write: {e.strerror or e}")
 
 
 # --------------------------------------------------------------------------
@@ -154,10 +342,10 @@ class Run:
     @property
     def x_key(self):
         """The name key that counts workers: `workers`, else the first integer key."""
-        if "workers" in self.params:
+        if INTEGER.fullmatch(self.params.get("workers", "")):
             return "workers"
         for key, value in self.params.items():
-            if value.lstrip("-").isdigit():
+            if INTEGER.fullmatch(value):
                 return key
         return None
 
@@ -187,15 +375,13 @@ class Result:
     path: str
     context: dict
     runs: dict  # name -> Run, in first-seen order
+    decoded: dict = field(default_factory=dict)  # gilbench_* JSON context values, checked
+    data: dict = None  # the whole file as parsed
+    dropped: int = 0  # counter values left out because they were not finite numbers
 
     def ctx_json(self, key, default):
-        """A gilbench_* context value that holds JSON, decoded."""
-        if key not in self.context:
-            return default
-        try:
-            return json.loads(self.context[key])
-        except (TypeError, ValueError):
-            raise InputError(f"{self.path}: context key {key} is not valid JSON")
+        """A gilbench_* context value that holds JSON, decoded (checked by load_result)."""
+        return self.decoded.get(key, default)
 
     @property
     def reference(self):
@@ -234,6 +420,9 @@ class Result:
         return ", ".join(b for b in bits if b)
 
 
+INTEGER = re.compile(r"-?[0-9]{1,18}")  # a name value that is a count (int() of it is safe)
+
+
 def parse_name(name):
     """`w/s/k:v/...` -> (workload, strategy, {k: v}), or None if it does not parse."""
     parts = name.split("/")
@@ -251,6 +440,168 @@ def parse_name(name):
 # Google Benchmark's own numeric row fields: everything else numeric is a counter.
 GB_FIELDS = {"family_index", "per_family_instance_index", "repetitions", "repetition_index",
              "threads", "iterations", "real_time", "cpu_time"}
+# The plausible wall time of one run, in seconds: outside it a time is bad input (and
+# ratios of such times would overflow).
+TIME_RANGE = (1e-12, 1e7)
+
+
+def _list_of(kind):
+    return lambda v: isinstance(v, list) and all(isinstance(x, kind) for x in v)
+
+
+def _dict_of(check):
+    return lambda v: isinstance(v, dict) and all(check(x) for x in v.values())
+
+
+def _metric(v):
+    return isinstance(v, dict) and all(isinstance(v.get(k, ""), str) for k in ("unit", "better"))
+
+
+def _instruction_lane(v):
+    return (isinstance(v, dict)
+            and _dict_of(lambda c: is_finite(c) and c > 0)(v.get("counts", {}))
+            and _dict_of(lambda why: isinstance(why, str))(v.get("failed", {}))
+            and _list_of(str)(v.get("no_measured_region", [])))
+
+
+# The gilbench_* context keys that hold JSON and that plot.py reads: key -> (check, what).
+CONTEXT_JSON = {
+    "gilbench_metrics": (_dict_of(_metric), "an object of {unit, better} objects"),
+    "gilbench_params": (lambda v: isinstance(v, dict), "an object"),
+    "gilbench_workloads": (_dict_of(lambda kind: isinstance(kind, str)),
+                           "an object of strings"),
+    "gilbench_strategies": (_list_of(str), "a list of strings"),
+    "gilbench_switch_intervals": (_list_of(str), "a list of strings"),
+    INSTRUCTIONS_KEY: (_instruction_lane, "an object with counts {name: number > 0}, failed "
+                       "{name: reason} and no_measured_region [names]"),
+}
+# The other context values plot.py reads: key -> (check, what).
+CONTEXT_PLAIN = {
+    **{k: (lambda v: isinstance(v, str), "a string")
+       for k in ("date", "host_name", "gilbench_mode", "gilbench_git_revision",
+                 "gilbench_compiler", "gilbench_cxx_flags", "gilbench_reference_strategy",
+                 "gilbench_injected_slowdown")},
+    **{k: (lambda v: isinstance(v, str) or (is_number(v) and isinstance(v, int)),
+           "a string or an integer")
+       for k in ("gilbench_repetitions", "gilbench_nproc", "gilbench_check_interval")},
+    "num_cpus": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    "load_avg": (lambda v: isinstance(v, list) and all(is_finite(x) for x in v),
+                 "a list of finite numbers"),
+}
+
+
+def decode_context(path, context):
+    """Checks the context values plot.py reads; returns the decoded gilbench_* JSON values."""
+    for key, (check, what) in CONTEXT_PLAIN.items():
+        if key in context and not check(context[key]):
+            raise InputError(f"{path}: context key {key} is {shown(context[key])}, not {what}")
+    decoded = {}
+    for key, (check, what) in CONTEXT_JSON.items():
+        if key not in context:
+            continue
+        text = context[key]
+        if not isinstance(text, str):
+            raise InputError(f"{path}: context key {key} is {shown(text)}, not a JSON string")
+        try:
+            value = json.loads(text)
+        except (ValueError, RecursionError):
+            raise InputError(f"{path}: context key {key} is not valid JSON")
+        if not check(value):
+            raise InputError(f"{path}: context key {key} holds {shown(value)}, not {what}")
+        decoded[key] = value
+    return decoded
+
+
+def parse_json(path, raw):
+    """The parsed file; raises InputError for anything that is not JSON text."""
+    if not raw.strip():
+        raise InputError(f"{path}: the file is empty (an interrupted or failed run?)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a text file (not UTF-8)")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        if e.pos >= len(text.rstrip()):
+            raise InputError(f"{path}: truncated JSON (it ends at line {e.lineno} column "
+                             f"{e.colno})")
+        raise InputError(f"{path}: malformed JSON: {e.msg} at line {e.lineno} column {e.colno}")
+    except RecursionError:
+        raise InputError(f"{path}: malformed JSON: nested too deeply")
+    except ValueError as e:  # e.g. an integer beyond Python's digit limit
+        raise InputError(f"{path}: malformed JSON: {one_line(e)}")
+    if re.search(rb"\\u[dD][89a-fA-F]", raw):
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise InputError(f"{path}: malformed JSON: a \\u escape of a lone surrogate "
+                             f"(not a Unicode character)")
+    return data
+
+
+def add_row(result, i, row):
+    """Adds benchmark row i of the file to result.runs, after checking every field read."""
+    path = result.path
+    if not isinstance(row, dict) or not isinstance(row.get("name"), str):
+        raise InputError(f"{path}: benchmark row {i} is malformed (no name)")
+    run_type = row.get("run_type", "iteration")
+    if not isinstance(run_type, str):
+        raise InputError(f"{path}: benchmark row {i} ({row['name']}): run_type is "
+                         f"{shown(run_type)}, not a string")
+    if run_type != "iteration":
+        return  # Google Benchmark's aggregates (their _cv may hold NaN): not read
+    name = row.get("run_name", row["name"])
+    if not isinstance(name, str):
+        raise InputError(f"{path}: benchmark row {i} ({row['name']}): run_name is "
+                         f"{shown(name)}, not a string")
+
+    def bad(key, what):
+        return InputError(f"{path}: benchmark row {i} ({name}): {key} is {shown(row[key])}, "
+                          f"not {what}")
+
+    run = result.runs.get(name)
+    if run is None:
+        run = Run(name, result)
+        parsed = parse_name(name)
+        if parsed:
+            run.workload, run.strategy, run.params = parsed
+        result.runs[name] = run
+    rep = row.get("repetition_index", len(run.times) + len(run.errors))
+    if "repetition_index" in row and not (isinstance(rep, int) and not isinstance(rep, bool)
+                                          and rep >= 0):
+        raise bad("repetition_index", "an integer >= 0")
+    error = row.get("error_occurred", False)
+    if not isinstance(error, bool):
+        raise bad("error_occurred", "true or false")
+    if error:
+        message = row.get("error_message", "error")
+        if not isinstance(message, str):
+            raise bad("error_message", "a string")
+        run.errors.append(message)
+        return
+    unit = row.get("time_unit", "ns")
+    if not isinstance(unit, str) or unit not in TIME_UNITS:
+        raise bad("time_unit", "one of " + "/".join(TIME_UNITS))
+    if "real_time" not in row:
+        raise InputError(f"{path}: benchmark row {i} ({name}) has no real_time")
+    t = row["real_time"]  # per iteration already
+    if not is_finite(t) or t <= 0:
+        raise bad("real_time", "a finite number > 0")
+    seconds = t * TIME_UNITS[unit]
+    if not TIME_RANGE[0] <= seconds <= TIME_RANGE[1]:
+        raise InputError(f"{path}: benchmark row {i} ({name}): real_time {t} {unit} is out of "
+                         f"range ({TIME_RANGE[0]:g} to {TIME_RANGE[1]:g} s)")
+    if rep in run.times:
+        raise InputError(f"{path}: benchmark row {i} ({name}): repetition_index {rep} appears "
+                         f"twice")
+    run.times[rep] = seconds
+    for key, value in row.items():
+        if is_number(value) and key not in GB_FIELDS:
+            if is_finite(value):
+                run.counters.setdefault(key, {})[rep] = float(value)
+            else:
+                result.dropped += 1
 
 
 def load_result(path):
@@ -260,17 +611,7 @@ def load_result(path):
             raw = f.read()
     except OSError as e:
         raise InputError(f"{path}: cannot read: {e.strerror}")
-    if not raw.strip():
-        raise InputError(f"{path}: the file is empty (an interrupted or failed run?)")
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not a text file (not UTF-8)")
-    except json.JSONDecodeError as e:
-        if e.pos >= len(raw.rstrip()):
-            raise InputError(f"{path}: truncated JSON (it ends at line {e.lineno} column "
-                             f"{e.colno})")
-        raise InputError(f"{path}: malformed JSON: {e.msg} at line {e.lineno} column {e.colno}")
+    data = parse_json(path, raw)
     if not isinstance(data, dict) or not isinstance(data.get("context"), dict) \
             or not isinstance(data.get("benchmarks"), list):
         raise InputError(f"{path}: not Google Benchmark JSON (no \"context\" object and "
@@ -280,41 +621,16 @@ def load_result(path):
     if version is None:
         raise InputError(f"{path}: not gilbench output (Google Benchmark JSON without "
                          f"gilbench_schema_version in its context)")
-    if str(version) != SCHEMA_VERSION:
-        raise InputError(f"{path}: gilbench_schema_version is {version}; this plot.py reads "
-                         f"version {SCHEMA_VERSION}")
-    result = Result(path, context, {})
+    if not isinstance(version, (str, int)) or str(version) != SCHEMA_VERSION:
+        raise InputError(f"{path}: gilbench_schema_version is "
+                         f"{version if isinstance(version, str) else shown(version)}; this plot.py "
+                         f"reads version {SCHEMA_VERSION}")
+    result = Result(path, context, {}, decode_context(path, context), data)
     for i, row in enumerate(data["benchmarks"]):
-        if not isinstance(row, dict) or not isinstance(row.get("name"), str):
-            raise InputError(f"{path}: benchmark row {i} is malformed (no name)")
-        if row.get("run_type", "iteration") != "iteration":
-            continue
-        name = row.get("run_name", row["name"])
-        run = result.runs.get(name)
-        if run is None:
-            run = Run(name, result)
-            parsed = parse_name(name)
-            if parsed:
-                run.workload, run.strategy, run.params = parsed
-            result.runs[name] = run
-        rep = row.get("repetition_index", len(run.times) + len(run.errors))
-        if row.get("error_occurred"):
-            run.errors.append(str(row.get("error_message", "error")))
-            continue
-        unit = TIME_UNITS.get(row.get("time_unit", "ns"))
-        t = row.get("real_time")  # per iteration already
-        if unit is None or not isinstance(t, (int, float)) or not isinstance(rep, int):
-            raise InputError(f"{path}: benchmark row {i} ({name}) is malformed "
-                             f"(real_time, time_unit or repetition_index)")
-        run.times[rep] = t * unit
-        for key, value in row.items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool) \
-                    and key not in GB_FIELDS:
-                run.counters.setdefault(key, {})[rep] = float(value)
+        add_row(result, i, row)
     if not result.runs:
         raise InputError(f"{path}: holds no benchmark runs")
     return result
-
 
 
 # --------------------------------------------------------------------------
@@ -345,7 +661,13 @@ def min_u_pvalue(n1, n2):
     """The smallest two-sided p-value an exact U test can give for n1 vs n2 samples."""
     if n1 < 2 or n2 < 2:
         return 1.0
-    return min(1.0, 2.0 / math.comb(n1 + n2, n1))
+    ways = math.comb(n1 + n2, n1)
+    return min(1.0, 2.0 / ways) if ways < 1e300 else 0.0
+
+
+def u_test_repetitions(alpha):
+    """The fewest repetitions per side whose smallest U-test p is below alpha (None: none)."""
+    return next((n for n in range(2, 1000) if min_u_pvalue(n, n) < alpha), None)
 
 
 def bh_adjust(pvalues):
@@ -377,6 +699,8 @@ class Row:
     q: float = math.nan
     verdict: str = ""  # "regression", "improved", "noise", "failed", "base failed", ""
     note: str = ""
+    judged: bool = False  # both files have what the lane compares
+    reps: tuple = ()  # (repetitions in base, in new): the fewest of the samples compared
 
 
 def speedup_samples(result, run):
@@ -452,8 +776,9 @@ def compare_time(base, new, names, alpha, threshold):
             row.verdict, row.note = "base failed", a.errors[0]
         else:
             row.base, row.new = median(a.samples()), median(b.samples())
-            row.change = row.new / row.base - 1 if row.base > 0 else math.nan
+            row.change = row.new / row.base - 1
             row.p = u_test(a.samples(), b.samples())
+            row.judged, row.reps = True, (len(a.times), len(b.times))
         rows.append(row)
     judge(rows, alpha, threshold, +1)
     return rows
@@ -476,29 +801,52 @@ def compare_ratios(base, new, names, alpha, threshold):
         elif sa is None:
             row.verdict, row.note = "base failed", "no reference ratio in BASE"
         else:
-            row.base, row.new, row.p = bootstrap_speedup_test(sa, sb, zlib.crc32(name.encode()))
+            seed = zlib.crc32(name.encode("utf-8", "surrogateescape"))
+            row.base, row.new, row.p = bootstrap_speedup_test(sa, sb, seed)
             row.change = row.new / row.base - 1
+            row.judged = True
+            row.reps = (min(len(x) for x in sa), min(len(x) for x in sb))
         rows.append(row)
     judge(rows, alpha, threshold, -1)
     return rows
 
 
+NOT_COUNTED_IN_NEW = "not counted in new"
+
+
 def compare_instructions(base, new, names, threshold):
-    """The instruction lane: rows counted in either file; flagged beyond the threshold."""
+    """The instruction lane: rows counted in either file; flagged beyond the threshold.
+
+    A row BASE counted and NEW did not is FAILED when NEW's run of it failed, or
+    it failed under valgrind or counted 0 (no measured region) in NEW: NEW broke
+    it. Without such a record it is only "not counted in new", which a gated lane
+    refuses (lane_problems): the gate cannot pass what it did not see.
+    """
     counts_a, counts_b = base.instructions or {}, new.instructions or {}
+    lane_b = new.ctx_json(INSTRUCTIONS_KEY, None) or {}
+    failed_b, empty_b = lane_b.get("failed", {}), set(lane_b.get("no_measured_region", []))
     rows = []
     for name in names:
         if name not in counts_a and name not in counts_b:
             continue
         row = Row(name, counts_a.get(name, math.nan), counts_b.get(name, math.nan))
-        if name not in counts_a or name not in counts_b:
-            row.note = "counted on one side only"
-        elif row.base > 0:
+        if name in counts_a and name in counts_b:
+            row.judged = True
             row.change = row.new / row.base - 1
             if row.change > threshold:
                 row.verdict = "regression"
             elif row.change < -threshold:
                 row.verdict = "improved"
+        elif name not in counts_a:
+            row.note = "counted in new only"
+        elif new.runs[name].failed:
+            row.verdict, row.note = "failed", new.runs[name].errors[0]
+        elif name in failed_b:
+            row.verdict, row.note = "failed", f"under valgrind in new: {failed_b[name]}"
+        elif name in empty_b:
+            row.verdict, row.note = "failed", "0 instructions in new (no measured_run region)"
+        else:
+            row.note = NOT_COUNTED_IN_NEW
         rows.append(row)
     return rows
 
@@ -530,12 +878,13 @@ def markdown_table(rows, columns, value_fmt, with_q=True):
     lines = ["| " + " | ".join(head) + " |",
              "|" + "|".join(["---"] + ["---:"] * (len(head) - 2) + ["---"]) + "|"]
     for r in sorted(rows, key=lambda r: (VERDICT_ORDER[r.verdict], r.name)):
-        cells = [f"`{r.name}`", value_fmt(r.base), value_fmt(r.new), fmt_change(r.change)]
+        name = one_line(r.name).replace("|", "\\|")
+        cells = [f"`{name}`", value_fmt(r.base), value_fmt(r.new), fmt_change(r.change)]
         if with_q:
             cells.append(fmt_q(r.q))
         verdict = VERDICT_TEXT[r.verdict]
         if r.note:
-            verdict = f"{verdict} {r.note}".strip().replace("|", "\\|")
+            verdict = one_line(f"{verdict} {r.note}".strip()).replace("|", "\\|")
         cells.append(verdict)
         lines.append("| " + " | ".join(cells) + " |")
     return lines
@@ -551,6 +900,82 @@ def power_note(base, new, names, alpha):
     return (f"> **Warning:** with {n1} vs {n2} repetitions the smallest possible U-test p is "
             f"{pmin:.2g}, so a regression of a single benchmark among {len(names)} cannot reach "
             f"q < {alpha} after the BH correction. Use more repetitions (9 or more, odd).")
+
+
+def name_list(names, limit=3):
+    """`a`, `b`, `c` (+N more)."""
+    text = ", ".join(f"`{one_line(n)}`" for n in names[:limit])
+    return text + (f" (+{len(names) - limit} more)" if len(names) > limit else "")
+
+
+def time_problems(rows, alpha):
+    """Why a gated time lane cannot judge: nothing measured in both files, or rows
+    whose repetitions are too few for the U test to ever reach q < alpha."""
+    judged = [r for r in rows if r.judged]
+    if not judged:
+        if any(r.verdict == "failed" for r in rows):
+            return []  # NEW's runs failed: exit 1 says so
+        return ["time lane: no benchmark to compare (every run failed in BASE)"]
+    few = [r for r in judged if min_u_pvalue(*r.reps) >= alpha]
+    if not few:
+        return []
+    need = u_test_repetitions(alpha)
+    r = few[0]
+    return [f"time lane: {len(few)} of {len(judged)} benchmarks have too few repetitions to be "
+            f"flagged at all (e.g. {name_list([r.name], 1)}: {r.reps[0]} vs {r.reps[1]}, whose "
+            f"smallest U-test p is {min_u_pvalue(*r.reps):.2g}, not below --alpha {alpha}): "
+            + (f"it needs {need} or more repetitions per side (9 or more, odd, to flag a lone "
+               f"regression)" if need else "no repetition count reaches that alpha")]
+
+
+def ratio_problems(rows, base):
+    """Why a gated ratio lane cannot judge: no ratio in both files, or rows with fewer
+    than 2 repetitions on a side (the bootstrap then has no spread and no p-value)."""
+    judged = [r for r in rows if r.judged]
+    if not judged:
+        if any(r.verdict == "failed" for r in rows):
+            return []
+        why = ("no reference ratio in BASE" if rows else
+               f"no non-reference benchmark has a 1-worker reference run "
+               f"({base.reference}) in its file")
+        return [f"ratio lane: nothing to compare: {why}"]
+    few = [r for r in judged if min(r.reps) < 2]
+    if not few:
+        return []
+    r = few[0]
+    return [f"ratio lane: {len(few)} of {len(judged)} benchmarks have fewer than 2 repetitions "
+            f"of the row or of its reference in a file (e.g. {name_list([r.name], 1)}: {r.reps[0]} "
+            f"vs {r.reps[1]}): the bootstrap needs 2 or more per side"]
+
+
+def instruction_problems(rows, base, new):
+    """Why a gated instruction lane cannot judge: counts missing in a file, rows BASE
+    counted that NEW lacks with no failure recorded, or nothing counted in both."""
+    missing = [r.path for r in (base, new) if r.instructions is None]
+    if missing:
+        return [f"instructions lane: no instruction counts in {' and '.join(missing)} (`plot.py "
+                f"instructions FILE --gilbench BIN` adds them; or leave the lane out of --gate)"]
+    problems = []
+    lacking = [r.name for r in rows if r.note == NOT_COUNTED_IN_NEW]
+    if lacking:
+        problems.append(f"instructions lane: {new.path} lacks the instruction counts of "
+                        f"{len(lacking)} benchmarks {base.path} counted ({name_list(lacking)}), and "
+                        f"records no failure for them: count them (`plot.py instructions`)")
+    elif not any(r.judged for r in rows) and not any(r.verdict == "failed" for r in rows):
+        problems.append("instructions lane: no benchmark is counted in both files")
+    return problems
+
+
+def default_gate(base, names):
+    """The lanes gated without --gate: time; ratio when BASE has an in-run ratio;
+    instructions when BASE holds instruction counts."""
+    gate = {"time"}
+    if any(base.runs[n].strategy not in (None, base.reference)
+           and speedup_samples(base, base.runs[n]) for n in names):
+        gate.add("ratio")
+    if base.instructions is not None:
+        gate.add("instructions")
+    return gate
 
 
 def comparable_names(base, new, common):
@@ -643,7 +1068,7 @@ def cmd_compare(args):
     """The gate: three lanes, a markdown report, exit 1 on a gated regression."""
     base, new = load_result(args.base), load_result(args.new)
     names, only_base, only_new = comparable_names(base, new, args.common)
-    gate = set(args.gate.split(",")) if args.gate else {"time", "ratio", "instructions"}
+    gate = set(args.gate.split(",")) if args.gate else default_gate(base, names)
 
     ms = lambda v: fmt_num(v * 1e3)
     speedup = lambda v: "–" if math.isnan(v) else fmt_num(v, 3) + "x"
@@ -673,6 +1098,13 @@ def cmd_compare(args):
             f"Not compared: no instruction counts in {missing} (`plot.py instructions FILE "
             f"--gilbench BIN` adds them)."]))
 
+    problems = []
+    if "time" in gate:
+        problems += time_problems(lanes[0].rows, args.alpha)
+    if "ratio" in gate:
+        problems += ratio_problems(lanes[1].rows, base)
+    if "instructions" in gate:
+        problems += instruction_problems(lanes[2].rows, base, new)
     regressions, body = [], []
     for lane in lanes:
         gated = lane.key in gate
@@ -687,19 +1119,25 @@ def cmd_compare(args):
                      + (f", {n['noise']} beyond the threshold but not significant."
                         if lane.with_q else "."), ""]
             body += markdown_table(lane.rows, lane.columns, lane.fmt, lane.with_q)
-        body += [("\n" if lane.rows else "") + note for note in lane.notes]
+        body += [("\n" if lane.rows else "") + one_line(note) for note in lane.notes]
 
-    head = ["## gilbench compare: " + (f"REGRESSION ({len(regressions)})" if regressions
-                                       else "no regression"), "",
-            f"- base: {base.describe()}", f"- new: {new.describe()}",
+    verdict = f"REGRESSION ({len(regressions)})" if regressions else "no regression"
+    if problems:
+        verdict = (f"CANNOT JUDGE (a gated lane cannot judge; {verdict} in what it could)"
+                   if regressions else "CANNOT JUDGE (a gated lane cannot judge)")
+    head = ["## gilbench compare: " + verdict, "",
+            f"- base: {one_line(base.describe())}", f"- new: {one_line(new.describe())}",
             f"- gated lanes: {', '.join(l.key for l in lanes if l.key in gate)}. Time and "
             f"ratio changes are flagged when beyond the threshold and significant "
             f"(Benjamini-Hochberg q < alpha); instruction counts when beyond the threshold."]
     if regressions:
-        shown = [f"`{r.name}` ({lane} " + (f"{fmt_change(r.change)})" if r.verdict == "regression"
-                                           else "lane: the run failed)") for lane, r in regressions]
-        head.append("- regressions: " + ", ".join(shown[:20])
-                    + (f" (+{len(shown) - 20} more)" if len(shown) > 20 else ""))
+        listed = [f"`{one_line(r.name)}` ({lane} " + (
+            f"{fmt_change(r.change)})" if r.verdict == "regression" else "lane: the run failed)")
+            for lane, r in regressions]
+        head.append("- regressions: " + ", ".join(listed[:20])
+                    + (f" (+{len(listed) - 20} more)" if len(listed) > 20 else ""))
+    for problem in problems:
+        head.append(f"- **cannot judge:** {problem}")
     if only_base or only_new:
         head.append(f"- compared the {len(names)} common benchmarks; left out: "
                     f"{len(only_base)} only in base, {len(only_new)} only in new")
@@ -712,16 +1150,17 @@ def cmd_compare(args):
                         f"instruction counts are.")
     injected = [r.context.get("gilbench_injected_slowdown") for r in (base, new)]
     if any(injected):
-        head.append(f"- injected slowdown (test only): base {injected[0] or 'none'}, new "
-                    f"{injected[1] or 'none'}")
+        head.append(one_line(f"- injected slowdown (test only): base {injected[0] or 'none'}, "
+                             f"new {injected[1] or 'none'}"))
     note = power_note(base, new, names, args.alpha)
     if note:
         head += ["", note]
     text = "\n".join(head + body) + "\n"
-    sys.stdout.write(text)
+    emit(text)
     if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(text)
+        write_output(args.markdown, text)
+    if problems:  # bad input comes first: what the gate did not judge has not passed
+        raise InputError("compare cannot judge a gated lane: " + "; ".join(problems))
     return 1 if regressions else 0
 
 
@@ -814,6 +1253,8 @@ class Charts:
     def __init__(self, results, out, headline_workers):
         import matplotlib
         matplotlib.use("Agg")
+        # Names are drawn as they are: a "$" in a name is no mathtext to parse.
+        matplotlib.rcParams["text.parse_math"] = False
         import matplotlib.pyplot as plt
         self.plt = plt
         self.results = results
@@ -841,12 +1282,16 @@ class Charts:
     # helpers ---------------------------------------------------------------
 
     def save(self, fig, stem):
-        """Writes DIR/stem.png and DIR/stem.svg and closes the figure."""
-        for ext in ("png", "svg"):
-            path = os.path.join(self.out, f"{stem}.{ext}")
-            fig.savefig(path, dpi=110 if ext == "png" else None)
-            self.written.append(path)
-        self.plt.close(fig)
+        """Writes DIR/stem.png and DIR/stem.svg (through write_output) and closes the figure."""
+        try:
+            for ext in ("png", "svg"):
+                path = os.path.join(self.out, f"{stem}.{ext}")
+                image = io.BytesIO()
+                fig.savefig(image, format=ext, dpi=110 if ext == "png" else None)
+                write_output(path, image.getvalue())
+                self.written.append(path)
+        finally:
+            self.plt.close(fig)
 
     def grid(self, n, width=4.4, height=3.4):
         """A figure of n panels, up to 4 to a row; returns (figure, the n axes)."""
@@ -1228,14 +1673,16 @@ class Charts:
         lines += ["", "Charts (PNG and SVG): " + ", ".join(charts) + "."]
         text = "\n".join(lines) + "\n"
         path = os.path.join(self.out, "summary.md")
-        with open(path, "w") as f:
-            f.write(text)
+        write_output(path, text)
         self.written.append(path)
         return text
 
 
 def cmd_charts(args):
     results = [load_result(p) for p in args.results]
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise InputError(f"{args.out}: cannot create the output directory: it exists and is "
+                         f"not a directory")
     try:
         os.makedirs(args.out, exist_ok=True)
     except OSError as e:
@@ -1244,12 +1691,16 @@ def cmd_charts(args):
     if not charts.series:
         raise InputError(f"{args.results[0]}: no run name follows <workload>/<strategy>/"
                          f"workers:<n>: nothing to draw")
+    for r in results:
+        if r.dropped:
+            print(f"charts: {r.path}: left out {r.dropped} counter values that are not finite "
+                  f"numbers", file=sys.stderr)
     charts.speedup()
     charts.overhead()
     charts.io()
     charts.sweeps()
     charts.gil_stats()
-    sys.stdout.write(charts.summary())
+    emit(charts.summary())
     print(f"\nwrote {len(charts.written)} files to {args.out}", file=sys.stderr)
     return 0
 
@@ -1291,12 +1742,18 @@ def count_instructions(binary, flags, name, workdir):
            "--trace-children=yes", f"--callgrind-out-file={workdir}/callgrind.out.%p",
            binary, *flags, "--repetitions=1",
            f"--benchmark_filter=^{ere_escape(name)}(/iterations:|$)", f"--out={out_json}"]
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              errors="backslashreplace")
+    except OSError as e:
+        raise LaneError(f"cannot run valgrind: {e.strerror or e}")
     if proc.returncode != 0:
         said = [ln.strip() for ln in proc.stderr.splitlines()
                 if ln.strip() and not ln.startswith("==")]
         raise LaneError(f"gilbench under callgrind exited {proc.returncode}"
                         + (f": {said[-1]}" if said else ""))
+    if not os.path.exists(out_json):
+        raise LaneError("gilbench under callgrind exited 0 but wrote no result file")
     try:
         ran = load_result(out_json)
     except InputError as e:
@@ -1306,12 +1763,15 @@ def count_instructions(binary, flags, name, workdir):
     total, processes = 0, 0
     for fname in os.listdir(workdir):
         if fname.startswith("callgrind.out."):
-            with open(os.path.join(workdir, fname)) as f:
-                for line in f:
-                    if line.startswith("totals:"):
-                        total += int(line.split()[1])
-                        processes += 1
-                        break
+            try:
+                with open(os.path.join(workdir, fname), errors="replace") as f:
+                    for line in f:
+                        if line.startswith("totals:"):
+                            total += int(line.split()[1])
+                            processes += 1
+                            break
+            except (OSError, ValueError, IndexError):
+                raise LaneError(f"unreadable callgrind output {fname}")
     return total, processes
 
 
@@ -1324,12 +1784,13 @@ def cmd_instructions(args):
         raise InputError(f"{args.gilbench}: not an executable gilbench binary")
     flags = replay_flags(result)
     kinds = result.ctx_json("gilbench_workloads", {})
+    pattern = re.compile(args.filter) if args.filter is not None else None
     # Not counted: start-up rows (no measured region) and rows whose work
     # depends on timing (convoy: its K CPU workers spin until the IO worker
     # is done, so their instruction count is not a property of the build).
     names = [n for n, r in result.runs.items() if r.x == 1 and r.x_key == "workers"
              and not r.failed and kinds.get(r.workload) != "startup" and "io_rps" not in r.counters
-             and (args.filter is None or re.search(args.filter, n))]
+             and (pattern is None or pattern.search(n))]
     if not names:
         raise InputError(f"{args.result}: no successful 1-worker row to count")
     print(f"instructions: {len(names)} benchmarks x {args.repeat} under callgrind, "
@@ -1338,8 +1799,11 @@ def cmd_instructions(args):
     def one(name):
         got = []
         for _ in range(args.repeat):
-            with tempfile.TemporaryDirectory(prefix="gilbench-cg-") as d:
-                got.append(count_instructions(args.gilbench, flags, name, d))
+            try:
+                with tempfile.TemporaryDirectory(prefix="gilbench-cg-") as d:
+                    got.append(count_instructions(args.gilbench, flags, name, d))
+            except OSError as e:  # the temporary directory
+                raise LaneError(f"{e.filename or 'temporary directory'}: {e.strerror or e}")
         return got
 
     started = time.time()
@@ -1369,23 +1833,28 @@ def cmd_instructions(args):
                   + (f" in {got[0][1]} processes" if got[0][1] != 1 else "")
                   + (f" (repeats differ by {spread[name]:.4%})" if name in spread else ""),
                   file=sys.stderr)
-    version = subprocess.run(["valgrind", "--version"], stdout=subprocess.PIPE,
-                             text=True).stdout.strip()
+    if not counts:
+        raise InputError(uncounted_reason(args.result, names, failed, uncounted))
+    worst = max(spread.values(), default=0.0)
+    if worst > args.tolerance:
+        raise InputError(f"{args.result}: instruction counts differ between repeats by up to "
+                         f"{worst:.3%} (tolerance {args.tolerance:.3%}): "
+                         + ", ".join(n for n, v in spread.items() if v > args.tolerance)
+                         + "; nothing written")
+    try:
+        version = subprocess.run(["valgrind", "--version"], stdout=subprocess.PIPE,
+                                 text=True, errors="replace").stdout.strip()
+    except OSError as e:
+        raise InputError(f"valgrind --version: cannot run: {e.strerror or e}")
     lane = {"tool": f"valgrind --tool=callgrind --toggle-collect={CALLGRIND_TOGGLE} "
                     f"--trace-children=yes", "valgrind": version, "flags": flags,
             "repeat": args.repeat, "counts": {n: counts[n] for n in names if n in counts},
             "processes": processes, "repeat_spread": spread, "failed": failed,
             "no_measured_region": sorted(uncounted)}
     target = args.out or args.result
-    with open(args.result) as f:
-        data = json.load(f)
+    data = result.data  # the file as load_result read it: nothing else changes
     data["context"][INSTRUCTIONS_KEY] = json.dumps(lane, sort_keys=True)
-    tmp = os.path.join(os.path.dirname(os.path.abspath(target)),
-                       f".{os.path.basename(target)}.tmp.{os.getpid()}")
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, target)
+    write_output(target, json.dumps(data, indent=2) + "\n")
     print(f"instructions: {len(counts)} of {len(names)} counted in {time.time() - started:.0f} s"
           f", stored in {target} (context {INSTRUCTIONS_KEY})", file=sys.stderr)
     if uncounted:
@@ -1394,13 +1863,19 @@ def cmd_instructions(args):
     if failed:
         print(f"instructions: warning: {len(failed)} rows could not be counted (left out): "
               + "; ".join(f"{n}: {why}" for n, why in sorted(failed.items())), file=sys.stderr)
-    worst = max(spread.values(), default=0.0)
-    if worst > args.tolerance:
-        print(f"instructions: counts differ between repeats by up to {worst:.3%} (tolerance "
-              f"{args.tolerance:.3%}): " + ", ".join(n for n, v in spread.items()
-                                                    if v > args.tolerance), file=sys.stderr)
-        return 1
     return 0
+
+
+def uncounted_reason(path, names, failed, uncounted):
+    """The one line of an instruction lane that counted nothing."""
+    parts = []
+    if failed:
+        name, why = sorted(failed.items())[0]
+        parts.append(f"{len(failed)} failed under callgrind (e.g. {name}: {why})")
+    if uncounted:
+        parts.append(f"{len(uncounted)} have no measured_run region (0 instructions)")
+    return (f"{path}: counted no row of {len(names)}: " + "; ".join(parts)
+            + ": nothing written (is --gilbench the binary that wrote the file?)")
 
 
 # --------------------------------------------------------------------------
@@ -1421,19 +1896,34 @@ def cmd_fidelity(argv):
 # --------------------------------------------------------------------------
 
 
+EXIT_STATUSES = ("exit status: 0 pass; 1 regression (compare only); 2 bad input, usage or "
+                 "environment (one line on stderr); 3 internal error (--debug or PLOT_DEBUG=1 "
+                 "shows the traceback)")
+
+
 def build_parser():
     p = argparse.ArgumentParser(
         prog="plot.py", description="Charts, regression gate and instruction-count lane for "
-        "gilbench results (see the module docstring: pydoc ./plot.py).")
+        "gilbench results (see the module docstring: pydoc ./plot.py).", epilog=EXIT_STATUSES)
+    p.add_argument("--debug", action="store_true",
+                   help="re-raise an internal error with its traceback (also PLOT_DEBUG=1)")
     sub = p.add_subparsers(dest="command", required=True)
 
-    c = sub.add_parser("charts", help="PNG+SVG charts and summary.md from result files")
+    c = sub.add_parser("charts", help="PNG+SVG charts and summary.md from result files; exit 0 "
+                       "drawn, 2 bad input or a file that cannot be written",
+                       epilog="exit status: 0 drawn; 2 bad input, or an output file that cannot "
+                       "be written (with the OS reason); 3 internal error")
     c.add_argument("results", nargs="+", metavar="RESULT.json")
     c.add_argument("--out", required=True, metavar="DIR", help="where to write the charts")
     c.add_argument("--headline-workers", type=int, default=2, metavar="N",
                    help="worker count of the summary's speedup table (default 2)")
 
-    g = sub.add_parser("compare", help="the CI gate: exit 0 ok, 1 regression, 2 bad input")
+    g = sub.add_parser("compare", help="the CI gate: exit 0 ok, 1 regression, 2 bad input",
+                       epilog="exit status: 0 no regression; 1 a gated lane regressed, or a run "
+                       "failed in NEW; 2 bad input, files that cannot be compared, or a gated "
+                       "lane that cannot judge (nothing to compare, too few repetitions, "
+                       "instruction counts missing in NEW), or --markdown cannot be written; "
+                       "3 internal error")
     g.add_argument("base", metavar="BASE.json")
     g.add_argument("new", metavar="NEW.json")
     g.add_argument("--threshold", type=float, default=0.05,
@@ -1449,14 +1939,20 @@ def build_parser():
                    help="in-run ratios: significance level after BH (default 0.01)")
     g.add_argument("--gate", metavar="LANES",
                    help="comma-separated lanes that fail the job: time,ratio,instructions "
-                   "(default all); the others are printed only")
+                   "(default: time, ratio when BASE has in-run ratios, instructions when BASE "
+                   "has counts); the others are printed only")
     g.add_argument("--common", action="store_true",
                    help="compare the benchmarks both files hold instead of failing on a "
                    "different set")
     g.add_argument("--markdown", metavar="FILE", help="also write the markdown to FILE")
 
     i = sub.add_parser("instructions", help="count instructions of the 1-worker rows under "
-                       "callgrind and store them in the result file")
+                       "callgrind and store them in the result file; exit 0 stored, 2 bad "
+                       "input, no valgrind, nothing counted or repeats that differ",
+                       epilog="exit status: 0 counted and stored; 2 bad input, valgrind "
+                       "missing, no row counted (all failed or had no measured region), "
+                       "repeated counts beyond --tolerance, or the file cannot be written "
+                       "(nothing is written when it fails); 3 internal error")
     i.add_argument("result", metavar="RESULT.json")
     i.add_argument("--gilbench", required=True, metavar="BIN",
                    help="the gilbench binary that produced RESULT.json")
@@ -1467,7 +1963,8 @@ def build_parser():
                    "counts differ by more than --tolerance")
     i.add_argument("--tolerance", type=float, default=0.001,
                    help="largest relative difference between repeats (default 0.001)")
-    i.add_argument("--filter", metavar="REGEX", help="only benchmarks whose name matches")
+    i.add_argument("--filter", metavar="REGEX", help="only benchmarks whose name matches "
+                   "(a Python regular expression)")
     i.add_argument("--out", metavar="FILE", help="write here instead of into RESULT.json")
 
     f = sub.add_parser("fidelity", help="the CPython fidelity report (bench/python/fidelity.py)")
@@ -1475,33 +1972,74 @@ def build_parser():
     return p
 
 
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
+def check_options(args):
+    """The option values argparse's types let through; raises InputError."""
+    def bad(option, what):
+        raise InputError(f"--{option.replace('_', '-')}: {shown(getattr(args, option))}: "
+                         f"must be {what}")
+
+    if args.command == "compare":
+        for opt in ("threshold", "ratio_threshold", "instr_threshold"):
+            if not 0 <= getattr(args, opt) < 1:
+                bad(opt, "in [0, 1)")
+        for opt in ("alpha", "ratio_alpha"):
+            if not 0 < getattr(args, opt) < 1:
+                bad(opt, "in (0, 1)")
+        if args.gate and not set(args.gate.split(",")) <= {"time", "ratio", "instructions"}:
+            raise InputError(f"--gate: {args.gate}: lanes are time, ratio, instructions")
+    elif args.command == "charts":
+        if args.headline_workers < 1:
+            bad("headline_workers", "1 or more")
+    elif args.command == "instructions":
+        if args.jobs < 1:
+            bad("jobs", "1 or more")
+        if args.repeat < 1:
+            bad("repeat", "1 or more")
+        if not 0 <= args.tolerance < math.inf:
+            bad("tolerance", "a finite number >= 0")
+        if args.filter is not None:
+            try:
+                re.compile(args.filter)
+            except (re.error, RecursionError, OverflowError) as e:
+                raise InputError(f"--filter: {shown(args.filter)} is not a regular expression: "
+                                 f"{e}")
+
+
+def run_command(argv):
+    """Runs one sub-command; returns its exit status. Raises InputError for bad input."""
     if argv and argv[0] == "fidelity":  # its own options, untouched by argparse
-        try:
-            return cmd_fidelity(argv[1:])
-        except InputError as e:
-            print(f"plot.py: error: {e}", file=sys.stderr)
-            return 2
+        return cmd_fidelity(argv[1:])
     args = build_parser().parse_args(argv)
+    check_options(args)
+    if args.command == "charts":
+        return cmd_charts(args)
+    if args.command == "compare":
+        return cmd_compare(args)
+    if args.command == "instructions":
+        return cmd_instructions(args)
+    return 2
+
+
+def main(argv=None):
+    """Exit status 0 pass, 1 regression (compare), 2 bad input, 3 internal error."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = os.environ.get("PLOT_DEBUG", "") not in ("", "0")
+    while argv and argv[0] == "--debug":
+        debug = True
+        argv = argv[1:]
     try:
-        if args.command == "charts":
-            return cmd_charts(args)
-        if args.command == "compare":
-            for opt in ("threshold", "ratio_threshold", "instr_threshold", "alpha", "ratio_alpha"):
-                if not 0 <= getattr(args, opt) < 1:
-                    raise InputError(f"--{opt.replace('_', '-')}: must be in [0, 1)")
-            if args.gate and not set(args.gate.split(",")) <= {"time", "ratio", "instructions"}:
-                raise InputError(f"--gate: {args.gate}: lanes are time, ratio, instructions")
-            return cmd_compare(args)
-        if args.command == "instructions":
-            return cmd_instructions(args)
+        return run_command(argv)
     except InputError as e:
-        print(f"plot.py: error: {e}", file=sys.stderr)
+        print(f"plot.py: error: {one_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-    return 2
+    except Exception as e:  # a bug of plot.py: one line, never a status that reads as a verdict
+        if debug:
+            raise
+        print(f"plot.py: internal error: {type(e).__name__}: {one_line(e)} (PLOT_DEBUG=1 shows "
+              f"the traceback)", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

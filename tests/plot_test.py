@@ -8,9 +8,14 @@ that run the binary (the callgrind lane) are skipped without it.
     /usr/bin/python3 tests/plot_test.py [--gilbench=build/gilbench] [-v]
 """
 
+import contextlib
 import copy
+import errno
+import io
 import json
 import os
+import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -186,11 +191,13 @@ class Compare(TempDir):
             self.assertIn(f"| `{name}` |", out)
 
     def test_few_repetitions_warn(self):
+        # 3 vs 3 repetitions: the time lane cannot flag anything (its smallest U-test
+        # p is 0.1); not gated, it only warns.
         data = load(A)
         data["benchmarks"] = [r for r in data["benchmarks"]
                               if r.get("repetition_index", 0) < 3 and r["run_type"] == "iteration"]
         small = self.write("small.json", data)
-        code, out = self.compare(small, small)
+        code, out = self.compare(small, small, "--gate", "ratio,instructions")
         self.assertEqual(code, 0)
         self.assertIn("cannot reach q < 0.05", out)
 
@@ -299,6 +306,456 @@ class BadInput(TempDir):
         self.assertEqual(p.returncode, 2)
         self.assertIn("fidelity.py: not found", p.stderr)
         self.assertNotIn("Traceback", p.stderr)
+
+
+def iteration_rows(data):
+    return [r for r in data["benchmarks"] if r["run_type"] == "iteration"]
+
+
+def main_in_process(*argv):
+    """plot.main(argv) in this process: (exit status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = plot.main(list(argv))
+        except SystemExit as e:  # argparse
+            code = e.code
+    return code, out.getvalue(), err.getvalue()
+
+
+class OneLine(TempDir):
+    """Helpers: exit 2 with exactly one line on stderr, and no traceback."""
+
+    def assert_bad(self, args, *words):
+        code, out, err = run_plot(*args)
+        self.assertEqual(code, 2, err)
+        self.assertNotIn("Traceback", err)
+        lines = [ln for ln in err.strip().splitlines() if ln.startswith("plot.py:")]
+        self.assertEqual(len(lines), 1, err)
+        self.assertTrue(err.strip().endswith(lines[0]), err)
+        self.assertTrue(lines[0].startswith("plot.py: error: "), err)
+        for w in words:
+            self.assertIn(w, lines[0])
+        return lines[0]
+
+    def mutated(self, name, change):
+        """A copy of A2 changed by change(data), written as name (json writes bare NaN)."""
+        data = load(A2)
+        change(data)
+        return self.write(name, data)
+
+
+class GateRefusesBadData(OneLine):
+    """Issue 11 item 6: what the gate cannot judge is not a pass."""
+
+    def test_non_finite_or_non_positive_time_is_bad_input(self):
+        for label, value in (("nan", float("nan")), ("inf", float("inf")),
+                             ("-inf", float("-inf")), ("zero", 0), ("negative", -12.5)):
+            def change(data, value=value):
+                iteration_rows(data)[3]["real_time"] = value
+            path = self.mutated(f"time_{label}.json", change)
+            for args in (["compare", A, path], ["compare", path, A]):
+                line = self.assert_bad(args, path, "benchmark row 3", "real_time",
+                                       repr(value) if label != "zero" else "0")
+                self.assertIn("not a finite number > 0", line)
+
+    def test_time_out_of_range_is_bad_input(self):
+        def change(data):
+            iteration_rows(data)[0]["real_time"] = 1e308
+        self.assert_bad(["compare", A, self.mutated("huge.json", change)], "out of range")
+
+    def test_nan_in_aggregate_rows_is_no_error(self):
+        with open(A) as f:
+            self.assertIn("NaN", f.read(), "the fixture holds 1.7.1's NaN _cv rows")
+        code, _, err = run_plot("compare", A, A2)
+        self.assertEqual(code, 0, err)
+
+    def test_new_without_the_counts_of_a_gated_lane(self):
+        def no_counts(data):
+            lane = json.loads(data["context"][plot.INSTRUCTIONS_KEY])
+            lane["counts"] = {}
+            data["context"][plot.INSTRUCTIONS_KEY] = json.dumps(lane)
+        path = self.mutated("no_counts.json", no_counts)
+        self.assert_bad(["compare", A, path, "--gate", "instructions"], "instructions lane",
+                        path, "lacks the instruction counts of 6 benchmarks")
+        # the default gate includes the lane, since BASE has counts
+        self.assert_bad(["compare", A, path], "instructions lane")
+
+    def test_new_without_any_instruction_lane(self):
+        def no_lane(data):
+            del data["context"][plot.INSTRUCTIONS_KEY]
+        path = self.mutated("no_lane.json", no_lane)
+        self.assert_bad(["compare", A, path], "instructions lane", "no instruction counts in",
+                        path)
+        # not gated: printed only
+        code, out, err = run_plot("compare", A, path, "--gate", "time,ratio")
+        self.assertEqual(code, 0, err)
+        self.assertIn("Not compared: no instruction counts", out)
+
+    def test_one_row_missing_in_new(self):
+        def drop_one(data):
+            lane = json.loads(data["context"][plot.INSTRUCTIONS_KEY])
+            del lane["counts"]["list_sum/gil/workers:1"]
+            data["context"][plot.INSTRUCTIONS_KEY] = json.dumps(lane)
+        path = self.mutated("drop_one.json", drop_one)
+        self.assert_bad(["compare", A, path, "--gate", "instructions"],
+                        "lacks the instruction counts of 1 benchmarks", "list_sum/gil/workers:1")
+
+    def test_row_failed_under_valgrind_in_new_is_a_failure(self):
+        def failed(data):
+            lane = json.loads(data["context"][plot.INSTRUCTIONS_KEY])
+            del lane["counts"]["list_sum/gil/workers:1"]
+            lane["failed"] = {"list_sum/gil/workers:1": "gilbench under callgrind exited 1"}
+            data["context"][plot.INSTRUCTIONS_KEY] = json.dumps(lane)
+        code, out, err = run_plot("compare", A, self.mutated("vg_failed.json", failed),
+                                  "--gate", "instructions")
+        self.assertEqual(code, 1, err)
+        self.assertIn("**FAILED** under valgrind in new: gilbench under callgrind exited 1", out)
+
+    def test_files_without_counts_compare_without_the_lane(self):
+        def no_lane(data):
+            del data["context"][plot.INSTRUCTIONS_KEY]
+        base = self.write("base.json", (lambda d: (no_lane(d), d)[1])(load(A)))
+        code, out, err = run_plot("compare", base, self.mutated("new.json", no_lane))
+        self.assertEqual(code, 0, err)
+        self.assertIn("gated lanes: time, ratio.", out)
+        self.assert_bad(["compare", base, base, "--gate", "instructions"], "instructions lane")
+
+    def test_zero_comparable_rows_in_a_gated_lane(self):
+        # every BASE run failed: the time lane has nothing to judge
+        def all_failed(data):
+            for row in iteration_rows(data):
+                row["error_occurred"], row["error_message"] = True, "test"
+        base = self.mutated("all_failed.json", all_failed)
+        self.assert_bad(["compare", base, A2, "--gate", "time"], "time lane",
+                        "every run failed in BASE")
+        # no reference strategy in the files: the ratio lane has nothing to judge
+        def serial_only(data):
+            data["benchmarks"] = [r for r in data["benchmarks"] if "/serial/" in r["name"]]
+        path = self.mutated("serial.json", serial_only)
+        self.assert_bad(["compare", path, path, "--gate", "ratio"], "ratio lane",
+                        "nothing to compare")
+
+    def test_instructions_that_count_nothing_fail_and_write_nothing(self):
+        if shutil.which("valgrind") is None:
+            self.skipTest("valgrind is not installed")
+        data = load(A)
+        data["benchmarks"] = [r for r in data["benchmarks"]
+                              if r["run_name"] == "countdown/serial/workers:1"]
+        path = self.write("lane.json", data)
+        with open(path, "rb") as f:
+            before = f.read()
+        out = os.path.join(self.tmp, "out.json")
+        self.assert_bad(["instructions", path, "--gilbench", "/bin/true", "--out", out],
+                        "counted no row of 1", "1 failed under callgrind", "nothing written")
+        self.assertFalse(os.path.exists(out))
+        self.assert_bad(["instructions", path, "--gilbench", "/bin/true"], "counted no row")
+        with open(path, "rb") as f:
+            self.assertEqual(f.read(), before)
+
+
+class NoTraceback(OneLine):
+    """Issue 11 item 7: every bad input is one line and exit 2, never a traceback."""
+
+    def test_wrong_types_in_rows(self):
+        cases = {
+            "time_unit_list": lambda r: r.update(time_unit=["ms"]),
+            "time_unit_other": lambda r: r.update(time_unit="fortnights"),
+            "run_name_number": lambda r: r.update(run_name=12),
+            "run_type_list": lambda r: r.update(run_type=["iteration"]),
+            "repetition_float": lambda r: r.update(repetition_index=1.5),
+            "real_time_string": lambda r: r.update(real_time="12"),
+            "real_time_missing": lambda r: r.pop("real_time"),
+            "error_flag_string": lambda r: r.update(error_occurred="yes"),
+        }
+        for label, change in cases.items():
+            def mutate(data, change=change):
+                change(iteration_rows(data)[2])
+            path = self.mutated(f"{label}.json", mutate)
+            self.assert_bad(["compare", A, path], path, "benchmark row 2")
+            self.assert_bad(["charts", path, "--out", os.path.join(self.tmp, "c")], path)
+
+    def test_duplicate_repetition(self):
+        def dup(data):
+            rows = iteration_rows(data)
+            rows[1]["repetition_index"] = rows[0]["repetition_index"]
+        self.assert_bad(["compare", A, self.mutated("dup.json", dup)], "appears twice")
+
+    def test_wrong_types_in_context(self):
+        cases = {
+            "gilbench_instructions": "[]",
+            "load_avg": ["x"],
+            "num_cpus": "2",
+            "date": 20261128,
+            "gilbench_metrics": '{"io_rps": "fast"}',
+            "gilbench_strategies": '"gil"',
+            "gilbench_workloads": '["countdown"]',
+            "gilbench_params": "{",
+            "gilbench_reference_strategy": ["serial"],
+        }
+        for key, value in cases.items():
+            path = self.mutated(f"ctx_{key}.json",
+                                lambda d, key=key, value=value: d["context"].update({key: value}))
+            self.assert_bad(["compare", A, path], path, f"context key {key}")
+
+    def test_non_finite_counter_is_dropped(self):
+        def with_counter(data):
+            return [r for r in iteration_rows(data) if "gil_wait_ns" in r]
+
+        def nan_counter(data):
+            with_counter(data)[0]["gil_wait_ns"] = float("nan")
+        path = self.mutated("nan_counter.json", nan_counter)
+        first = with_counter(load(path))[0]
+        run = plot.load_result(path).runs[first["run_name"]]
+        self.assertNotIn(first["repetition_index"], run.counters["gil_wait_ns"])
+        self.assertIn(first["repetition_index"], run.times, "the row itself is kept")
+        code, _, err = run_plot("charts", path, "--out", os.path.join(self.tmp, "c"))
+        self.assertEqual(code, 0, err)
+        self.assertIn("left out 1 counter values", err)
+
+    def test_unwritable_outputs(self):
+        somefile = self.write("somefile", "x")
+        self.assert_bad(["compare", A, A2, "--markdown", os.path.join(self.tmp, "no", "x.md")],
+                        "cannot write", "No such file or directory")
+        self.assert_bad(["compare", A, A2, "--markdown", "/dev/full"], "/dev/full",
+                        "No space left on device")
+        self.assert_bad(["compare", A, A2, "--markdown", self.tmp], "Is a directory")
+        self.assertEqual(os.listdir(self.tmp), ["somefile"], "no temporary file is left")
+        self.assert_bad(["charts", A, "--out", os.path.join(somefile, "c")], "Not a directory")
+        self.assert_bad(["charts", A, "--out", "/dev/full"], "not a directory")
+
+    def test_read_only_place(self):
+        # As root a mode cannot make a directory read-only, and there is no read-only
+        # file system to hand: the writer's error is injected where it would arise.
+        real = tempfile.mkstemp
+
+        def read_only(*args, **kwargs):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), kwargs.get("dir"))
+        tempfile.mkstemp = read_only
+        try:
+            md = os.path.join(self.tmp, "x.md")
+            code, _, err = main_in_process("compare", A, A2, "--markdown", md)
+            self.assertEqual((code, err.strip()),
+                             (2, f"plot.py: error: {md}: cannot write: Read-only file system"))
+            code, _, err = main_in_process("charts", A, "--out", os.path.join(self.tmp, "c"))
+            self.assertEqual(code, 2, err)
+            self.assertIn("Read-only file system", err)
+            self.assertNotIn("Traceback", err)
+        finally:
+            tempfile.mkstemp = real
+        ro = os.path.join(self.tmp, "ro")
+        os.mkdir(ro, 0o500)
+        if not os.access(ro, os.W_OK):  # not root: the real thing
+            self.assert_bad(["compare", A, A2, "--markdown", os.path.join(ro, "x.md")],
+                            "Permission denied")
+
+    def test_bad_instruction_options(self):
+        for opt, words in (("--jobs=0", ["--jobs"]), ("--repeat=0", ["--repeat"]),
+                           ("--filter=[", ["--filter", "not a regular expression"]),
+                           ("--tolerance=-1", ["--tolerance"])):
+            self.assert_bad(["instructions", A, "--gilbench", sys.executable, opt], *words)
+
+    def test_bad_compare_options(self):
+        self.assert_bad(["compare", A, A2, "--alpha", "0"], "--alpha")
+        self.assert_bad(["compare", A, A2, "--ratio-alpha", "nan"], "--ratio-alpha")
+        self.assert_bad(["charts", A, "--out", self.tmp, "--headline-workers", "0"],
+                        "--headline-workers")
+
+    def test_internal_error_is_one_line_status_3(self):
+        real = plot.cmd_compare
+
+        def broken(args):
+            raise ZeroDivisionError("division by zero\nsecond line")
+        plot.cmd_compare = broken
+        try:
+            code, _, err = main_in_process("compare", A, A2)
+            self.assertEqual(code, 3)
+            self.assertEqual(len(err.strip().splitlines()), 1, err)
+            self.assertTrue(err.startswith("plot.py: internal error: ZeroDivisionError: "
+                                           "division by zero"), err)
+            with self.assertRaises(ZeroDivisionError):
+                plot.main(["--debug", "compare", A, A2])
+            os.environ["PLOT_DEBUG"] = "1"
+            try:
+                with self.assertRaises(ZeroDivisionError):
+                    plot.main(["compare", A, A2])
+            finally:
+                del os.environ["PLOT_DEBUG"]
+        finally:
+            plot.cmd_compare = real
+
+
+class Repetitions(OneLine):
+    """Issue 11 item 16: too few repetitions for a gated lane to flag anything."""
+
+    def reps(self, source, n, factor=1.0):
+        data = load(source)
+        data["benchmarks"] = [r for r in iteration_rows(data) if r["repetition_index"] < n]
+        for r in data["benchmarks"]:
+            r["real_time"] *= factor
+        return self.write(f"{os.path.basename(source)}.{n}.{factor}.json", data)
+
+    def test_one_repetition_cannot_pass_a_ten_fold_slowdown(self):
+        base, new = self.reps(A, 1), self.reps(A, 1, 10.0)
+        line = self.assert_bad(["compare", base, new], "time lane", "1 vs 1",
+                               "4 or more repetitions per side", "ratio lane",
+                               "2 or more per side")
+        self.assertIn("cannot judge", line)
+        self.assert_bad(["compare", base, new, "--gate", "ratio"], "ratio lane",
+                        "2 or more per side")
+        # the instruction lane needs no repetitions: it judges, and passes A vs A
+        code, out, err = run_plot("compare", base, new, "--gate", "instructions")
+        self.assertEqual(code, 0, err)
+        self.assertIn("cannot reach q < 0.05", out, "the non-gated lanes keep the warning")
+
+    def test_the_minimum_follows_alpha(self):
+        self.assertEqual(plot.u_test_repetitions(0.05), 4)
+        self.assertEqual(plot.u_test_repetitions(0.01), 5)
+        self.assertEqual(plot.u_test_repetitions(0.001), 7)
+        base = self.reps(A, 3)
+        self.assert_bad(["compare", base, base, "--gate", "time"], "3 vs 3",
+                        "4 or more repetitions per side")
+        base = self.reps(A, 4)
+        code, _, err = run_plot("compare", base, base, "--gate", "time")
+        self.assertEqual(code, 0, err)
+        self.assert_bad(["compare", base, base, "--gate", "time", "--alpha", "0.01"], "4 vs 4",
+                        "5 or more")
+
+    def test_min_u_pvalue_of_many_repetitions(self):
+        self.assertEqual(plot.min_u_pvalue(2000, 2000), 0.0)
+
+
+FAKE_VALGRIND = """#!/usr/bin/python3
+# A stand-in for valgrind in the instruction lane's bookkeeping tests: writes the
+# benchmark's row of $FAKE_TEMPLATE as the run's result and `totals: $FAKE_TOTALS`
+# as its callgrind output (the binary is not run).
+import json, os, re, sys
+args = sys.argv[1:]
+if args == ["--version"]:
+    print("valgrind-fake")
+    sys.exit(0)
+opts = dict(a.split("=", 1) for a in args if a.startswith("--") and "=" in a)
+name = re.sub(r"\\\\(.)", r"\\1", opts["--benchmark_filter"][1:].split("(/iterations:")[0])
+with open(os.environ["FAKE_TEMPLATE"]) as f:
+    data = json.load(f)
+data["benchmarks"] = [r for r in data["benchmarks"] if r.get("run_name") == name]
+with open(opts["--out"], "w") as f:
+    json.dump(data, f)
+total = int(os.environ.get("FAKE_TOTALS", "1000")) + (os.getpid() % 7 if os.environ.get(
+    "FAKE_VARY") else 0)
+with open(opts["--callgrind-out-file"].replace("%p", str(os.getpid())), "w") as f:
+    f.write(f"totals: {total}\\n")
+"""
+
+
+class Writer(OneLine):
+    """Issue 11 item 17: every output through one exclusive, atomic writer."""
+
+    def setUp(self):
+        super().setUp()
+        bindir = os.path.join(self.tmp, "bin")
+        os.mkdir(bindir)
+        with open(os.path.join(bindir, "valgrind"), "w") as f:
+            f.write(FAKE_VALGRIND)
+        os.chmod(os.path.join(bindir, "valgrind"), 0o755)
+        self.env = {"PATH": bindir + os.pathsep + os.environ["PATH"], "FAKE_TEMPLATE": A}
+        self.saved = {k: os.environ.get(k) for k in (*self.env, "FAKE_TOTALS", "FAKE_VARY")}
+        os.environ.update(self.env)
+
+    def tearDown(self):
+        for k, v in self.saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        super().tearDown()
+
+    def lane_file(self):
+        data = load(A)
+        data["context"].pop(plot.INSTRUCTIONS_KEY)
+        return self.write("lane.json", data)
+
+    def test_fake_lane_counts(self):
+        path = self.lane_file()
+        code, _, err = main_in_process("instructions", path, "--gilbench", "/bin/true",
+                                       "--jobs", "1")
+        self.assertEqual(code, 0, err)
+        lane = json.loads(load(path)["context"][plot.INSTRUCTIONS_KEY])
+        self.assertEqual(len(lane["counts"]), 6)
+        self.assertEqual(set(lane["counts"].values()), {1000})
+
+    def test_fake_lane_errors(self):
+        path = self.lane_file()
+        with open(path, "rb") as f:
+            before = f.read()
+        os.environ["FAKE_TOTALS"] = "0"
+        code, _, err = main_in_process("instructions", path, "--gilbench", "/bin/true")
+        self.assertEqual(code, 2, err)
+        self.assertIn("6 have no measured_run region", err.strip().splitlines()[-1])
+        os.environ["FAKE_TOTALS"], os.environ["FAKE_VARY"] = "1000", "1"
+        code, _, err = main_in_process("instructions", path, "--gilbench", "/bin/true",
+                                       "--repeat", "3", "--tolerance", "0")
+        self.assertEqual(code, 2, err)
+        self.assertIn("differ between repeats", err.strip().splitlines()[-1])
+        with open(path, "rb") as f:
+            self.assertEqual(f.read(), before, "nothing written when it fails")
+
+    def test_planted_symlink_at_the_old_temporary_name(self):
+        path = self.lane_file()
+        victim = self.write("victim.txt", "precious\n")
+        planted = os.path.join(self.tmp, f".lane.json.tmp.{os.getpid()}")
+        os.symlink(victim, planted)
+        code, _, err = main_in_process("instructions", path, "--gilbench", "/bin/true",
+                                       "--jobs", "1")
+        self.assertEqual(code, 0, err)
+        with open(victim) as f:
+            self.assertEqual(f.read(), "precious\n")
+        self.assertTrue(os.path.islink(planted))
+        self.assertIn(plot.INSTRUCTIONS_KEY, load(path)["context"])
+        self.assertFalse(os.path.islink(path))
+        leftovers = [n for n in os.listdir(self.tmp) if n.endswith(".tmp") or ".tmp." in n]
+        self.assertEqual(leftovers, [os.path.basename(planted)])
+
+    def test_new_file_mode_follows_the_umask(self):
+        old = os.umask(0o027)
+        try:
+            md = os.path.join(self.tmp, "x.md")
+            code, _, err = main_in_process("compare", A, A2, "--markdown", md)
+            self.assertEqual(code, 0, err)
+            self.assertEqual(stat.S_IMODE(os.stat(md).st_mode), 0o640)
+        finally:
+            os.umask(old)
+
+    def test_symlink_target_is_replaced_and_the_link_stays(self):
+        real_dir = os.path.join(self.tmp, "real")
+        os.mkdir(real_dir)
+        target = os.path.join(real_dir, "report.md")
+        with open(target, "w") as f:
+            f.write("old\n")
+        link = os.path.join(self.tmp, "link.md")
+        os.symlink(target, link)
+        code, out, err = run_plot("compare", A, A2, "--markdown", link)
+        self.assertEqual(code, 0, err)
+        self.assertTrue(os.path.islink(link))
+        self.assertEqual(os.readlink(link), target)
+        with open(target) as f:
+            self.assertEqual(f.read(), out)
+        self.assertEqual(sorted(os.listdir(real_dir)), ["report.md"], "no temporary left")
+
+    def test_markdown_to_dev_null_stays_a_device(self):
+        if not os.access("/dev/null", os.W_OK):
+            self.skipTest("/dev/null is not writable here")
+        code, _, err = run_plot("compare", A, A2, "--markdown", "/dev/null")
+        self.assertEqual(code, 0, err)
+        self.assertTrue(stat.S_ISCHR(os.stat("/dev/null").st_mode))
+
+    def test_markdown_to_dev_stdout(self):
+        p = subprocess.run(["/usr/bin/python3", PLOT, "compare", A, A2, "--markdown",
+                            "/dev/stdout"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, timeout=600)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        half = len(p.stdout) // 2
+        self.assertEqual(p.stdout[:half], p.stdout[half:], "printed, then written again")
 
 
 class Charts(TempDir):
