@@ -1,24 +1,20 @@
 #include "convoy_bench.hpp"
 
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
-#include <system_error>
 
 #include "process_bench.hpp"  // set_registered_counter
+#include "runners/child.hpp"
 #include "runners/processes.hpp"
-
-extern char** environ;
 
 namespace gilbench {
 
@@ -36,7 +32,7 @@ RunResult ConvoyResult::as_run() const {
 bool report_convoy(benchmark::State& state, const ConvoyResult& r, const Tally& expected, int k) {
   const RunResult run = r.as_run();
   if (const std::string why = check_run(run, expected); !why.empty()) {
-    state.SkipWithError(why.c_str());
+    fail_run(state, why);
     return false;
   }
   auto set = [&state](const std::string& name, double v) { set_registered_counter(state, name, v); };
@@ -60,83 +56,53 @@ bool report_convoy(benchmark::State& state, const ConvoyResult& r, const Tally& 
 
 namespace {
 
-[[noreturn]] void throw_errno(const std::string& what) {
-  throw std::system_error(errno, std::generic_category(), what);
-}
-
 // K burner processes for one run. The destructor kills and reaps every one
 // that was started, whatever happened, so no run leaves a process behind.
 class Burners {
  public:
   Burners(int k, const std::string& exe) {
-    try {
-      const std::string parent = std::to_string(getpid());
-      for (int i = 0; i < k; ++i) spawn(exe, parent);
-      for (std::size_t i = 0; i < pids_.size(); ++i) await_ready(i);
-    } catch (...) {
-      stop();
-      throw;
-    }
-  }
-  ~Burners() { stop(); }
-  Burners(const Burners&) = delete;
-  Burners& operator=(const Burners&) = delete;
-
- private:
-  void stop() noexcept {
-    for (pid_t pid : pids_)
-      if (pid > 0) ::kill(pid, SIGKILL);
-    for (pid_t pid : pids_) {
-      if (pid <= 0) continue;
-      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    const std::vector<std::string> args = {"--cpu-burner", std::to_string(getpid())};
+    for (int i = 0; i < k; ++i) {
+      try {
+        burners_.push_back(std::make_unique<Child>(exe, args));
+      } catch (const std::exception& e) {
+        throw std::runtime_error("cpu burner " + std::to_string(i) + ": " + e.what());
       }
     }
-    for (int fd : fds_) ::close(fd);
-    pids_.clear();
-    fds_.clear();
+    for (std::size_t i = 0; i < burners_.size(); ++i) await_ready(i);
   }
 
-  void spawn(const std::string& exe, const std::string& parent) {
-    int p[2];
-    if (::pipe2(p, O_CLOEXEC) != 0) throw_errno("pipe2");
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, p[1], STDOUT_FILENO);  // dup2 clears CLOEXEC
-    std::string arg0 = exe, flag = "--cpu-burner", arg2 = parent;
-    char* argv[] = {arg0.data(), flag.data(), arg2.data(), nullptr};
-    pid_t pid = -1;
-    const int err = ::posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv, environ);
-    posix_spawn_file_actions_destroy(&actions);
-    ::close(p[1]);
-    if (err != 0) {
-      ::close(p[0]);
-      throw std::system_error(err, std::generic_category(), "posix_spawn " + exe);
+  // Throws unless every burner is still running: one that died mid-run
+  // took its share of the CPU load away, so the run does not count.
+  void check_alive() {
+    for (std::size_t i = 0; i < burners_.size(); ++i) {
+      Child& b = *burners_[i];
+      if (b.try_reap())
+        throw std::runtime_error("cpu burner " + std::to_string(i) + " (pid " + std::to_string(b.pid()) +
+                                 ") " + describe_status(b.status()) +
+                                 " during the run: the CPU load was not there the whole time");
     }
-    pids_.push_back(pid);
-    fds_.push_back(p[0]);
   }
 
+ private:
   // Waits (at most 30 s) for burner i's "running" byte.
   void await_ready(std::size_t i) {
-    pollfd pfd{fds_[i], POLLIN, 0};
+    Child& b = *burners_[i];
+    pollfd pfd{b.in_fd(), POLLIN, 0};
     int n;
     while ((n = ::poll(&pfd, 1, 30'000)) < 0 && errno == EINTR) {
     }
     char byte = 0;
-    if (n == 1 && ::read(fds_[i], &byte, 1) == 1) return;
-    int status = 0;
+    if (n == 1 && ::read(b.in_fd(), &byte, 1) == 1) return;
     std::string why = n == 0 ? "did not start within 30 s" : "exited before it was ready";
-    if (n != 0 && ::waitpid(pids_[i], &status, 0) == pids_[i]) {
-      pids_[i] = -pids_[i];  // reaped: do not wait for it again
-      why += WIFEXITED(status) ? " (exit status " + std::to_string(WEXITSTATUS(status)) + ")"
-                               : " (signal " + std::to_string(WTERMSIG(status)) + ")";
+    if (n != 0) {
+      for (int tries = 0; tries < 1000 && !b.try_reap(); ++tries) ::usleep(1000);
+      if (b.reaped()) why += " (it " + describe_status(b.status()) + ")";
     }
-    throw std::runtime_error("cpu burner " + std::to_string(i) + " (pid " +
-                             std::to_string(pids_[i] < 0 ? -pids_[i] : pids_[i]) + ") " + why);
+    throw std::runtime_error("cpu burner " + std::to_string(i) + " (pid " + std::to_string(b.pid()) + ") " + why);
   }
 
-  std::vector<pid_t> pids_;  // negative: already reaped
-  std::vector<int> fds_;     // read ends of the burners' stdout
+  std::vector<std::unique_ptr<Child>> burners_;  // destroyed: killed and reaped
 };
 
 }  // namespace
@@ -155,13 +121,14 @@ ConvoyResult run_convoy_processes(int k, const Convoy::Params& params, const std
     {
       Burners burners(k, exe);
       result.loaded = Convoy::io_loaded(ctx, fd, params, &result.latency);
+      burners.check_alive();
     }
   }
   result.allocs = ledger.total();
   return result;
 }
 
-void BM_ConvoyProcesses(benchmark::State& state, const std::string& name, const Convoy::Params& params,
+void BM_ConvoyProcesses(benchmark::State& state, const Convoy::Params& params,
                         int k) {
   const Tally expected = Convoy::expected_tally(params);
   for (auto _ : state) {
@@ -169,13 +136,12 @@ void BM_ConvoyProcesses(benchmark::State& state, const std::string& name, const 
     try {
       r = run_convoy_processes(k, params, self_executable());
     } catch (const std::exception& e) {
-      state.SkipWithError(("run failed: " + std::string(e.what())).c_str());
+      fail_run(state, "run failed: " + std::string(e.what()));
       break;
     }
     state.SetIterationTime(r.loaded.seconds);
     if (!report_convoy(state, r, expected, k)) break;
   }
-  progress().tick(name);
 }
 
 void register_convoy_process(const Suite& suite, std::vector<std::string>& names) {
@@ -183,7 +149,7 @@ void register_convoy_process(const Suite& suite, std::vector<std::string>& names
   const auto params = suite.params.at(std::string(Convoy::kName)).get<Convoy::Params>();
   for (int k : suite.convoy_cpu_workers) {
     const std::string name = std::string(Convoy::kName) + "/" + std::string(kProcessName) + "/workers:" + std::to_string(k);
-    register_run(name, [=](benchmark::State& st) { BM_ConvoyProcesses(st, name, params, k); }, names);
+    register_run(name, [=](benchmark::State& st) { BM_ConvoyProcesses(st, params, k); }, names);
   }
 }
 

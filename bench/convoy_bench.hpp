@@ -23,6 +23,7 @@
 #pragma once
 
 #include <atomic>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -87,28 +88,33 @@ ConvoyResult run_convoy_processes(int k, const Convoy::Params& params, const std
 bool report_convoy(benchmark::State& state, const ConvoyResult& r, const Tally& expected, int k);
 
 template <Strategy S>
-void BM_ConvoyThreads(benchmark::State& state, const std::string& name, const Convoy::Params& params,
+void BM_ConvoyThreads(benchmark::State& state, const Convoy::Params& params,
                       const RunConfig& config) {
   const Tally expected = Convoy::expected_tally(params);
   const int k = config.workers;
   RunConfig run_config = config;
   run_config.workers = k + 1;
-  WorkerPool pool(k + 1);
+  std::optional<WorkerPool> pool;
+  try {
+    pool.emplace(k + 1);
+  } catch (const std::exception& e) {
+    skip_before_loop(state, e.what());
+    return;
+  }
   for (auto _ : state) {
     ConvoyResult r;
     try {
-      r = run_convoy_threads<S>(pool, run_config, params);
+      r = run_convoy_threads<S>(*pool, run_config, params);
     } catch (const std::exception& e) {
-      state.SkipWithError(("run failed: " + std::string(e.what())).c_str());
+      fail_run(state, "run failed: " + std::string(e.what()));
       break;
     }
     state.SetIterationTime(r.loaded.seconds);
     if (!report_convoy(state, r, expected, k)) break;
   }
-  progress().tick(name);
 }
 
-void BM_ConvoyProcesses(benchmark::State& state, const std::string& name, const Convoy::Params& params,
+void BM_ConvoyProcesses(benchmark::State& state, const Convoy::Params& params,
                         int k);
 
 // Registers convoy under S for every K (and switch interval).
@@ -119,7 +125,7 @@ void register_convoy(const Suite& suite, std::vector<std::string>& names) {
   for_each_run<S>(suite, Convoy::kName, suite.convoy_cpu_workers, 0,
                   [&](const std::string& name, const RunConfig& config) {
                     register_run(
-                        name, [=](benchmark::State& st) { BM_ConvoyThreads<S>(st, name, params, config); },
+                        name, [=](benchmark::State& st) { BM_ConvoyThreads<S>(st, params, config); },
                         names);
                   });
 }

@@ -1,14 +1,13 @@
 // gilbench: the suite's one binary. Parses the command line, registers the
 // benchmark matrix, stamps the context, runs Google Benchmark and writes the
 // JSON result file atomically.
-#include <signal.h>
-#include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <iostream>
-#include <regex>
+#include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -17,6 +16,7 @@
 
 #include "convoy_bench.hpp"
 #include "options.hpp"
+#include "output_file.hpp"
 #include "process_bench.hpp"
 #include "report/build_info.hpp"
 #include "report/metrics.hpp"
@@ -140,31 +140,27 @@ bool has_flag(const std::vector<std::string>& args, const std::string& prefix) {
   return false;
 }
 
-int count_matching(const std::vector<std::string>& names, const std::vector<std::string>& args) {
-  std::string filter;
-  for (const auto& a : args)
-    if (a.rfind("--benchmark_filter=", 0) == 0) filter = a.substr(19);
-  if (filter.empty() || filter == "all" || filter == ".") return static_cast<int>(names.size());
-  const bool negate = filter[0] == '-';
-  try {
-    const std::regex re(negate ? filter.substr(1) : filter, std::regex::extended);
-    int n = 0;
-    for (const auto& name : names) n += std::regex_search(name, re) != negate;
-    return n;
-  } catch (const std::regex_error&) {
-    return static_cast<int>(names.size());
+// The file reporter of --benchmark_out_format, writing into `out`.
+std::unique_ptr<benchmark::BenchmarkReporter> file_reporter(const std::string& format, std::ostream& out) {
+  std::unique_ptr<benchmark::BenchmarkReporter> r;
+  if (format == "csv") {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    r = std::make_unique<CleanNames<benchmark::CSVReporter>>();
+#pragma GCC diagnostic pop
+  } else if (format == "console") {
+    r = std::make_unique<CleanNames<benchmark::ConsoleReporter>>(benchmark::ConsoleReporter::OO_Tabular);
+  } else {
+    r = std::make_unique<CleanNames<benchmark::JSONReporter>>();
   }
-}
-
-// The temp file of the JSON output, removed if the run is interrupted.
-char g_temp_path[4096];
-extern "C" void on_interrupt(int sig) {
-  if (g_temp_path[0]) unlink(g_temp_path);
-  signal(sig, SIG_DFL);
-  raise(sig);
+  r->SetOutputStream(&out);
+  static std::ostream discard(nullptr);  // what the csv and console reporters print about the machine
+  r->SetErrorStream(&discard);
+  return r;
 }
 
 int run(int argc, char** argv) {
+  install_cleanup_handlers();
   Options o;
   try {
     o = parse_options(argc, argv, strategy_names(), workload_names());
@@ -179,37 +175,18 @@ int run(int argc, char** argv) {
   if (o.worker_mode) return worker_main(o.worker_args);
 
   const Suite suite = make_suite(o);
+  try {
+    set_name_filter(o.filter);
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "gilbench: %s\n", e.what());
+    return 2;
+  }
   std::vector<std::string> gb_args = {argv[0]};
   gb_args.insert(gb_args.end(), o.benchmark_args.begin(), o.benchmark_args.end());
   if (!has_flag(o.benchmark_args, "--benchmark_repetitions="))
     gb_args.push_back("--benchmark_repetitions=" + std::to_string(suite.repetitions));
   if (!has_flag(o.benchmark_args, "--benchmark_enable_random_interleaving"))
     gb_args.push_back("--benchmark_enable_random_interleaving=true");
-
-  std::string temp_path;
-  if (!o.out.empty()) {
-    const std::filesystem::path out(o.out);
-    std::error_code ec;
-    if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path(), ec);
-    if (ec) {
-      std::fprintf(stderr, "gilbench: --out: cannot create directory %s: %s\n",
-                   out.parent_path().c_str(), ec.message().c_str());
-      return 2;
-    }
-    temp_path = (out.has_parent_path() ? out.parent_path() / "" : std::filesystem::path()).string() +
-                "." + out.filename().string() + ".tmp." + std::to_string(getpid());
-    if (temp_path.size() >= sizeof g_temp_path) {
-      std::fprintf(stderr, "gilbench: --out: path too long\n");
-      return 2;
-    }
-    std::strcpy(g_temp_path, temp_path.c_str());
-    signal(SIGINT, on_interrupt);
-    signal(SIGTERM, on_interrupt);
-    signal(SIGHUP, on_interrupt);
-    gb_args.push_back("--benchmark_out=" + temp_path);
-    if (!has_flag(o.benchmark_args, "--benchmark_out_format="))
-      gb_args.push_back("--benchmark_out_format=json");
-  }
 
   std::vector<char*> gb_argv;
   for (auto& a : gb_args) gb_argv.push_back(a.data());
@@ -223,46 +200,63 @@ int run(int argc, char** argv) {
 
   const ProcessOptions process = process_options(o);
   const std::vector<std::string> names = register_all(suite, process);
+  if (names.empty()) {  // nothing to measure: an existing result file stays as it was
+    std::fprintf(stderr, "gilbench: no benchmark matched\n");
+    return 2;
+  }
   if (o.list) {
     for (const auto& n : names) std::printf("%s\n", n.c_str());
     return 0;
+  }
+  // The result file is checked now, before the first benchmark, and written
+  // only at the end, only if something ran.
+  OutputFile out;
+  if (!o.out.empty()) {
+    if (const std::string why = out.check(o.out); !why.empty()) {
+      std::fprintf(stderr, "gilbench: --out=%s: %s\n", o.out.c_str(), why.c_str());
+      return 2;
+    }
   }
   const int max_workers = *std::max_element(suite.workers.begin(), suite.workers.end());
   const std::vector<std::string> warnings = environment_warnings(max_workers);
   for (const auto& w : warnings) std::fprintf(stderr, "gilbench: warning: %s\n", w.c_str());
   add_context(suite, process, warnings);
-  progress().set_total(count_matching(names, o.benchmark_args) * suite.repetitions);
+  progress().set_total(static_cast<int>(names.size()) * suite.repetitions);
 
   Collector collector;
-  ConsoleOut console(collector);
-  JsonOut json;
-  const std::size_t ran = temp_path.empty() ? benchmark::RunSpecifiedBenchmarks(&console)
-                                            : benchmark::RunSpecifiedBenchmarks(&console, &json);
+  std::ostringstream file_text;
+  const auto file = out.empty() ? nullptr : file_reporter(o.out_format, file_text);
+  ConsoleOut console(collector, file.get());
+  const std::size_t ran = benchmark::RunSpecifiedBenchmarks(&console);
   progress().finish();
   benchmark::Shutdown();
 
-  if (!temp_path.empty()) {
-    std::error_code ec;
-    std::filesystem::rename(temp_path, o.out, ec);
-    g_temp_path[0] = '\0';
-    if (ec) {
-      std::fprintf(stderr, "gilbench: cannot write %s: %s\n", o.out.c_str(), ec.message().c_str());
-      return 1;
-    }
-  }
-  if (ran == 0) {
+  if (ran == 0) {  // nothing measured: an existing result file stays as it was
     std::fprintf(stderr, "gilbench: no benchmark matched\n");
     return 2;
   }
   std::fputs(summary_table(collector).c_str(), stdout);
-  if (!o.out.empty()) std::printf("\nresults: %s\n", o.out.c_str());
+  int status = 0;
+  if (!out.empty()) {
+    if (const std::string why = out.write(file_text.str()); !why.empty()) {
+      std::fprintf(stderr, "gilbench: %s\n", why.c_str());
+      status = 1;
+    } else {
+      std::printf("\nresults: %s\n", o.out.c_str());
+    }
+  }
+  std::fflush(stdout);
+  if (std::ferror(stdout) && out.empty()) {
+    std::fprintf(stderr, "gilbench: the results could not be written to stdout (closed?) and no --out was given\n");
+    status = 1;
+  }
   if (collector.any_error()) {
     std::fprintf(stderr, "\ngilbench: %zu benchmark(s) FAILED:\n", collector.errors().size());
     for (const auto& [name, msg] : collector.errors())
       std::fprintf(stderr, "  %s: %s\n", name.c_str(), msg.c_str());
-    return 1;
+    status = 1;
   }
-  return 0;
+  return status;
 }
 
 }  // namespace

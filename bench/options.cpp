@@ -48,6 +48,13 @@ std::vector<std::string> parse_names(const std::string& text, const std::string&
   return names;
 }
 
+// A list flag that takes one value: refuse "a,b".
+std::string one_name(const std::string& text, const std::string& flag, const std::vector<std::string>& known) {
+  const std::vector<std::string> names = parse_names(text, flag, known);
+  if (names.size() != 1) throw UsageError(flag + ": takes one name, not a list ('" + text + "')");
+  return names.front();
+}
+
 }  // namespace
 
 std::chrono::nanoseconds parse_duration(const std::string& text, const std::string& flag,
@@ -85,11 +92,47 @@ std::string format_duration(std::chrono::nanoseconds d) {
 Options parse_options(int argc, char** argv, const std::vector<std::string>& known_strategies,
                       const std::vector<std::string>& known_workloads) {
   Options o;
+  std::string out_flag;            // the first of --out / --benchmark_out that was given
+  std::string benchmark_reps;      // --benchmark_repetitions, if given
+  auto set_out = [&](const std::string& flag, const std::string& value) {
+    if (value.empty()) throw UsageError(flag + ": empty file name");
+    if (!out_flag.empty() && value != o.out)
+      throw UsageError(flag + "=" + value + " disagrees with " + out_flag + "=" + o.out +
+                       " (give one, or the same file to both)");
+    out_flag = flag;
+    o.out = value;
+  };
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg.rfind("--benchmark_out=", 0) == 0) {
-      o.out = arg.substr(16);
-      if (o.out.empty()) throw UsageError("--benchmark_out: empty file name");
+      set_out("--benchmark_out", arg.substr(16));
+      continue;
+    }
+    if (arg.rfind("--benchmark_out_format=", 0) == 0) {
+      o.out_format = arg.substr(23);
+      if (o.out_format != "json" && o.out_format != "csv" && o.out_format != "console")
+        throw UsageError("--benchmark_out_format: '" + o.out_format + "' is not json, csv or console");
+      continue;
+    }
+    // gilbench applies the filter itself, to its clean names: Google
+    // Benchmark's would see "<name>/iterations:1/manual_time".
+    if (arg.rfind("--benchmark_filter=", 0) == 0) {
+      o.filter = arg.substr(19);
+      continue;
+    }
+    if (arg == "--benchmark_list_tests" || arg.rfind("--benchmark_list_tests=", 0) == 0) {
+      const std::string v = arg.size() > 22 ? arg.substr(23) : "true";
+      if (v == "true" || v == "1" || v == "yes") {
+        o.list = true;
+      } else if (v != "false" && v != "0" && v != "no") {
+        throw UsageError("--benchmark_list_tests: '" + v + "' is not true or false");
+      }
+      continue;
+    }
+    if (arg.rfind("--benchmark_repetitions=", 0) == 0) {
+      benchmark_reps = arg.substr(24);
+      parse_int(benchmark_reps, "--benchmark_repetitions", 1, 1000);
+      o.benchmark_args.push_back(arg);
       continue;
     }
     if (arg.rfind("--benchmark_", 0) == 0) {
@@ -133,15 +176,20 @@ Options parse_options(int argc, char** argv, const std::vector<std::string>& kno
       std::sort(o.workers.begin(), o.workers.end());
       o.workers.erase(std::unique(o.workers.begin(), o.workers.end()), o.workers.end());
     } else if (name == "--switch-interval") {
+      // Equal durations written differently (5ms, 5000us) are one value:
+      // each would otherwise register the same benchmark name again.
       o.switch_intervals.clear();
-      for (const auto& d : split(need_value(), ',')) o.switch_intervals.push_back(parse_duration(d, name));
+      for (const auto& d : split(need_value(), ',')) {
+        const auto v = parse_duration(d, name);
+        if (std::find(o.switch_intervals.begin(), o.switch_intervals.end(), v) == o.switch_intervals.end())
+          o.switch_intervals.push_back(v);
+      }
     } else if (name == "--check-interval") {
       o.check_interval = static_cast<int>(parse_int(need_value(), name, 1, 1'000'000));
     } else if (name == "--repetitions") {
       o.repetitions = static_cast<int>(parse_int(need_value(), name, 1, 1000));
     } else if (name == "--out") {
-      o.out = need_value();
-      if (o.out.empty()) throw UsageError("--out: empty file name");
+      set_out("--out", need_value());
     } else if (name == "--strategies") {
       o.strategies = parse_names(need_value(), name, known_strategies);
     } else if (name == "--workloads") {
@@ -153,9 +201,8 @@ Options parse_options(int argc, char** argv, const std::vector<std::string>& kno
         throw UsageError(name + ": '" + v + "' is not WORKLOAD[/STRATEGY]:FRACTION (e.g. countdown:0.05)");
       const std::string target = v.substr(0, colon);
       const auto slash = target.find('/');
-      o.inject_workload = parse_names(target.substr(0, slash), name, known_workloads).front();
-      if (slash != std::string::npos)
-        o.inject_strategy = parse_names(target.substr(slash + 1), name, known_strategies).front();
+      o.inject_workload = one_name(target.substr(0, slash), name, known_workloads);
+      if (slash != std::string::npos) o.inject_strategy = one_name(target.substr(slash + 1), name, known_strategies);
       errno = 0;
       char* end = nullptr;
       const std::string f = v.substr(colon + 1);
@@ -174,10 +221,18 @@ Options parse_options(int argc, char** argv, const std::vector<std::string>& kno
       }
       o.worker_misbehave = v;
     } else if (name == "--test-corrupt-checksum") {
-      o.corrupt_checksum = parse_names(need_value(), name, known_workloads).front();
+      o.corrupt_checksum = one_name(need_value(), name, known_workloads);
     } else {
       throw UsageError("unknown flag '" + arg + "' (see --help)");
     }
+  }
+  // Google Benchmark's repetition flag decides what runs; record that.
+  if (!benchmark_reps.empty()) {
+    const int reps = static_cast<int>(parse_int(benchmark_reps, "--benchmark_repetitions", 1, 1000));
+    if (o.repetitions > 0 && o.repetitions != reps)
+      throw UsageError("--repetitions=" + std::to_string(o.repetitions) + " disagrees with --benchmark_repetitions=" +
+                       benchmark_reps + " (give one)");
+    o.repetitions = reps;
   }
   return o;
 }

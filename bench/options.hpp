@@ -22,7 +22,8 @@ struct Options {
   std::vector<std::chrono::nanoseconds> switch_intervals;  // empty: 5 ms
   int check_interval = 100;
   int repetitions = 0;       // 0: the mode's default
-  std::string out;           // JSON result file, written atomically
+  std::string out;           // result file, written atomically (bench/output_file.hpp)
+  std::string out_format = "json";  // json, csv or console (--benchmark_out_format)
   std::vector<std::string> strategies;  // empty: all
   std::vector<std::string> workloads;   // empty: all
   std::string corrupt_checksum;             // test only: workload whose result is falsified
@@ -31,7 +32,8 @@ struct Options {
   double inject_fraction = 0;               // ... by this fraction of extra work
   std::chrono::nanoseconds worker_timeout = std::chrono::seconds(60);  // process runner: any answer
   std::string worker_misbehave;             // test only: the process runner's last worker misbehaves
-  std::vector<std::string> benchmark_args;  // --benchmark_* flags, verbatim
+  std::string filter;        // --benchmark_filter: a regex over the clean names
+  std::vector<std::string> benchmark_args;  // other --benchmark_* flags, verbatim
   std::vector<std::string> worker_args;     // set when run as a process worker
   bool worker_mode = false;
 };

@@ -19,6 +19,7 @@
 #include <exception>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -44,15 +45,14 @@ inline void set_registered_counter(benchmark::State& state, const std::string& n
 }
 
 template <Workload W>
-void BM_Process(benchmark::State& state, const std::string& name, const typename W::Params& params,
+void BM_Process(benchmark::State& state, const typename W::Params& params,
                 int workers, const ProcessOptions& options, bool corrupt, Injection inject) {
   const Tally& expected = reference_tally<W>(params);
   std::optional<ProcessPool> pool;
   try {
     pool.emplace(workers, options);  // before the timed loop: startup is its own figure
   } catch (const std::exception& e) {
-    state.SkipWithError(("process runner: " + std::string(e.what())).c_str());
-    progress().tick(name);
+    skip_before_loop(state, "process runner: " + std::string(e.what()));
     return;
   }
   RunCounters counters;
@@ -61,13 +61,13 @@ void BM_Process(benchmark::State& state, const std::string& name, const typename
     try {
       r = run_processes<W>(*pool, params, inject);
     } catch (const std::exception& e) {
-      state.SkipWithError(("process runner: " + std::string(e.what())).c_str());
+      fail_run(state, "process runner: " + std::string(e.what()));
       break;
     }
     state.SetIterationTime(r.seconds);
     if (corrupt) r.tally.sum += 1;
     if (const std::string why = check_run(r, expected); !why.empty()) {
-      state.SkipWithError(why.c_str());
+      fail_run(state, why);
       break;
     }
     counters.add(r, expected.checksum());
@@ -75,10 +75,9 @@ void BM_Process(benchmark::State& state, const std::string& name, const typename
   try {
     pool->shutdown();
   } catch (const std::exception& e) {
-    if (!state.error_occurred()) state.SkipWithError(("process runner: " + std::string(e.what())).c_str());
+    if (!state.error_occurred()) fail_run(state, "process runner: " + std::string(e.what()));
   }
   if (!state.error_occurred()) counters.write(state, workers);
-  progress().tick(name);
 }
 
 // Spawn-to-exit of `workers` processes (one round). RETURNS: seconds; adds
@@ -102,7 +101,13 @@ inline double thread_startup_round(int workers, double& startup_sum) {
   const auto start = Clock::now();
   for (int i = 0; i < workers; ++i) {
     created[static_cast<std::size_t>(i)] = Clock::now();
-    threads.emplace_back([&running, i] { running[static_cast<std::size_t>(i)] = Clock::now(); });
+    try {
+      threads.emplace_back([&running, i] { running[static_cast<std::size_t>(i)] = Clock::now(); });
+    } catch (const std::system_error& e) {
+      for (auto& t : threads) t.join();  // else their destructors would terminate()
+      throw std::system_error(e.code(), "cannot start thread " + std::to_string(i) + " of " +
+                                            std::to_string(workers));
+    }
   }
   for (auto& t : threads) t.join();
   const auto end = Clock::now();
@@ -114,7 +119,7 @@ inline double thread_startup_round(int workers, double& startup_sum) {
 }
 
 template <bool kProcesses>
-void BM_Startup(benchmark::State& state, const std::string& name, int workers, const ProcessOptions& options) {
+void BM_Startup(benchmark::State& state, int workers, const ProcessOptions& options) {
   double startup_sum = 0;
   for (auto _ : state) {
     double total = 0;
@@ -123,7 +128,7 @@ void BM_Startup(benchmark::State& state, const std::string& name, int workers, c
         total += kProcesses ? process_startup_round(workers, options, startup_sum)
                             : thread_startup_round(workers, startup_sum);
     } catch (const std::exception& e) {
-      state.SkipWithError(("process runner: " + std::string(e.what())).c_str());
+      fail_run(state, "process runner: " + std::string(e.what()));
       break;
     }
     state.SetIterationTime(total / kStartupRounds);
@@ -133,7 +138,6 @@ void BM_Startup(benchmark::State& state, const std::string& name, int workers, c
     set_registered_counter(state, "checksum_ok", 1);
     set_registered_counter(state, "startup_ms", startup_sum * 1e3 / (kStartupRounds * workers));
   }
-  progress().tick(name);
 }
 
 template <Workload W>
@@ -145,13 +149,9 @@ void register_process(const Suite& suite, const ProcessOptions& options, std::ve
   for (int workers : suite.workers) {
     std::string name = std::string(W::kName) + "/" + std::string(kProcessName) +
                        "/workers:" + std::to_string(workers);
-    benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
-      BM_Process<W>(st, name, params, workers, options, corrupt, inject);
-    })
-        ->UseManualTime()
-        ->Iterations(1)
-        ->Unit(benchmark::kMillisecond);
-    names.push_back(name);
+    register_run(
+        name, [=](benchmark::State& st) { BM_Process<W>(st, params, workers, options, corrupt, inject); },
+        names);
   }
 }
 
@@ -162,15 +162,10 @@ inline void register_process_startup(const Suite& suite, const ProcessOptions& o
     for (const bool processes : {true, false}) {
       std::string name = std::string(kStartupWorkload) + "/" + (processes ? "process" : "threads") +
                          "/workers:" + std::to_string(workers);
-      auto* b = processes ? benchmark::RegisterBenchmark(name.c_str(),
-                                                          [=](benchmark::State& st) {
-                                                            BM_Startup<true>(st, name, workers, options);
-                                                          })
-                          : benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
-                              BM_Startup<false>(st, name, workers, options);
-                            });
-      b->UseManualTime()->Iterations(1)->Unit(benchmark::kMillisecond);
-      names.push_back(name);
+      if (processes)
+        register_run(name, [=](benchmark::State& st) { BM_Startup<true>(st, workers, options); }, names);
+      else
+        register_run(name, [=](benchmark::State& st) { BM_Startup<false>(st, workers, options); }, names);
     }
   }
 }

@@ -56,6 +56,7 @@ std::string human(double v) {
 }  // namespace
 
 bool ConsoleOut::ReportContext(const Context& context) {
+  if (file_ && !file_->ReportContext(context)) return false;
   // Google Benchmark's header, less the long JSON values of the context
   // (counter registry, parameters), which belong in the result file.
   std::ostringstream basic;
@@ -69,7 +70,12 @@ bool ConsoleOut::ReportContext(const Context& context) {
   return true;
 }
 
+void ConsoleOut::Finalize() {
+  if (file_) file_->Finalize();
+}
+
 void ConsoleOut::ReportRuns(const std::vector<Run>& runs) {
+  if (file_) file_->ReportRuns(runs);
   const auto clean = clean_names(runs);
   collector_.add(clean);
   std::vector<double> ms;

@@ -35,19 +35,32 @@ class Collector {
 // its spread, the throughput and the strategy's own counters. (Google
 // Benchmark's tabular console output is one column per counter of every
 // strategy: too wide to read.)
+//
+// It also feeds `file`, when given, everything it gets: the result file is
+// produced in memory by that reporter and written by gilbench at the end
+// (bench/output_file.hpp), never opened by Google Benchmark.
 class ConsoleOut : public benchmark::BenchmarkReporter {
  public:
-  explicit ConsoleOut(Collector& c) : collector_(c) {}
+  explicit ConsoleOut(Collector& c, benchmark::BenchmarkReporter* file = nullptr)
+      : collector_(c), file_(file) {}
   bool ReportContext(const Context& context) override;
   void ReportRuns(const std::vector<Run>& runs) override;
+  void Finalize() override;
 
  private:
   Collector& collector_;
+  benchmark::BenchmarkReporter* file_;
 };
 
-class JsonOut : public benchmark::JSONReporter {
+// Google Benchmark's file reporters (json, csv, console) with gilbench's
+// clean run names.
+template <class Base>
+class CleanNames : public Base {
  public:
-  void ReportRuns(const std::vector<Run>& runs) override { JSONReporter::ReportRuns(clean_names(runs)); }
+  using Base::Base;
+  void ReportRuns(const std::vector<benchmark::BenchmarkReporter::Run>& runs) override {
+    Base::ReportRuns(clean_names(runs));
+  }
 };
 
 // The table printed at the end of a run: median speedup over serial per

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cinttypes>
+#include <optional>
+#include <regex>
 
 #include "report/metrics.hpp"
 
@@ -16,6 +18,35 @@ bool Suite::wants_strategy(std::string_view s) const {
 bool Suite::wants_workload(std::string_view w) const {
   return workloads.empty() || std::find(workloads.begin(), workloads.end(), w) != workloads.end();
 }
+
+namespace {
+std::string g_last_failure;
+std::optional<std::regex> g_filter;  // none: every name
+bool g_filter_negated = false;
+}  // namespace
+
+void set_name_filter(const std::string& filter) {
+  g_filter.reset();
+  g_filter_negated = !filter.empty() && filter[0] == '-';
+  const std::string re = g_filter_negated ? filter.substr(1) : filter;
+  if (filter.empty() || filter == "all" || filter == ".") return;
+  try {
+    g_filter.emplace(re, std::regex::extended);
+  } catch (const std::regex_error& e) {
+    throw UsageError("--benchmark_filter: '" + filter + "' is not a valid regular expression (" + e.what() + ")");
+  }
+}
+
+bool name_selected(const std::string& name) {
+  return !g_filter || std::regex_search(name, *g_filter) != g_filter_negated;
+}
+
+void fail_run(benchmark::State& state, const std::string& why) {
+  g_last_failure = why;
+  state.SkipWithError(why.c_str());
+}
+
+const std::string& last_failure() { return g_last_failure; }
 
 Progress& progress() {
   static Progress p;

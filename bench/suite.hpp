@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -93,39 +95,87 @@ const Tally& reference_tally(const typename W::Params& params) {
   return it->second;
 }
 
+// Fails the current repetition: Google Benchmark's SkipWithError, and the
+// message is kept for register_run(), which fails every later repetition of
+// the same benchmark with it.
+void fail_run(benchmark::State& state, const std::string& why);
+// The message of the last fail_run() (the benchmarks run one at a time).
+const std::string& last_failure();
+
+// Fails a repetition before its timed loop began. The loop is still entered
+// (it ends at once): Google Benchmark counts a repetition whose loop never
+// started as 0 iterations, and when the repetitions of one benchmark
+// disagree on that it aborts the whole run (ComputeStats' check), losing
+// every result. Entered, the loop counts 1 like every other repetition.
+inline void skip_before_loop(benchmark::State& state, const std::string& why) {
+  fail_run(state, why);
+  for (auto _ : state) {
+  }
+}
+
 template <Strategy S, Workload W>
-void BM_Threads(benchmark::State& state, const std::string& name,
-                const typename W::Params& params, const RunConfig& config, bool corrupt,
+void BM_Threads(benchmark::State& state, const typename W::Params& params, const RunConfig& config, bool corrupt,
                 Injection inject) {
   const Tally& expected = reference_tally<W>(params);
-  WorkerPool pool(config.workers);
+  std::optional<WorkerPool> pool;
+  try {
+    pool.emplace(config.workers);
+  } catch (const std::exception& e) {
+    skip_before_loop(state, e.what());
+    return;
+  }
   RunCounters counters;
   for (auto _ : state) {
     RunResult r;
     try {
-      r = run_threads<S, W>(pool, config, params, inject);
+      r = run_threads<S, W>(*pool, config, params, inject);
     } catch (const std::exception& e) {
-      state.SkipWithError(("run failed: " + std::string(e.what())).c_str());
+      fail_run(state, "run failed: " + std::string(e.what()));
       break;
     }
     state.SetIterationTime(r.seconds);
     if (corrupt) r.tally.sum += 1;
     if (const std::string why = check_run(r, expected); !why.empty()) {
-      state.SkipWithError(why.c_str());
+      fail_run(state, why);
       break;
     }
     counters.add(r, expected.checksum());
   }
   counters.write(state, config.workers);
-  progress().tick(name);
 }
+
+// The benchmark filter (--benchmark_filter): a POSIX extended regex that
+// must match somewhere in the clean name; a leading '-' selects the names it
+// does not match; "", "all" and "." select every name. Throws UsageError if
+// the regex is malformed.
+void set_name_filter(const std::string& filter);
+bool name_selected(const std::string& name);
 
 // Registers one benchmark the way every gilbench run is measured: manual
 // (wall) time set by the run, one iteration per repetition, milliseconds.
-// Appends the name to `names`.
+// Appends the name to `names`. Names the filter does not select are not
+// registered at all.
+//
+// Once a repetition fails, every later repetition of the benchmark fails at
+// once with the same message instead of running: a failed benchmark is
+// failed (a hang is not waited for 11 times), and Google Benchmark 1.7.1
+// can then never see a failed repetition before a good one, which crashes
+// its statistics (ComputeStats reads the first repetition's statistics
+// list, which a failed repetition does not have).
 template <class F>
 void register_run(const std::string& name, F&& fn, std::vector<std::string>& names) {
-  benchmark::RegisterBenchmark(name.c_str(), std::forward<F>(fn))
+  if (!name_selected(name)) return;
+  auto failure = std::make_shared<std::string>();
+  benchmark::RegisterBenchmark(name.c_str(),
+                               [name, body = std::forward<F>(fn), failure](benchmark::State& st) {
+                                 if (failure->empty()) {
+                                   body(st);
+                                   if (st.error_occurred()) *failure = last_failure();
+                                 } else {
+                                   skip_before_loop(st, "not run: an earlier repetition failed: " + *failure);
+                                 }
+                                 progress().tick(name);
+                               })
       ->UseManualTime()
       ->Iterations(1)
       ->Unit(benchmark::kMillisecond);
@@ -169,7 +219,7 @@ void register_threads(const Suite& suite, std::vector<std::string>& names) {
     const bool corrupt = suite.corrupt_checksum == W::kName;
     const Injection inject = suite.injection_for(W::kName, S::kName);
     register_run(
-        name, [=](benchmark::State& st) { BM_Threads<S, W>(st, name, params, config, corrupt, inject); },
+        name, [=](benchmark::State& st) { BM_Threads<S, W>(st, params, config, corrupt, inject); },
         names);
   });
 }

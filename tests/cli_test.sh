@@ -71,14 +71,107 @@ d=json.load(open('$tmp/bad.json'))
 assert any(b.get('error_occurred') and 'checksum mismatch' in b.get('error_message','') for b in d['benchmarks'])
 " || fail "the JSON does not record the checksum error"
 
-# An interrupted run leaves neither the result nor a temp file.
-"$bin" --workloads=countdown --repetitions=50 --out="$tmp/int/r.json" >/dev/null 2>&1 &
+# An interrupted run leaves neither the result nor a temp file. (A background
+# job of a script starts with SIGINT ignored, and gilbench leaves an ignored
+# signal ignored: env gives it back its default disposition.)
+env --default-signal=INT "$bin" --workloads=countdown --repetitions=50 --out="$tmp/int/r.json" >/dev/null 2>&1 &
 pid=$!
 for _ in $(seq 50); do [ -d "$tmp/int" ] && break; sleep 0.1; done
 sleep 0.5
 kill -INT $pid; wait $pid
 [ -e "$tmp/int/r.json" ] && fail "interrupted run left a result file"
 ls -a "$tmp/int" 2>/dev/null | grep -q '\.tmp\.' && fail "interrupted run left a temp file"
+
+# ---- the result file: checked first, written last, never clobbered ----
+small=(--quick --workloads=countdown --strategies=serial --workers=1 --repetitions=1)
+# Bad --out targets are refused before the first benchmark (exit 2, the real reason).
+expect_exit 2 "--out=$tmp: $tmp is a directory" "${small[@]}" --out="$tmp"
+long=$(printf 'a%.0s' $(seq 250))
+expect_exit 2 "file name is too long" "${small[@]}" --out="$tmp/$long.json"
+grep -q "\[ *1/" "$tmp/err" && fail "--out too long: a benchmark ran before the check"
+: >"$tmp/plainfile"
+expect_exit 2 "ot a directory" "${small[@]}" --out="$tmp/plainfile/r.json"
+if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
+  mkdir -p "$tmp/ro" && chmod 755 "$tmp" && chmod 555 "$tmp/ro"
+  su nobody -s /bin/sh -c "'$bin' --quick --workloads=countdown --strategies=serial --workers=1 --repetitions=1 --out='$tmp/ro/r.json'" \
+    >"$tmp/ro.out" 2>"$tmp/ro.err"
+  code=$?
+  [ "$code" -eq 2 ] || fail "unwritable --out directory exited $code, want 2"
+  grep -q "cannot create a file in $tmp/ro: Permission denied" "$tmp/ro.err" || fail "unwritable --out: $(cat "$tmp/ro.err")"
+fi
+# --out and --benchmark_out must agree; flags that take one value refuse lists;
+# equal switch intervals written two ways are one benchmark.
+expect_exit 2 "disagrees with --out" "${small[@]}" --out="$tmp/a.json" --benchmark_out="$tmp/b.json"
+expect_exit 2 "takes one name, not a list" --inject-slowdown=countdown,list_sum:0.5
+expect_exit 2 "takes one name, not a list" --test-corrupt-checksum=countdown,list_sum
+expect_exit 2 "disagrees with --benchmark_repetitions" --repetitions=5 --benchmark_repetitions=2
+expect_exit 2 "is not json, csv or console" --benchmark_out_format=xml
+[ "$("$bin" --list --strategies=gil --workloads=countdown --workers=1 --switch-interval=5ms,5000us,1ms)" = \
+  "countdown/gil/workers:1/interval:5ms
+countdown/gil/workers:1/interval:1ms" ] || fail "--switch-interval=5ms,5000us,1ms must name 5ms once"
+# --benchmark_repetitions decides what runs, and the context records it.
+"$bin" "${small[@]:0:4}" --benchmark_repetitions=2 --out="$tmp/reps.json" >/dev/null 2>&1 || fail "--benchmark_repetitions=2 run failed"
+/usr/bin/python3 -c "
+import json; d = json.load(open('$tmp/reps.json'))
+assert d['context']['gilbench_repetitions'] == '2', d['context']['gilbench_repetitions']
+assert len([b for b in d['benchmarks'] if b['run_type'] == 'iteration']) == 2
+" || fail "--benchmark_repetitions=2 is not what the context records"
+# csv out is CSV.
+"$bin" "${small[@]}" --out="$tmp/r.csv" --benchmark_out_format=csv >/dev/null 2>&1 || fail "csv run failed"
+head -1 "$tmp/r.csv" | grep -q '^name,iterations,real_time' || fail "csv out is not CSV: $(head -c 100 "$tmp/r.csv")"
+grep -q '^"countdown/serial/workers:1",' "$tmp/r.csv" || fail "csv out lacks the clean name"
+
+# A run that measures nothing leaves an existing result file alone.
+echo '{"old": 1}' >"$tmp/keep.json"
+expect_exit 2 "no benchmark matched" "${small[@]}" --benchmark_filter=nomatch --out="$tmp/keep.json"
+"$bin" "${small[@]}" --benchmark_list_tests=true --out="$tmp/keep.json" >/dev/null 2>&1
+[ "$(cat "$tmp/keep.json")" = '{"old": 1}' ] || fail "a run that measured nothing touched --out"
+
+# Special files are written in place, links are followed and stay links.
+if [ "$(id -u)" -eq 0 ] && mknod "$tmp/null" c 1 3 2>/dev/null; then
+  "$bin" "${small[@]}" --out="$tmp/null" >/dev/null 2>&1 || fail "--out=character device exited $?"
+  [ -c "$tmp/null" ] || fail "--out replaced a character device with a $(stat -c %F "$tmp/null")"
+fi
+"$bin" "${small[@]}" --out=/dev/null >/dev/null 2>&1 || fail "--out=/dev/null exited $?"
+[ -c /dev/null ] || fail "/dev/null is no longer a character device"
+mkfifo "$tmp/fifo"
+cat "$tmp/fifo" >"$tmp/fifo.out" &
+reader=$!
+"$bin" "${small[@]}" --out="$tmp/fifo" >/dev/null 2>&1 || fail "--out=FIFO exited $?"
+wait $reader
+[ -p "$tmp/fifo" ] || fail "--out replaced a FIFO"
+grep -q '"benchmarks"' "$tmp/fifo.out" || fail "nothing came through the FIFO"
+echo old >"$tmp/target.json"
+ln -s target.json "$tmp/link.json"
+"$bin" "${small[@]}" --out="$tmp/link.json" >/dev/null 2>&1 || fail "--out=link exited $?"
+[ -L "$tmp/link.json" ] || fail "--out replaced a symlink with a file"
+grep -q '"benchmarks"' "$tmp/target.json" || fail "the link's target was not written"
+"$bin" "${small[@]}" --out=/dev/stdout >"$tmp/stdout.txt" 2>/dev/null || fail "--out=/dev/stdout exited $?"
+grep -q '"benchmarks"' "$tmp/stdout.txt" && grep -q "Speedup over serial" "$tmp/stdout.txt" ||
+  fail "--out=/dev/stdout did not append the JSON to stdout"
+
+# A link planted at the temp file's old predictable name is never followed.
+mkdir -p "$tmp/shared" && echo precious >"$tmp/shared/victim"
+bash -c 'ln -s "$1/victim" "$1/.x.json.tmp.$$"; exec "$2" --quick --workloads=countdown --strategies=serial --workers=1 --repetitions=1 --out="$1/x.json"' \
+  _ "$tmp/shared" "$bin" >/dev/null 2>&1 || fail "planted-link run exited $?"
+[ "$(cat "$tmp/shared/victim")" = precious ] || fail "a planted link made gilbench overwrite its target"
+[ -f "$tmp/shared/x.json" ] && [ ! -L "$tmp/shared/x.json" ] || fail "x.json is not a regular file"
+
+# A closed stdout does not kill a run whose results go to a file.
+"$bin" "${small[@]:0:4}" --repetitions=3 --out="$tmp/piped.json" 2>/dev/null | head -c 1 >/dev/null
+code=${PIPESTATUS[0]}
+[ "$code" -eq 0 ] || fail "gilbench | head exited $code, want 0"
+grep -q '"benchmarks"' "$tmp/piped.json" || fail "gilbench | head lost the result file"
+ls -a "$tmp" | grep -q '\.tmp\.' && fail "a temp file was left behind"
+
+# A signal ignored at start stays ignored (nohup, background jobs).
+( trap '' HUP; exec "$bin" --workloads=countdown --strategies=serial,gil --workers=1 --repetitions=5 \
+    --out="$tmp/hup.json" >/dev/null 2>&1 ) &
+pid=$!
+sleep 1; kill -HUP $pid 2>/dev/null; wait $pid
+code=$?
+[ "$code" -eq 0 ] || fail "SIGHUP killed a run started with SIGHUP ignored (exit $code)"
+[ -f "$tmp/hup.json" ] || fail "the SIGHUP-ignoring run wrote no result"
 
 # ---- the process runner (src/runners/processes.hpp) ----
 # workers_of PID: the worker processes a gilbench with that pid started (live or not yet reaped).

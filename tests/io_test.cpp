@@ -179,7 +179,7 @@ TEST(ConvoyProcess, ABurnerThatDiesAtStartIsAClearError) {
     (void)run_convoy_processes(1, p, "/bin/false");
     ADD_FAILURE() << "no error";
   } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("exited before it was ready (exit status 1)"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("exited before it was ready (it exited with status 1)"), std::string::npos)
         << e.what();
   }
   EXPECT_TRUE(test::child_pids().empty());

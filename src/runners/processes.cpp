@@ -17,18 +17,10 @@
 #include <system_error>
 #include <thread>
 
-#include <boost/process/args.hpp>
-#include <boost/process/child.hpp>
-#include <boost/process/exe.hpp>
-#include <boost/process/extend.hpp>
-#include <boost/process/io.hpp>
-#include <boost/process/pipe.hpp>
-
+#include "runners/child.hpp"
 #include "runners/process_protocol.hpp"
 
 namespace gilbench {
-
-namespace bp = boost::process;
 
 const std::string& self_executable() {
   static const std::string path = [] {
@@ -57,53 +49,11 @@ std::string format_timeout(std::chrono::nanoseconds d) {
   return buf;
 }
 
-// "exited with status 3", "was killed by signal 9 (SIGKILL)".
-std::string describe_status(int status) {
-  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) {
-    const int sig = WTERMSIG(status);
-    const char* abbrev = sigabbrev_np(sig);
-    return "was killed by signal " + std::to_string(sig) +
-           (abbrev ? " (SIG" + std::string(abbrev) + ")" : std::string());
-  }
-  return "ended with wait status " + std::to_string(status);
-}
-
-// A pipe whose two descriptors are close-on-exec and above the standard
-// three: a worker must inherit only its own ends, as its stdin and stdout
-// (Boost.Process dup2()s them there, which clears the flag), never another
-// worker's, or that worker would not see end of file when the parent closes.
-bp::pipe make_pipe() {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe2");
-  for (int& fd : fds) {
-    if (fd > 2) continue;
-    const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    ::close(fd);
-    if (moved < 0) throw std::system_error(errno, std::generic_category(), "fcntl");
-    fd = moved;
-  }
-  return bp::pipe(fds[0], fds[1]);
-}
-
-void set_nonblocking(int fd) {
-  const int flags = ::fcntl(fd, F_GETFL);
-  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
-    throw std::system_error(errno, std::generic_category(), "fcntl(O_NONBLOCK)");
-}
-
 // A write to a worker that died must fail with EPIPE, not kill gilbench.
 // Leaves a handler someone else installed alone.
 void ignore_sigpipe() {
   struct sigaction old {};
   if (::sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) ::signal(SIGPIPE, SIG_IGN);
-}
-
-// A child whose exec failed has already called _exit(): collect it.
-void reap_failed_spawn(pid_t pid) {
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
 }
 
 int poll_ms(Clock::time_point deadline) {
@@ -114,37 +64,21 @@ int poll_ms(Clock::time_point deadline) {
 }  // namespace
 
 struct ProcessPool::Worker {
+  Worker(int i, const std::string& exe, const std::vector<std::string>& args) : index(i), child(exe, args) {}
+
   int index = 0;
-  pid_t pid = 0;
-  bp::pipe requests;  // the parent writes native_sink(); the worker's stdin
-  bp::pipe replies;   // the parent reads native_source(); the worker's stdout
-  bp::child child;
+  Child child;
   wire::FrameReader reader;
-  std::uint64_t bytes_in = 0;   // read from replies
-  std::uint64_t bytes_out = 0;  // written to requests
-  bool reaped = false;
-  int status = 0;  // wait status, once reaped
+  std::uint64_t bytes_in = 0;   // read from the child's stdout
+  std::uint64_t bytes_out = 0;  // written to its stdin
 
-  int in_fd() const { return replies.native_source(); }
-  int out_fd() const { return requests.native_sink(); }
+  pid_t pid() const { return child.pid(); }
+  int in_fd() const { return child.in_fd(); }
+  int out_fd() const { return child.out_fd(); }
+  bool try_reap() { return child.try_reap(); }
+  void kill_and_reap() noexcept { child.kill_and_reap(); }
+  int status() const { return child.status(); }
 
-  // Collects the exit status if the worker has ended; never blocks.
-  bool try_reap() {
-    if (reaped) return true;
-    std::error_code ec;
-    if (child.running(ec)) return false;
-    reaped = true;
-    status = child.native_exit_code();
-    return true;
-  }
-  void kill_and_reap() noexcept {
-    if (try_reap()) return;
-    ::kill(pid, SIGKILL);
-    std::error_code ec;
-    child.wait(ec);
-    reaped = true;
-    status = child.native_exit_code();
-  }
   // Reads what is there. true: end of file.
   bool drain() {
     char buf[1 << 16];
@@ -169,42 +103,20 @@ ProcessPool::ProcessPool(int workers, ProcessOptions options) : options_(std::mo
   startup_.assign(static_cast<std::size_t>(workers), 0.0);
   std::vector<Clock::time_point> spawned(static_cast<std::size_t>(workers));
   for (int i = 0; i < workers; ++i) {
-    auto w = std::make_unique<Worker>();
-    w->index = i;
     std::vector<std::string> args = {"--worker", "--index=" + std::to_string(i),
                                      "--parent=" + std::to_string(::getpid())};
     if (!options_.misbehave.empty() && i == workers - 1) args.push_back("--misbehave=" + options_.misbehave);
+    spawned[static_cast<std::size_t>(i)] = Clock::now();
     try {
-      w->requests = make_pipe();
-      w->replies = make_pipe();
-      spawned[static_cast<std::size_t>(i)] = Clock::now();
-      // With an error_code Boost.Process reports a failed exec instead of
-      // throwing, and the on_error hook learns the pid of the child that
-      // failed, so it can be reaped rather than left a zombie.
-      std::error_code ec;
-      pid_t failed = -1;
-      w->child = bp::child(bp::exe = options_.executable, bp::args = args, bp::std_in < w->requests,
-                           bp::std_out > w->replies, ec,
-                           bp::extend::on_error = [&failed](auto& exec, const std::error_code&) {
-                             failed = exec.pid;
-                           });
-      if (ec) {
-        if (failed > 0) reap_failed_spawn(failed);
-        throw std::system_error(ec);
-      }
-      w->pid = w->child.id();
-      set_nonblocking(w->in_fd());
-      set_nonblocking(w->out_fd());
+      workers_.push_back(std::make_unique<Worker>(i, options_.executable, args));
     } catch (const std::exception& e) {
-      if (w->pid > 0) w->kill_and_reap();
       kill_all();
       throw ProcessError("cannot start worker " + std::to_string(i) + " (" + options_.executable +
                          "): " + e.what());
     }
-    workers_.push_back(std::move(w));
   }
   collect("start-up", "ready", options_.startup_timeout, [&](Worker& w, const nlohmann::json& m) {
-    if (m.at("pid").get<pid_t>() != w.pid)
+    if (m.at("pid").get<pid_t>() != w.pid())
       throw ProcessError("says it is pid " + std::to_string(m.at("pid").get<pid_t>()));
     const Clock::time_point ready{Clock::duration(m.at("clock_ns").get<std::int64_t>())};
     startup_[static_cast<std::size_t>(w.index)] =
@@ -223,26 +135,26 @@ ProcessPool::~ProcessPool() {
 
 std::vector<pid_t> ProcessPool::pids() const {
   std::vector<pid_t> p;
-  for (const auto& w : workers_) p.push_back(w->pid);
+  for (const auto& w : workers_) p.push_back(w->pid());
   return p;
 }
 
 void ProcessPool::kill_all() noexcept {
   for (auto& w : workers_)
-    if (!w->try_reap()) ::kill(w->pid, SIGKILL);
+    if (!w->try_reap()) ::kill(w->pid(), SIGKILL);
   for (auto& w : workers_) w->kill_and_reap();
   workers_.clear();
 }
 
 void ProcessPool::fail(Worker& w, const std::string& what, bool kill_now) {
-  std::string msg = "worker " + std::to_string(w.index) + " (pid " + std::to_string(w.pid) + ") " + what;
+  std::string msg = "worker " + std::to_string(w.index) + " (pid " + std::to_string(w.pid()) + ") " + what;
   if (!kill_now) {
     // It is ending (closed a pipe, or reported an error): wait for its status.
     const auto deadline = Clock::now() + std::min<std::chrono::nanoseconds>(options_.timeout, 10s);
     while (!w.try_reap() && Clock::now() < deadline) std::this_thread::sleep_for(200us);
   }
   if (w.try_reap()) {
-    msg += "; it " + describe_status(w.status);
+    msg += "; it " + describe_status(w.status());
   } else {
     w.kill_and_reap();
     msg += kill_now ? "; killed it (SIGKILL)" : "; it was still running: killed it (SIGKILL)";
@@ -358,7 +270,7 @@ ProcessRun ProcessPool::run(std::string_view workload, const nlohmann::json& par
   for (auto& w : workers_) {
     auto& r = out.workers[static_cast<std::size_t>(w->index)];
     r.index = w->index;
-    r.pid = w->pid;
+    r.pid = w->pid();
   }
 
   // Prepare, untimed: each worker builds its own state from the Params.
@@ -435,9 +347,9 @@ void ProcessPool::shutdown() {
       if (Clock::now() >= deadline) fail(*w, "closed its output but did not exit within " + limit, true);
       std::this_thread::sleep_for(50us);
     }
-    if (!WIFEXITED(w->status) || WEXITSTATUS(w->status) != 0) {
-      const std::string msg = "worker " + std::to_string(w->index) + " (pid " + std::to_string(w->pid) +
-                              ") " + describe_status(w->status) + " at the end of the pool";
+    if (!WIFEXITED(w->status()) || WEXITSTATUS(w->status()) != 0) {
+      const std::string msg = "worker " + std::to_string(w->index) + " (pid " + std::to_string(w->pid()) +
+                              ") " + describe_status(w->status()) + " at the end of the pool";
       kill_all();
       throw ProcessError(msg);
     }

@@ -1,19 +1,33 @@
 #include "runners/threads.hpp"
 
+#include <string>
+#include <system_error>
+
 namespace gilbench {
 
 WorkerPool::WorkerPool(int workers) {
   threads_.reserve(static_cast<std::size_t>(workers));
-  for (int i = 0; i < workers; ++i) threads_.emplace_back([this, i] { loop(i); });
+  for (int i = 0; i < workers; ++i) {
+    try {
+      threads_.emplace_back([this, i] { loop(i); });
+    } catch (const std::system_error& e) {
+      stop();  // the threads already started, or their destructor would terminate()
+      throw std::system_error(e.code(), "cannot start worker thread " + std::to_string(i) + " of " +
+                                            std::to_string(workers));
+    }
+  }
 }
 
-WorkerPool::~WorkerPool() {
+WorkerPool::~WorkerPool() { stop(); }
+
+void WorkerPool::stop() noexcept {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
   work_cond_.notify_all();
   for (auto& t : threads_) t.join();
+  threads_.clear();
 }
 
 double WorkerPool::run(const std::function<void(int)>& job) {

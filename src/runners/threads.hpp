@@ -29,6 +29,8 @@ namespace gilbench {
 
 class WorkerPool {
  public:
+  // Starts the threads. Throws std::system_error naming the thread that
+  // could not be started (the others are stopped and joined first).
   explicit WorkerPool(int workers);
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
@@ -43,6 +45,7 @@ class WorkerPool {
 
  private:
   void loop(int index);
+  void stop() noexcept;
 
   std::vector<std::thread> threads_;
   std::mutex mutex_;
