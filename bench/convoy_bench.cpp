@@ -60,9 +60,10 @@ namespace {
 // that was started, whatever happened, so no run leaves a process behind.
 class Burners {
  public:
-  Burners(int k, const std::string& exe) {
-    const std::vector<std::string> args = {"--cpu-burner", std::to_string(getpid())};
+  Burners(int k, const std::string& exe, bool crash_last) {
+    std::vector<std::string> args = {"--cpu-burner", std::to_string(getpid())};
     for (int i = 0; i < k; ++i) {
+      if (crash_last && i == k - 1) args.push_back("crash");
       try {
         burners_.push_back(std::make_unique<Child>(exe, args));
       } catch (const std::exception& e) {
@@ -107,7 +108,8 @@ class Burners {
 
 }  // namespace
 
-ConvoyResult run_convoy_processes(int k, const Convoy::Params& params, const std::string& exe) {
+ConvoyResult run_convoy_processes(int k, const Convoy::Params& params, const std::string& exe,
+                                  bool crash_last_burner) {
   ConvoyResult result;
   AllocLedger ledger;
   {
@@ -119,7 +121,7 @@ ConvoyResult run_convoy_processes(int k, const Convoy::Params& params, const std
     const int fd = state.peer.fd();
     std::tie(result.warmup, result.alone) = Convoy::io_alone(ctx, fd, params);
     {
-      Burners burners(k, exe);
+      Burners burners(k, exe, crash_last_burner);
       result.loaded = Convoy::io_loaded(ctx, fd, params, &result.latency);
       burners.check_alive();
     }
@@ -128,13 +130,12 @@ ConvoyResult run_convoy_processes(int k, const Convoy::Params& params, const std
   return result;
 }
 
-void BM_ConvoyProcesses(benchmark::State& state, const Convoy::Params& params,
-                        int k) {
+void BM_ConvoyProcesses(benchmark::State& state, const Convoy::Params& params, int k, bool crash_last_burner) {
   const Tally expected = Convoy::expected_tally(params);
   for (auto _ : state) {
     ConvoyResult r;
     try {
-      r = run_convoy_processes(k, params, self_executable());
+      r = run_convoy_processes(k, params, self_executable(), crash_last_burner);
     } catch (const std::exception& e) {
       fail_run(state, "run failed: " + std::string(e.what()));
       break;
@@ -144,24 +145,30 @@ void BM_ConvoyProcesses(benchmark::State& state, const Convoy::Params& params,
   }
 }
 
-void register_convoy_process(const Suite& suite, std::vector<std::string>& names) {
+void register_convoy_process(const Suite& suite, std::vector<std::string>& names, const std::string& misbehave) {
+  const bool crash = misbehave == "crash";
   if (!suite.wants_strategy(kProcessName) || !suite.wants_workload(Convoy::kName)) return;
   const auto params = suite.params.at(std::string(Convoy::kName)).get<Convoy::Params>();
   for (int k : suite.convoy_cpu_workers) {
     const std::string name = std::string(Convoy::kName) + "/" + std::string(kProcessName) + "/workers:" + std::to_string(k);
-    register_run(name, [=](benchmark::State& st) { BM_ConvoyProcesses(st, params, k); }, names);
+    register_run(name, [=](benchmark::State& st) { BM_ConvoyProcesses(st, params, k, crash); }, names);
   }
 }
 
 int cpu_burner_main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: gilbench --cpu-burner PARENT_PID (internal)\n");
+  const bool crash = argc == 4 && std::strcmp(argv[3], "crash") == 0;
+  if (argc != 3 && !crash) {
+    std::fprintf(stderr, "usage: gilbench --cpu-burner PARENT_PID [crash] (internal)\n");
     return 2;
   }
   // Die with the parent; if it is already gone, do not start at all.
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != std::atoi(argv[2])) return 3;
   const char ready = 'r';
   if (::write(STDOUT_FILENO, &ready, 1) != 1) return 4;
+  if (crash) {
+    ::usleep(1000);
+    ::raise(SIGKILL);
+  }
   static const std::atomic<bool> never{false};  // the parent kills us instead
   NoRuntime runtime{RunConfig{}};
   NoRuntime::Worker worker(0);

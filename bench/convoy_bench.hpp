@@ -81,7 +81,10 @@ ConvoyResult run_convoy_threads(WorkerPool& pool, const RunConfig& config, const
 }
 
 // One run under `process`: K --cpu-burner processes of `exe`.
-ConvoyResult run_convoy_processes(int k, const Convoy::Params& params, const std::string& exe);
+// crash_last_burner (test only, --test-worker-misbehave=crash): the last
+// burner kills itself (SIGKILL) just after saying it is ready.
+ConvoyResult run_convoy_processes(int k, const Convoy::Params& params, const std::string& exe,
+                                  bool crash_last_burner = false);
 
 // Validates a finished run (SkipWithError and false if it does not count),
 // else writes its counters.
@@ -114,8 +117,7 @@ void BM_ConvoyThreads(benchmark::State& state, const Convoy::Params& params,
   }
 }
 
-void BM_ConvoyProcesses(benchmark::State& state, const Convoy::Params& params,
-                        int k);
+void BM_ConvoyProcesses(benchmark::State& state, const Convoy::Params& params, int k, bool crash_last_burner);
 
 // Registers convoy under S for every K (and switch interval).
 template <Strategy S>
@@ -131,17 +133,19 @@ void register_convoy(const Suite& suite, std::vector<std::string>& names) {
 }
 
 // convoy/process/workers:<K> for every K.
-void register_convoy_process(const Suite& suite, std::vector<std::string>& names);
+// misbehave: --test-worker-misbehave ("crash" makes a burner die mid-run).
+void register_convoy_process(const Suite& suite, std::vector<std::string>& names, const std::string& misbehave);
 
 // Every convoy benchmark: each strategy of AllStrategies, then `process`.
-inline void register_all_convoy(const Suite& suite, std::vector<std::string>& names) {
+inline void register_all_convoy(const Suite& suite, std::vector<std::string>& names, const std::string& misbehave) {
   for_each_type(AllStrategies{}, [&]<Strategy S> { register_convoy<S>(suite, names); });
-  register_convoy_process(suite, names);
+  register_convoy_process(suite, names, misbehave);
 }
 
 // The hidden --cpu-burner mode of the gilbench binary:
-// `gilbench --cpu-burner PARENT_PID`. Writes one byte to stdout when it
-// runs, then burns CPU until killed. RETURNS an exit status.
+// `gilbench --cpu-burner PARENT_PID [crash]`. Writes one byte to stdout
+// when it runs, then burns CPU until killed (with `crash`, a test hook: it
+// kills itself 1 ms later instead). RETURNS an exit status.
 int cpu_burner_main(int argc, char** argv);
 
 }  // namespace gilbench

@@ -82,7 +82,7 @@ std::vector<std::string> register_all(const Suite& suite, const ProcessOptions& 
     register_process<W>(suite, process, names);
   });
   register_process_startup(suite, process, names);
-  register_all_convoy(suite, names);
+  register_all_convoy(suite, names, process.misbehave);
   return names;
 }
 

@@ -276,7 +276,9 @@ Testing the suite itself:
                            out MODE in the run phase: crash (SIGKILL), exit
                            (status 3), garbage (bytes that are not a frame),
                            hang (until --worker-timeout), leak (one object
-                           never freed); each must fail its benchmark clearly
+                           never freed); with crash, the last CPU burner of
+                           every convoy/process run dies just after it is
+                           ready; each must fail its benchmark clearly
 
 Google Benchmark's own flags pass through, e.g. --benchmark_filter=REGEX.
 gilbench sets --benchmark_enable_random_interleaving=true unless you set it

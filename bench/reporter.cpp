@@ -22,7 +22,7 @@ void Collector::add(const std::vector<benchmark::BenchmarkReporter::Run>& runs) 
   for (const auto& r : runs) {
     const std::string name = r.run_name.str();
     if (r.error_occurred) {
-      errors_[name] = r.error_message;
+      errors_.try_emplace(name, r.error_message);  // the first is the cause
       continue;
     }
     if (r.run_type != benchmark::BenchmarkReporter::Run::RT_Iteration) continue;
