@@ -84,11 +84,12 @@ else
   fail "SIGSTOP worker: no worker seen"; kill -9 $pid; wait $pid
 fi
 
-# 3. SIGINT and SIGTERM mid-run: the old result file intact, no temp file,
+# 3. SIGINT, SIGTERM and SIGQUIT mid-run: the old result file intact, no temp file,
 #    no child left, death by the signal.
-for sig in INT TERM; do
+for sig in INT TERM QUIT; do
   start_case
   echo '{"previous": true}' >"$tmp/old.json"
+  ulimit -c 0  # SIGQUIT would dump core
   env --default-signal=$sig "$bin" --workloads=countdown,convoy --strategies=serial,process --workers=2 \
     --repetitions=100 --out="$tmp/old.json" >/dev/null 2>&1 &
   pid=$!

@@ -48,7 +48,26 @@ TEST(Options, ParsesEveryFlag) {
   EXPECT_EQ(o.out, "r.json");
   EXPECT_EQ(o.strategies, (std::vector<std::string>{"gil", "serial"}));
   EXPECT_EQ(o.check_interval, 50);
-  EXPECT_EQ(o.benchmark_args, (std::vector<std::string>{"--benchmark_filter=gil"}));
+  EXPECT_EQ(o.filter, "gil");  // applied by gilbench to the clean names
+  EXPECT_TRUE(o.benchmark_args.empty());
+}
+
+TEST(Options, OneValueOnceAndNoContradictions) {
+  // Equal intervals written two ways are one (else one name registered twice).
+  EXPECT_EQ(parse({"--switch-interval=5ms,5000us,1ms"}).switch_intervals,
+            (std::vector<std::chrono::nanoseconds>{std::chrono::milliseconds(5), std::chrono::milliseconds(1)}));
+  EXPECT_THAT(error_of({"--inject-slowdown=countdown,list_sum:0.5"}), HasSubstr("takes one name, not a list"));
+  EXPECT_THAT(error_of({"--inject-slowdown=countdown/gil,serial:0.5"}), HasSubstr("takes one name, not a list"));
+  EXPECT_THAT(error_of({"--test-corrupt-checksum=countdown,list_sum"}), HasSubstr("takes one name, not a list"));
+  EXPECT_THAT(error_of({"--out=a.json", "--benchmark_out=b.json"}), HasSubstr("disagrees with --out=a.json"));
+  EXPECT_EQ(parse({"--out=a.json", "--benchmark_out=a.json"}).out, "a.json");
+  EXPECT_THAT(error_of({"--repetitions=5", "--benchmark_repetitions=2"}),
+              HasSubstr("disagrees with --benchmark_repetitions"));
+  EXPECT_EQ(parse({"--benchmark_repetitions=3"}).repetitions, 3);  // what runs is what is recorded
+  EXPECT_THAT(error_of({"--benchmark_out_format=xml"}), HasSubstr("is not json, csv or console"));
+  EXPECT_EQ(parse({"--benchmark_out_format=csv"}).out_format, "csv");
+  EXPECT_TRUE(parse({"--benchmark_list_tests"}).list);
+  EXPECT_FALSE(parse({"--benchmark_list_tests=false"}).list);
 }
 
 TEST(Options, BenchmarkOutIsTakenOverForAtomicWrites) {
