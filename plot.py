@@ -147,22 +147,26 @@ an integer, describe()'s keys strings, the gilbench_* JSON strings decoding
 to the type read (gilbench_instructions an object whose counts are finite
 numbers > 0). Only the iteration rows are read: Google Benchmark 1.7.1
 writes bare NaN in the _cv aggregate rows of counters that are always 0, and
-such rows are skipped unread. A counter that is not a finite number in an
-iteration row is dropped from that row (charts says how many): counters are
-drawn, never gated, and one bad value should not hide the rest of a run.
+such rows are skipped unread. A counter that is not a finite number (or is
+beyond +-1e30, which no gilbench counter reaches and matplotlib cannot scale)
+in an iteration row is dropped from that row (charts says how many): counters
+are drawn, never gated, and one bad value should not hide the rest of a run.
 
 Output files (compare --markdown, charts' images and summary.md, the result
 file instructions writes) go through write_output: a temporary file created
 exclusively (O_EXCL, O_NOFOLLOW, random name) in the target's directory,
 mode 0666 & ~umask, written, fsynced and renamed over the target; a symlink
-target is followed, so its target is replaced and the link stays a link; a
-character device, FIFO or /dev/stdout is written directly. A failed write is
-exit 2 with the OS reason.
+target is followed, so its target is replaced and the link stays a link
+(except a link of another user in a sticky world-writable directory such as
+/tmp, refused as the kernel's protected_symlinks would); a character device,
+FIFO or /dev/stdout is written directly. A failed write is exit 2 with the
+OS reason.
 """
 
 import argparse
 import concurrent.futures
 import contextlib
+import errno
 import io
 import json
 import math
@@ -192,9 +196,13 @@ class InputError(Exception):
     """Bad input, usage or environment: printed as one line, exit status 2."""
 
 
+# Control characters and Unicode line separators: escaped where text must stay one line.
+LINE_BREAKING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def one_line(text):
-    """text with its line breaks escaped, so that a message stays one line."""
-    return str(text).replace("\r", "\\r").replace("\n", "\\n")
+    """text with its control characters escaped (\\n, \\x85...), so that it stays one line."""
+    return LINE_BREAKING.sub(lambda m: repr(m.group())[1:-1], str(text))
 
 
 def shown(value, limit=60):
@@ -275,6 +283,26 @@ def write_replacing(target, payload):
             os.close(dir_fd)
 
 
+def link_target(path):
+    """The file a symlink at path finally names (a chain of links followed by hand).
+
+    Refuses a link the kernel's protected_symlinks would not follow either: one in
+    a sticky world-writable directory (/tmp) owned by neither this user nor the
+    directory's owner, i.e. one another user may have planted there.
+    """
+    for _ in range(40):
+        if not os.path.islink(path):
+            return os.path.realpath(path)
+        parent = os.path.dirname(os.path.abspath(path))
+        link, directory = os.lstat(path), os.stat(parent)
+        if (directory.st_mode & stat.S_ISVTX and directory.st_mode & stat.S_IWOTH
+                and link.st_uid not in (os.geteuid(), directory.st_uid)):
+            raise InputError(f"{path}: refusing to follow a symlink of another user (uid "
+                             f"{link.st_uid}) in a sticky world-writable directory")
+        path = os.path.join(parent, os.readlink(path))
+    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
+
+
 def write_output(path, data):
     """Writes data (str or bytes) to path: the one way plot.py writes a file. Raises InputError.
 
@@ -283,16 +311,15 @@ def write_output(path, data):
     be written; it gets mode 0666 & ~umask, is fsynced and renamed over the target,
     and removed on any failure. A symlink is followed: its target is replaced, in
     the target's directory, and the link stays. A device, a FIFO or /dev/stdout is
-    written directly.
+    written directly. (A target that is a link another user planted in /tmp is
+    refused: link_target.)
     """
     payload = data if isinstance(data, bytes) else data.encode("utf-8", "backslashreplace")
     try:
         if writes_in_place(path):
             write_in_place(path, payload)
         else:
-            if os.path.islink(path):
-                os.stat(path)  # a loop of links: ELOOP, reported below
-            write_replacing(os.path.realpath(path), payload)
+            write_replacing(link_target(path), payload)
     except FileNotFoundError as e:
         if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
             raise InputError(f"{path}: cannot write: {e.strerror} (its directory does not "
@@ -443,6 +470,9 @@ GB_FIELDS = {"family_index", "per_family_instance_index", "repetitions", "repeti
 # The plausible wall time of one run, in seconds: outside it a time is bad input (and
 # ratios of such times would overflow).
 TIME_RANGE = (1e-12, 1e7)
+# The largest counter magnitude kept: beyond any counter gilbench writes, and
+# near float's limit matplotlib cannot scale an axis (values are dropped).
+COUNTER_LIMIT = 1e30
 
 
 def _list_of(kind):
@@ -526,7 +556,7 @@ def parse_json(path, raw):
         if e.pos >= len(text.rstrip()):
             raise InputError(f"{path}: truncated JSON (it ends at line {e.lineno} column "
                              f"{e.colno})")
-        raise InputError(f"{path}: malformed JSON: {e.msg} at line {e.lineno} column {e.colno}")
+        raise InputError(f"{path}: malformed JSON: {e.msg} (line {e.lineno} column {e.colno})")
     except RecursionError:
         raise InputError(f"{path}: malformed JSON: nested too deeply")
     except ValueError as e:  # e.g. an integer beyond Python's digit limit
@@ -598,7 +628,7 @@ def add_row(result, i, row):
     run.times[rep] = seconds
     for key, value in row.items():
         if is_number(value) and key not in GB_FIELDS:
-            if is_finite(value):
+            if is_finite(value) and abs(value) <= COUNTER_LIMIT:
                 run.counters.setdefault(key, {})[rep] = float(value)
             else:
                 result.dropped += 1
@@ -1181,7 +1211,7 @@ class Series:
 
 def duration_seconds(text):
     """'5ms' -> 0.005; None if not a duration."""
-    m = re.fullmatch(r"([0-9.]+)(ns|us|ms|s)", text)
+    m = re.fullmatch(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ns|us|ms|s)", text)
     return float(m.group(1)) * TIME_UNITS[m.group(2)] if m else None
 
 
@@ -1693,13 +1723,16 @@ def cmd_charts(args):
                          f"workers:<n>: nothing to draw")
     for r in results:
         if r.dropped:
-            print(f"charts: {r.path}: left out {r.dropped} counter values that are not finite "
-                  f"numbers", file=sys.stderr)
-    charts.speedup()
-    charts.overhead()
-    charts.io()
-    charts.sweeps()
-    charts.gil_stats()
+            print(one_line(f"charts: {r.path}: left out {r.dropped} counter values that are "
+                           f"not finite numbers (or beyond +-{COUNTER_LIMIT:g})"), file=sys.stderr)
+    try:
+        charts.speedup()
+        charts.overhead()
+        charts.io()
+        charts.sweeps()
+        charts.gil_stats()
+    finally:
+        charts.plt.close("all")  # a figure a failure left open
     emit(charts.summary())
     print(f"\nwrote {len(charts.written)} files to {args.out}", file=sys.stderr)
     return 0

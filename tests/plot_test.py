@@ -742,6 +742,31 @@ class Writer(OneLine):
             self.assertEqual(f.read(), out)
         self.assertEqual(sorted(os.listdir(real_dir)), ["report.md"], "no temporary left")
 
+    def test_dangling_symlink_creates_its_target(self):
+        target = os.path.join(self.tmp, "made.md")
+        link = os.path.join(self.tmp, "dangling.md")
+        os.symlink("made.md", link)
+        code, out, err = run_plot("compare", A, A2, "--markdown", link)
+        self.assertEqual(code, 0, err)
+        self.assertTrue(os.path.islink(link))
+        with open(target) as f:
+            self.assertEqual(f.read(), out)
+
+    def test_planted_link_of_another_user_in_a_sticky_directory(self):
+        sticky = os.path.join(self.tmp, "sticky")
+        os.mkdir(sticky)
+        os.chmod(sticky, 0o1777)
+        victim = self.write("victim.txt", "precious\n")
+        link = os.path.join(sticky, "report.md")
+        os.symlink(victim, link)
+        try:
+            os.lchown(link, 65534, 65534)
+        except PermissionError:
+            self.skipTest("cannot give a symlink to another user here (not root)")
+        self.assert_bad(["compare", A, A2, "--markdown", link], "refusing to follow a symlink")
+        with open(victim) as f:
+            self.assertEqual(f.read(), "precious\n")
+
     def test_markdown_to_dev_null_stays_a_device(self):
         if not os.access("/dev/null", os.W_OK):
             self.skipTest("/dev/null is not writable here")
