@@ -106,6 +106,15 @@ std::string OutputFile::check(const std::string& path) {
       return p + ": " + os_error(errno);
     }
     if (!S_ISLNK(st.st_mode)) break;
+    // As the kernel's fs.protected_symlinks: in a sticky world-writable
+    // directory (/tmp), follow only links of our own or of the directory's
+    // owner; another user's link there is how a root run is made to
+    // replace a file it never meant to.
+    struct stat dir {};
+    if (::stat(parent_of(p).c_str(), &dir) == 0 && (dir.st_mode & S_ISVTX) && (dir.st_mode & S_IWOTH) &&
+        st.st_uid != ::geteuid() && st.st_uid != dir.st_uid)
+      return p + " is a link of another user (uid " + std::to_string(st.st_uid) +
+             ") in a sticky world-writable directory: not followed";
     char buf[PATH_MAX + 1];
     const ssize_t n = ::readlink(p.c_str(), buf, PATH_MAX);
     if (n < 0) return p + ": " + os_error(errno);

@@ -7,7 +7,9 @@
 // the temp file is renamed over the target. Every write, the fsync and the
 // close are checked; on any failure the temp file is removed and the
 // previous file is left as it was. A symbolic link is followed: its final
-// target is replaced (in the target's directory) and the link stays a link.
+// target is replaced (in the target's directory) and the link stays a link;
+// but, as the kernel's fs.protected_symlinks does, not another user's link
+// in a sticky world-writable directory such as /tmp.
 // A character device, a FIFO or a socket is written in place, and
 // /dev/stdout, /dev/stderr, /dev/fd/N and /proc/self/fd/N are written to the
 // descriptor itself (after what the console wrote there), never replaced.

@@ -1,11 +1,10 @@
 #include "suite.hpp"
 
+#include <regex.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cinttypes>
-#include <optional>
-#include <regex>
 
 #include "report/metrics.hpp"
 
@@ -21,24 +20,34 @@ bool Suite::wants_workload(std::string_view w) const {
 
 namespace {
 std::string g_last_failure;
-std::optional<std::regex> g_filter;  // none: every name
-bool g_filter_negated = false;
+// The compiled filter (POSIX extended, as Google Benchmark's own filter).
+struct NameFilter {
+  regex_t re{};
+  bool active = false;
+  bool negated = false;
+  ~NameFilter() { reset(); }
+  void reset() {
+    if (active) ::regfree(&re);
+    active = false;
+  }
+} g_filter;
 }  // namespace
 
 void set_name_filter(const std::string& filter) {
   g_filter.reset();
-  g_filter_negated = !filter.empty() && filter[0] == '-';
-  const std::string re = g_filter_negated ? filter.substr(1) : filter;
+  g_filter.negated = !filter.empty() && filter[0] == '-';
   if (filter.empty() || filter == "all" || filter == ".") return;
-  try {
-    g_filter.emplace(re, std::regex::extended);
-  } catch (const std::regex_error& e) {
-    throw UsageError("--benchmark_filter: '" + filter + "' is not a valid regular expression (" + e.what() + ")");
+  const std::string pattern = g_filter.negated ? filter.substr(1) : filter;
+  if (const int err = ::regcomp(&g_filter.re, pattern.c_str(), REG_EXTENDED | REG_NOSUB); err != 0) {
+    char why[256];
+    ::regerror(err, &g_filter.re, why, sizeof why);
+    throw UsageError("--benchmark_filter: '" + filter + "' is not a valid regular expression (" + why + ")");
   }
+  g_filter.active = true;
 }
 
 bool name_selected(const std::string& name) {
-  return !g_filter || std::regex_search(name, *g_filter) != g_filter_negated;
+  return !g_filter.active || (::regexec(&g_filter.re, name.c_str(), 0, nullptr, 0) == 0) != g_filter.negated;
 }
 
 void fail_run(benchmark::State& state, const std::string& why) {

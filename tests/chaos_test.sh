@@ -43,27 +43,38 @@ exec(sys.argv[2])
 PY
 }
 
+# Each repetition of a process benchmark starts its own pool, so a worker
+# lives for one repetition: hit_workers SIG PATTERN PID keeps sending SIG to
+# every worker matching PATTERN until gilbench PID ends (the first hit that
+# lands mid-run fails the benchmark, and its later repetitions do not run).
+# Prints how many were hit.
+hit_workers() {
+  local sig=$1 pattern=$2 pid=$3 hits=0 w
+  while kill -0 "$pid" 2>/dev/null; do
+    for w in $(pgrep -f -- "$pattern"); do kill -"$sig" "$w" 2>/dev/null && hits=$((hits + 1)); done
+  done
+  echo $hits
+}
+
 # 1. kill -9 of a process worker mid-run: that benchmark fails naming the
 #    worker and the signal, the others are written, exit 1, no child left.
 start_case
 "$bin" --workloads=countdown --strategies=serial,process --workers=1,2 --repetitions=100 \
   --out="$tmp/kill9.json" >"$tmp/kill9.out" 2>"$tmp/kill9.err" &
 pid=$!
-if worker=$(wait_for pgrep -f -- "--worker --index=1 --parent=$pid"); then
-  kill -9 $worker
-  wait $pid; code=$?
-  [ "$code" -eq 1 ] || fail "kill -9 worker: exit $code, want 1"
-  grep -qE "countdown/process/workers:2: process runner: worker 1 \(pid $worker\) .*killed by signal 9" "$tmp/kill9.err" ||
-    fail "kill -9 worker: message: $(grep -A2 FAILED "$tmp/kill9.err" | head -c 400)"
-  json_ok "$tmp/kill9.json" '
+hits=$(hit_workers 9 "--worker --index=1 --parent=$pid" $pid)
+wait $pid; code=$?
+[ "$hits" -gt 0 ] || fail "kill -9 worker: no worker seen"
+[ "$code" -eq 1 ] || fail "kill -9 worker: exit $code, want 1"
+grep -qE "countdown/process/workers:2: process runner: worker 1 \(pid [0-9]+\) .*killed by signal 9" "$tmp/kill9.err" ||
+  fail "kill -9 worker: message: $(grep -A2 FAILED "$tmp/kill9.err" | head -c 400)"
+json_ok "$tmp/kill9.json" '
 assert all(not r.get("error_occurred") for r in runs["countdown/serial/workers:1"])
+assert all(not r.get("error_occurred") for r in runs["countdown/process/workers:1"])
 assert any(r.get("error_occurred") for r in runs["countdown/process/workers:2"])' ||
-    fail "kill -9 worker: the result file does not hold serial passing and process failing"
-  no_children_left $pid || fail "kill -9 worker: children left: $(children_of $pid)"
-  pass "kill -9 of a worker"
-else
-  fail "kill -9 worker: no worker seen"; kill -9 $pid; wait $pid
-fi
+  fail "kill -9 worker: the result file does not hold serial passing and process failing"
+no_children_left $pid || fail "kill -9 worker: children left: $(children_of $pid)"
+pass "kill -9 of a worker"
 
 # 2. SIGSTOP of a worker with a short --worker-timeout: the hang is found,
 #    the stopped worker killed and reaped.
@@ -71,18 +82,15 @@ start_case
 "$bin" --workloads=countdown --strategies=process --workers=2 --repetitions=100 --worker-timeout=2s \
   --out="$tmp/stop.json" >/dev/null 2>"$tmp/stop.err" &
 pid=$!
-if worker=$(wait_for pgrep -f -- "--worker --index=0 --parent=$pid"); then
-  kill -STOP $worker
-  wait $pid; code=$?
-  [ "$code" -eq 1 ] || fail "SIGSTOP worker: exit $code, want 1"
-  grep -qE "worker 0 \(pid $worker\) did not (answer|read its input) within 2s" "$tmp/stop.err" ||
-    fail "SIGSTOP worker: message: $(grep -A2 FAILED "$tmp/stop.err" | head -c 400)"
-  [ -f "$tmp/stop.json" ] || fail "SIGSTOP worker: no result file"
-  no_children_left $pid || fail "SIGSTOP worker: children left: $(children_of $pid)"
-  pass "SIGSTOP of a worker"
-else
-  fail "SIGSTOP worker: no worker seen"; kill -9 $pid; wait $pid
-fi
+hits=$(hit_workers STOP "--worker --index=0 --parent=$pid" $pid)
+wait $pid; code=$?
+[ "$hits" -gt 0 ] || fail "SIGSTOP worker: no worker seen"
+[ "$code" -eq 1 ] || fail "SIGSTOP worker: exit $code, want 1"
+grep -qE "worker 0 \(pid [0-9]+\) did not (answer|read its input|exit) within 2s" "$tmp/stop.err" ||
+  fail "SIGSTOP worker: message: $(grep -A2 FAILED "$tmp/stop.err" | head -c 400)"
+[ -f "$tmp/stop.json" ] || fail "SIGSTOP worker: no result file"
+no_children_left $pid || fail "SIGSTOP worker: children left: $(children_of $pid)"
+pass "SIGSTOP of a worker"
 
 # 3. SIGINT, SIGTERM and SIGQUIT mid-run: the old result file intact, no temp file,
 #    no child left, death by the signal.
@@ -94,7 +102,7 @@ for sig in INT TERM QUIT; do
     --repetitions=100 --out="$tmp/old.json" >/dev/null 2>&1 &
   pid=$!
   wait_for pgrep -f -- "--parent=$pid|--cpu-burner $pid" >/dev/null || fail "SIG$sig: no child seen"
-  kill -$sig $pid; wait $pid; code=$?
+  kill -$sig $pid; wait $pid 2>/dev/null; code=$?
   want=$((128 + $(kill -l $sig)))
   [ "$code" -eq "$want" ] || fail "SIG$sig: exit $code, want $want"
   [ "$(cat "$tmp/old.json")" = '{"previous": true}' ] || fail "SIG$sig: the old result file was changed"
@@ -136,10 +144,7 @@ start_case
 "$bin" --workloads=convoy --strategies=process --workers=2 --repetitions=50 --out="$tmp/burner.json" \
   >/dev/null 2>"$tmp/burner.err" &
 pid=$!
-killed=0
-while kill -0 $pid 2>/dev/null && [ $killed -eq 0 ]; do
-  for b in $(pgrep -f -- "--cpu-burner $pid"); do kill -9 $b 2>/dev/null && killed=1; done
-done
+killed=$(hit_workers 9 "--cpu-burner $pid" $pid)
 wait $pid; code=$?
 if [ $killed -gt 0 ]; then
   [ "$code" -eq 1 ] || fail "killed burner: exit $code, want 1"

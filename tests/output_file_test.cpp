@@ -98,6 +98,17 @@ TEST_F(OutputFileTest, ALinkPlantedAtATempNameIsNeverFollowed) {
   EXPECT_EQ(read(path("r.json")), "results");
 }
 
+TEST_F(OutputFileTest, AnotherUsersLinkInAStickyDirectoryIsNotFollowed) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to create another user's link";
+  ::chmod(dir_.c_str(), 01777);
+  put(path("victim"), "precious");
+  fs::create_symlink(path("victim"), path("r.json"));
+  ASSERT_EQ(::lchown(path("r.json").c_str(), 65534, 65534), 0);
+  OutputFile out;
+  EXPECT_THAT(out.check(path("r.json")), HasSubstr("link of another user"));
+  EXPECT_EQ(read(path("victim")), "precious");
+}
+
 TEST_F(OutputFileTest, ACharacterDeviceIsWrittenInPlace) {
   OutputFile out;
   ASSERT_EQ(out.check("/dev/null"), "");
