@@ -253,8 +253,13 @@ checksum against the serial one, and reports Google Benchmark results named
   --repetitions=N          runs per benchmark (default 5; odd keeps the median exact)
   --strategies=LIST        only these strategies
   --workloads=LIST         only these workloads
-  --out=FILE               write the JSON results to FILE (atomically: a temp
-                           file renamed at the end); same as --benchmark_out=FILE
+  --out=FILE               write the results to FILE (same as --benchmark_out;
+                           format: --benchmark_out_format=json|csv|console).
+                           Checked before the first benchmark; written once,
+                           at the end, through an exclusive temp file renamed
+                           over it (a link is followed; a device, a FIFO or
+                           /dev/stdout is written in place); left alone when
+                           nothing ran
   --worker-timeout=D       process runner: how long to wait for any answer
                            from a worker before it counts as hung (default
                            60s); the benchmark then fails, the others run
@@ -280,12 +285,16 @@ Testing the suite itself:
                            every convoy/process run dies just after it is
                            ready; each must fail its benchmark clearly
 
-Google Benchmark's own flags pass through, e.g. --benchmark_filter=REGEX.
+Google Benchmark's own flags pass through. --benchmark_filter=REGEX selects by
+the names above (POSIX extended; a leading '-' excludes), and --list honours it.
 gilbench sets --benchmark_enable_random_interleaving=true unless you set it
 (repetitions of different benchmarks are interleaved, so a drift in machine
 speed spreads over all of them instead of biasing one).
+A benchmark whose run fails is marked failed in the JSON (error_message) and
+its later repetitions are not run; every other benchmark runs and is written.
 Exit status: 0 all runs passed; 1 a run failed (checksum, leak, worker
-error: see its error_message); 2 bad command line.
+error: see its error_message) or the result file could not be written (the
+previous one is left intact); 2 bad command line or --out target.
 )";
 }
 
