@@ -651,7 +651,7 @@ def load_result(path):
     if version is None:
         raise InputError(f"{path}: not gilbench output (Google Benchmark JSON without "
                          f"gilbench_schema_version in its context)")
-    if not isinstance(version, (str, int)) or str(version) != SCHEMA_VERSION:
+    if not isinstance(version, (str, int)) or str(version) not in (SCHEMA_VERSION, "2"):
         raise InputError(f"{path}: gilbench_schema_version is "
                          f"{version if isinstance(version, str) else shown(version)}; this plot.py "
                          f"reads version {SCHEMA_VERSION}")

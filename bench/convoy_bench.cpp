@@ -145,13 +145,13 @@ void BM_ConvoyProcesses(benchmark::State& state, const Convoy::Params& params, i
   }
 }
 
-void register_convoy_process(const Suite& suite, std::vector<std::string>& names, const std::string& misbehave) {
+void register_convoy_process(const Suite& suite, std::vector<RunSpec>& runs, const std::string& misbehave) {
   const bool crash = misbehave == "crash";
   if (!suite.wants_strategy(kProcessName) || !suite.wants_workload(Convoy::kName)) return;
   const auto params = suite.params.at(std::string(Convoy::kName)).get<Convoy::Params>();
   for (int k : suite.convoy_cpu_workers) {
-    const std::string name = std::string(Convoy::kName) + "/" + std::string(kProcessName) + "/workers:" + std::to_string(k);
-    register_run(name, [=](benchmark::State& st) { BM_ConvoyProcesses(st, params, k, crash); }, names);
+    const RunSpec spec{std::string(Convoy::kName), std::string(kProcessName), "process", k, {}};
+    register_run(spec, [=](benchmark::State& st) { BM_ConvoyProcesses(st, params, k, crash); }, runs);
   }
 }
 

@@ -121,25 +121,24 @@ void BM_ConvoyProcesses(benchmark::State& state, const Convoy::Params& params, i
 
 // Registers convoy under S for every K (and switch interval).
 template <Strategy S>
-void register_convoy(const Suite& suite, std::vector<std::string>& names) {
+void register_convoy(const Suite& suite, std::vector<RunSpec>& runs) {
   if (!suite.wants_strategy(S::kName) || !suite.wants_workload(Convoy::kName)) return;
   const auto params = suite.params.at(std::string(Convoy::kName)).template get<Convoy::Params>();
   for_each_run<S>(suite, Convoy::kName, suite.convoy_cpu_workers, 0,
-                  [&](const std::string& name, const RunConfig& config) {
+                  [&](const RunSpec& spec, const RunConfig& config) {
                     register_run(
-                        name, [=](benchmark::State& st) { BM_ConvoyThreads<S>(st, params, config); },
-                        names);
+                        spec, [=](benchmark::State& st) { BM_ConvoyThreads<S>(st, params, config); }, runs);
                   });
 }
 
 // convoy/process/workers:<K> for every K.
 // misbehave: --test-worker-misbehave ("crash" makes a burner die mid-run).
-void register_convoy_process(const Suite& suite, std::vector<std::string>& names, const std::string& misbehave);
+void register_convoy_process(const Suite& suite, std::vector<RunSpec>& runs, const std::string& misbehave);
 
 // Every convoy benchmark: each strategy of AllStrategies, then `process`.
-inline void register_all_convoy(const Suite& suite, std::vector<std::string>& names, const std::string& misbehave) {
-  for_each_type(AllStrategies{}, [&]<Strategy S> { register_convoy<S>(suite, names); });
-  register_convoy_process(suite, names, misbehave);
+inline void register_all_convoy(const Suite& suite, std::vector<RunSpec>& runs, const std::string& misbehave) {
+  for_each_type(AllStrategies{}, [&]<Strategy S> { register_convoy<S>(suite, runs); });
+  register_convoy_process(suite, runs, misbehave);
 }
 
 // The hidden --cpu-burner mode of the gilbench binary:

@@ -43,6 +43,23 @@ std::vector<std::string> workload_names() {
   return names;
 }
 
+// The result files' layout: 2 added gilbench_runs (every name's fields).
+constexpr const char* kSchemaVersion = "2";
+
+// Every workload's parameters at every scale: {"default": {workload:
+// Params}, "quick": ..., "tiny": ...} (gilbench --params). The CPython twin
+// reads its sizes from here, so there is one copy of them.
+nlohmann::json all_params() {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [scale, label] : {std::pair{Scale::kDefault, "default"}, std::pair{Scale::kQuick, "quick"},
+                                     std::pair{Scale::kTiny, "tiny"}}) {
+    nlohmann::json& p = j[label];
+    for_each_type(AllWorkloads{}, [&]<Workload W> { p[std::string(W::kName)] = W::params(scale); });
+    p[std::string(Convoy::kName)] = Convoy::params(scale);
+  }
+  return j;
+}
+
 Suite make_suite(const Options& o) {
   Suite s;
   s.scale = o.quick ? Scale::kQuick : Scale::kDefault;
@@ -75,22 +92,23 @@ ProcessOptions process_options(const Options& o) {
   return p;
 }
 
-std::vector<std::string> register_all(const Suite& suite, const ProcessOptions& process) {
-  std::vector<std::string> names;
+std::vector<RunSpec> register_all(const Suite& suite, const ProcessOptions& process) {
+  std::vector<RunSpec> runs;
   for_each_type(AllWorkloads{}, [&]<Workload W> {
-    for_each_type(AllStrategies{}, [&]<Strategy S> { register_threads<S, W>(suite, names); });
-    register_process<W>(suite, process, names);
+    for_each_type(AllStrategies{}, [&]<Strategy S> { register_threads<S, W>(suite, runs); });
+    register_process<W>(suite, process, runs);
   });
-  register_process_startup(suite, process, names);
-  register_all_convoy(suite, names, process.misbehave);
-  return names;
+  register_process_startup(suite, process, runs);
+  register_all_convoy(suite, runs, process.misbehave);
+  return runs;
 }
 
-void add_context(const Suite& suite, const ProcessOptions& process, const std::vector<std::string>& warnings) {
+void add_context(const Suite& suite, const ProcessOptions& process, const std::vector<RunSpec>& runs,
+                 const std::vector<std::string>& warnings) {
   const BuildInfo& b = build_info();
   const MachineInfo m = machine_info();
   auto add = [](const char* k, const std::string& v) { benchmark::AddCustomContext(k, v); };
-  add("gilbench_schema_version", "1");
+  add("gilbench_schema_version", kSchemaVersion);
   add("gilbench_git_revision", b.git_revision);
   add("gilbench_compiler", b.compiler);
   add("gilbench_cxx_flags", b.cxx_flags);
@@ -106,6 +124,9 @@ void add_context(const Suite& suite, const ProcessOptions& process, const std::v
   add("gilbench_check_interval", std::to_string(suite.check_interval));
   add("gilbench_repetitions", std::to_string(suite.repetitions));
   add("gilbench_params", suite.params.dump());
+  nlohmann::json run_fields = nlohmann::json::object();
+  for (const RunSpec& r : runs) run_fields[r.name()] = r.fields();
+  add("gilbench_runs", run_fields.dump());
   nlohmann::json kinds = nlohmann::json::object();
   for_each_type(AllWorkloads{}, [&]<Workload W> { kinds[std::string(W::kName)] = W::kKind; });
   kinds[std::string(kStartupWorkload)] = "startup";
@@ -173,6 +194,10 @@ int run(int argc, char** argv) {
     return 0;
   }
   if (o.worker_mode) return worker_main(o.worker_args);
+  if (o.params) {
+    std::printf("%s\n", all_params().dump(2).c_str());
+    return 0;
+  }
 
   const Suite suite = make_suite(o);
   try {
@@ -199,13 +224,13 @@ int run(int argc, char** argv) {
   }
 
   const ProcessOptions process = process_options(o);
-  const std::vector<std::string> names = register_all(suite, process);
-  if (names.empty()) {  // nothing to measure: an existing result file stays as it was
+  const std::vector<RunSpec> runs = register_all(suite, process);
+  if (runs.empty()) {  // nothing to measure: an existing result file stays as it was
     std::fprintf(stderr, "gilbench: no benchmark matched\n");
     return 2;
   }
   if (o.list) {
-    for (const auto& n : names) std::printf("%s\n", n.c_str());
+    for (const auto& r : runs) std::printf("%s\n", r.name().c_str());
     return 0;
   }
   // The result file is checked now, before the first benchmark, and written
@@ -220,8 +245,8 @@ int run(int argc, char** argv) {
   const int max_workers = *std::max_element(suite.workers.begin(), suite.workers.end());
   const std::vector<std::string> warnings = environment_warnings(max_workers);
   for (const auto& w : warnings) std::fprintf(stderr, "gilbench: warning: %s\n", w.c_str());
-  add_context(suite, process, warnings);
-  progress().set_total(static_cast<int>(names.size()) * suite.repetitions);
+  add_context(suite, process, runs, warnings);
+  progress().set_total(static_cast<int>(runs.size()) * suite.repetitions);
 
   Collector collector;
   std::ostringstream file_text;

@@ -166,6 +166,11 @@ Options parse_options(int argc, char** argv, const std::vector<std::string>& kno
     } else if (name == "--list") {
       no_value();
       o.list = true;
+    } else if (name == "--params") {
+      no_value();
+      o.params = true;
+    } else if (name == "--format") {
+      if (need_value() != "json") throw UsageError("--format: only json is supported (with --params)");
     } else if (name == "--quick") {
       no_value();
       o.quick = true;
@@ -264,6 +269,8 @@ checksum against the serial one, and reports Google Benchmark results named
                            from a worker before it counts as hung (default
                            60s); the benchmark then fails, the others run
   --list                   print the benchmark names and exit
+  --params [--format=json] print every workload's parameters at every scale
+                           (default, quick, tiny) as JSON and exit
   --help                   this text
 
 Testing the suite itself:

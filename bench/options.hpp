@@ -17,6 +17,7 @@ struct UsageError : std::runtime_error {
 struct Options {
   bool help = false;
   bool list = false;
+  bool params = false;  // --params: print every workload's parameters as JSON
   bool quick = false;
   std::vector<int> workers;  // empty: the mode's default
   std::vector<std::chrono::nanoseconds> switch_intervals;  // empty: 5 ms

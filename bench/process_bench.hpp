@@ -141,31 +141,29 @@ void BM_Startup(benchmark::State& state, int workers, const ProcessOptions& opti
 }
 
 template <Workload W>
-void register_process(const Suite& suite, const ProcessOptions& options, std::vector<std::string>& names) {
+void register_process(const Suite& suite, const ProcessOptions& options, std::vector<RunSpec>& runs) {
   if (!suite.wants_strategy(kProcessName) || !suite.wants_workload(W::kName)) return;
   const auto params = suite.params.at(std::string(W::kName)).template get<typename W::Params>();
   const bool corrupt = suite.corrupt_checksum == W::kName;
   const Injection inject = suite.injection_for(W::kName, kProcessName);
   for (int workers : suite.workers) {
-    std::string name = std::string(W::kName) + "/" + std::string(kProcessName) +
-                       "/workers:" + std::to_string(workers);
+    const RunSpec spec{std::string(W::kName), std::string(kProcessName), "process", workers, {}};
     register_run(
-        name, [=](benchmark::State& st) { BM_Process<W>(st, params, workers, options, corrupt, inject); },
-        names);
+        spec, [=](benchmark::State& st) { BM_Process<W>(st, params, workers, options, corrupt, inject); }, runs);
   }
 }
 
 inline void register_process_startup(const Suite& suite, const ProcessOptions& options,
-                                     std::vector<std::string>& names) {
+                                     std::vector<RunSpec>& runs) {
   if (!suite.wants_strategy(kProcessName) || !suite.wants_workload(kStartupWorkload)) return;
   for (int workers : suite.workers) {
     for (const bool processes : {true, false}) {
-      std::string name = std::string(kStartupWorkload) + "/" + (processes ? "process" : "threads") +
-                         "/workers:" + std::to_string(workers);
+      const std::string runner = processes ? "process" : "threads";
+      const RunSpec spec{std::string(kStartupWorkload), runner, runner, workers, {}};
       if (processes)
-        register_run(name, [=](benchmark::State& st) { BM_Startup<true>(st, workers, options); }, names);
+        register_run(spec, [=](benchmark::State& st) { BM_Startup<true>(st, workers, options); }, runs);
       else
-        register_run(name, [=](benchmark::State& st) { BM_Startup<false>(st, workers, options); }, names);
+        register_run(spec, [=](benchmark::State& st) { BM_Startup<false>(st, workers, options); }, runs);
     }
   }
 }

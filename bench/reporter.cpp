@@ -1,5 +1,7 @@
 #include "reporter.hpp"
 
+#include "run_spec.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <set>
@@ -107,46 +109,22 @@ void ConsoleOut::ReportRuns(const std::vector<Run>& runs) {
   GetOutputStream() << line << "\n" << std::flush;
 }
 
-namespace {
-
-struct Name {
-  std::string workload, strategy, rest;  // rest: e.g. "/interval:1ms"
-  int workers = 0;
-};
-
-bool split_name(const std::string& full, Name& n) {
-  std::vector<std::string> parts;
-  std::stringstream ss(full);
-  for (std::string p; std::getline(ss, p, '/');) parts.push_back(p);
-  if (parts.size() < 3 || parts[2].rfind("workers:", 0) != 0) return false;
-  n.workload = parts[0];
-  n.strategy = parts[1];
-  n.workers = std::atoi(parts[2].c_str() + 8);
-  for (std::size_t i = 3; i < parts.size(); ++i) n.rest += "/" + parts[i];
-  return true;
-}
-}  // namespace
-
 std::string summary_table(const Collector& c) {
   // (workload) -> (strategy+rest) -> workers -> median ms
   std::map<std::string, std::map<std::string, std::map<int, double>>> table;
   std::map<std::string, std::vector<std::string>> order;  // strategies in first-seen order
   std::set<int> all_workers;
-  auto note = [&](const Name& n, double ms) {
-    const std::string key = n.strategy + n.rest;
+  auto note = [&](const RunSpec& n, double ms) {
+    const std::string key = n.variant();
     auto& rows = order[n.workload];
     if (std::find(rows.begin(), rows.end(), key) == rows.end()) rows.push_back(key);
     table[n.workload][key][n.workers] = ms;
     all_workers.insert(n.workers);
   };
-  for (const auto& [name, times] : c.times_ms()) {
-    Name n;
-    if (split_name(name, n) && !times.empty()) note(n, median(times));
-  }
-  for (const auto& [name, msg] : c.errors()) {
-    Name n;
-    if (split_name(name, n)) note(n, -1.0);
-  }
+  for (const auto& [name, times] : c.times_ms())
+    if (const auto n = RunSpec::parse(name); n && !times.empty()) note(*n, median(times));
+  for (const auto& [name, msg] : c.errors())
+    if (const auto n = RunSpec::parse(name)) note(*n, -1.0);
   std::ostringstream os;
   os << "\nSpeedup over serial (median wall time of serial at 1 worker / median of the run;\n"
         ">1 = faster than one serial worker, FAIL = the run failed, - = not run)\n\n";

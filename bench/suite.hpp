@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "options.hpp"
+#include "run_spec.hpp"
 #include "runners/threads.hpp"
 #include "runtime/tally.hpp"
 #include "strategies/strategy.hpp"
@@ -153,7 +154,7 @@ bool name_selected(const std::string& name);
 
 // Registers one benchmark the way every gilbench run is measured: manual
 // (wall) time set by the run, one iteration per repetition, milliseconds.
-// Appends the name to `names`. Names the filter does not select are not
+// Appends the spec to `runs`. Names the filter does not select are not
 // registered at all.
 //
 // Once a repetition fails, every later repetition of the benchmark fails at
@@ -163,7 +164,8 @@ bool name_selected(const std::string& name);
 // its statistics (ComputeStats reads the first repetition's statistics
 // list, which a failed repetition does not have).
 template <class F>
-void register_run(const std::string& name, F&& fn, std::vector<std::string>& names) {
+void register_run(const RunSpec& spec, F&& fn, std::vector<RunSpec>& runs) {
+  const std::string name = spec.name();
   if (!name_selected(name)) return;
   auto failure = std::make_shared<std::string>();
   benchmark::RegisterBenchmark(name.c_str(),
@@ -179,14 +181,13 @@ void register_run(const std::string& name, F&& fn, std::vector<std::string>& nam
       ->UseManualTime()
       ->Iterations(1)
       ->Unit(benchmark::kMillisecond);
-  names.push_back(name);
+  runs.push_back(spec);
 }
 
-// Calls fn(name, config) for every run of `workload` under S: each worker
+// Calls fn(spec, config) for every run of `workload` under S: each worker
 // count of `worker_counts` (only `single` for a strategy that is not
-// threaded) times each switch interval, for strategies that have one. Names
-// are <workload>/<strategy>/workers:<n>, plus /interval:<d> when the suite
-// has several intervals.
+// threaded) times each switch interval, for strategies that have one (an
+// `interval` axis when the suite has several).
 template <Strategy S, class F>
 void for_each_run(const Suite& suite, std::string_view workload, const std::vector<int>& worker_counts,
                   int single, F&& fn) {
@@ -200,27 +201,24 @@ void for_each_run(const Suite& suite, std::string_view workload, const std::vect
       config.workers = workers;
       config.switch_interval = interval;
       config.check_interval = suite.check_interval;
-      std::string name = std::string(workload) + "/" + std::string(S::kName) +
-                         "/workers:" + std::to_string(workers);
-      if (kUsesInterval && suite.switch_intervals.size() > 1)
-        name += "/interval:" + format_duration(interval);
-      fn(name, config);
+      RunSpec spec{std::string(workload), std::string(S::kName), "threads", workers, {}};
+      if (kUsesInterval && suite.switch_intervals.size() > 1) spec.axes.emplace_back("interval", format_duration(interval));
+      fn(spec, config);
     }
   }
 }
 
 // Registers W under S for every worker count (and switch interval, for
-// strategies that have one), appending the names to `names`.
+// strategies that have one), appending them to `runs`.
 template <Strategy S, Workload W>
-void register_threads(const Suite& suite, std::vector<std::string>& names) {
+void register_threads(const Suite& suite, std::vector<RunSpec>& runs) {
   if (!suite.wants_strategy(S::kName) || !suite.wants_workload(W::kName)) return;
   const auto params = suite.params.at(std::string(W::kName)).template get<typename W::Params>();
-  for_each_run<S>(suite, W::kName, suite.workers, 1, [&](const std::string& name, const RunConfig& config) {
+  for_each_run<S>(suite, W::kName, suite.workers, 1, [&](const RunSpec& spec, const RunConfig& config) {
     const bool corrupt = suite.corrupt_checksum == W::kName;
     const Injection inject = suite.injection_for(W::kName, S::kName);
     register_run(
-        name, [=](benchmark::State& st) { BM_Threads<S, W>(st, params, config, corrupt, inject); },
-        names);
+        spec, [=](benchmark::State& st) { BM_Threads<S, W>(st, params, config, corrupt, inject); }, runs);
   });
 }
 

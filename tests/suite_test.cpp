@@ -70,8 +70,8 @@ Recorder run_plan(const std::string& plan, bool gilbench_way) {
   auto calls = std::make_shared<std::atomic<int>>(0);
   auto body = [plan, calls, gilbench_way](benchmark::State& s) { planned(s, plan, *calls, gilbench_way); };
   if (gilbench_way) {
-    std::vector<std::string> names;
-    register_run(name, body, names);
+    std::vector<RunSpec> runs;
+    register_run(RunSpec{name, "test", "threads", 1, {}}, body, runs);
   } else {
     benchmark::RegisterBenchmark(name.c_str(), body)->UseManualTime()->Iterations(1);
   }
@@ -81,7 +81,7 @@ Recorder run_plan(const std::string& plan, bool gilbench_way) {
   int argc = 2;
   benchmark::Initialize(&argc, argv);
   Recorder recorder;
-  benchmark::RunSpecifiedBenchmarks(&recorder, "^" + name + "/");
+  benchmark::RunSpecifiedBenchmarks(&recorder, "^" + name + "/");  // (decorated names)
   return recorder;
 }
 
