@@ -5,8 +5,9 @@ Starts from recorded gilbench results (tests/fixtures/quick_a.json,
 quick_a2.json, convoy_sweep.json), mutates them (wrong types for any field,
 NaN / Infinity / 0 / negative / huge / tiny numbers, missing and extra keys,
 unicode, very long and odd benchmark names, numeric run_name, lists where
-strings are expected, rows dropped or duplicated, truncation at a random byte
-offset, flipped bytes) and runs every sub-command on them, asserting plot.py's
+strings are expected, a run's fields in gilbench_runs of the wrong type or
+missing, rows dropped or duplicated, truncation at a random byte offset,
+flipped bytes) and runs every sub-command on them, asserting plot.py's
 exit-status contract:
 
   - the status is 0, 1 or 2, never 3 (an internal error) and there is no
@@ -110,7 +111,7 @@ NAMES = st.one_of(st.sampled_from(ODD_NAMES), st.text(max_size=60),
 ROW_KEYS = ["name", "run_name", "run_type", "repetition_index", "real_time", "time_unit",
             "error_occurred", "error_message", "gil_wait_ns", "io_rps", "items_per_second",
             "workers", "iterations", "aggregate_name"]
-CONTEXT_KEYS = ["load_avg", "num_cpus", "date", "host_name", "gilbench_nproc",
+CONTEXT_KEYS = ["load_avg", "num_cpus", "date", "host_name", "gilbench_nproc", "gilbench_runs",
                 "gilbench_schema_version", "gilbench_mode", "gilbench_reference_strategy",
                 "gilbench_metrics", "gilbench_params", "gilbench_workloads",
                 "gilbench_strategies", "gilbench_switch_intervals", "gilbench_instructions",
@@ -122,11 +123,35 @@ CONTEXT_KEYS = ["load_avg", "num_cpus", "date", "host_name", "gilbench_nproc",
 KINDS = ["row_value", "row_value", "time", "row_delete", "row_extra", "context_value",
          "context_value", "context_json", "context_delete", "rows_drop", "rows_duplicate",
          "top", "instruction_lane", "rename", "rename", "error_row", "counter", "counter",
-         "good_time", "context_delete", "counter_column", "interval"]
+         "good_time", "context_delete", "counter_column", "interval", "run_fields",
+         "run_fields"]
 # charts has a small budget: weighted towards what reaches the drawing (values on
 # an axis, names on a label) rather than what load_result refuses.
 # (hypothesis starts from the simplest examples, the first of a list: those first).
-CHART_KINDS = ["counter_column", "interval", "rename", "counter"] * 3 + KINDS
+CHART_KINDS = ["counter_column", "interval", "rename", "counter", "run_fields"] * 3 + KINDS
+# Values for a field of a run in gilbench_runs: what the loader refuses, and odd values it
+# takes (a worker count of 0 or far beyond any machine, axis values that are no duration).
+FIELD_VALUES = {
+    "workload": st.one_of(st.sampled_from(["", "countdown", "list_sum", "\u65e5\u672c", "a/b"]),
+                          VALUES),
+    "strategy": st.one_of(st.sampled_from(["", "serial", "gil", "g$l|`x`", "n" * 300]), VALUES),
+    "runner": st.one_of(st.sampled_from(["threads", "process", "fibers"]), VALUES),
+    "workers": st.one_of(st.sampled_from([0, 1, 2, 3, 99999999999999999999, -1, True, 1.0,
+                                          "2"]), st.integers(-5, 10 ** 6), VALUES),
+    "axes": st.one_of(st.dictionaries(st.sampled_from(["interval", "workers", "x", ""]),
+                                      st.sampled_from(["5ms", "1ms", "1.2.3ms", "", "0ms",
+                                                       "9" * 400 + "s", "$x$"]), max_size=2),
+                      VALUES),
+}
+
+
+def run_fields(context):
+    """The decoded gilbench_runs of a context, or None when it holds no object."""
+    try:
+        runs = json.loads(context["gilbench_runs"])
+    except (TypeError, KeyError, ValueError, RecursionError):
+        return None
+    return runs if isinstance(runs, dict) else None
 
 
 def iteration_indices(data):
@@ -184,6 +209,16 @@ def mutate(data, draw, kinds=KINDS):
             for key in ("name", "run_name"):
                 if isinstance(r, dict) and isinstance(r.get(key), str):
                     r[key] = r[key].replace(old, new)
+        runs = run_fields(context)
+        if runs is not None:  # the names and the axis values, as gilbench would write them
+            axis, _, value = new.partition(":")
+            for name in list(runs):
+                f = runs.pop(name)
+                if isinstance(f, dict) and isinstance(f.get("axes"), dict) and old in name \
+                        and axis in f["axes"]:
+                    f["axes"][axis] = value
+                runs[name.replace(old, new)] = f
+            context["gilbench_runs"] = json.dumps(runs)
     elif kind == "rename" and isinstance(rows, list) and rows:
         row = rows[draw(st.integers(0, len(rows) - 1))]
         if isinstance(row, dict):
@@ -193,6 +228,25 @@ def mutate(data, draw, kinds=KINDS):
                     r["run_name"] = new
                     r["name"] = new + ("_" + r["aggregate_name"] if isinstance(
                         r.get("aggregate_name"), str) else "")
+            if draw(st.integers(0, 3)):  # mostly the fields follow the name
+                runs = run_fields(context)
+                if runs is not None and isinstance(old, str) and isinstance(new, str) \
+                        and isinstance(runs.get(old), dict):
+                    runs[new] = runs.pop(old)
+                    context["gilbench_runs"] = json.dumps(runs)
+    elif kind == "run_fields":
+        runs = run_fields(context)
+        if runs:
+            name = draw(st.sampled_from(sorted(runs)))
+            if draw(st.integers(0, 5)) == 0:
+                del runs[name]
+            elif isinstance(runs[name], dict):
+                key = draw(st.sampled_from(sorted(FIELD_VALUES)))
+                if draw(st.integers(0, 5)) == 0:
+                    runs[name].pop(key, None)
+                else:
+                    runs[name][key] = draw(FIELD_VALUES[key])
+            context["gilbench_runs"] = json.dumps(runs)
     elif kind == "context_value" and isinstance(context, dict):
         context[draw(st.sampled_from(CONTEXT_KEYS + sorted(context)))] = draw(VALUES)
     elif kind == "context_json" and isinstance(context, dict):
@@ -364,14 +418,23 @@ def charts_property(data):
 
 def fixed_chart_checks():
     """Extremes the small random budget may miss, all in two files: whole columns of
-    counters at float's limits (an axis matplotlib cannot scale), odd name values,
-    and wall times at both ends of the accepted range."""
+    counters at float's limits (an axis matplotlib cannot scale), odd names and field
+    values, and wall times at both ends of the accepted range."""
     d = example_dir()
     sweep = json.loads(TEXTS["convoy_sweep"])
     for n, i in enumerate(iteration_indices(sweep)):
         row = sweep["benchmarks"][i]
         row.update(io_rps=1e308, io_p99_us=-1e308, io_max_us=5e-324,
                    gil_wait_ns=1.7976931348623157e308, gil_switches=math.nan if n % 2 else 1e31)
+    runs = run_fields(sweep["context"])
+    for f in runs.values():  # odd values where the charts read them: the runs' fields
+        if f["axes"].get("interval") == "1ms":
+            f["axes"]["interval"] = "1.2.3ms"
+        if f["strategy"] == "gil":
+            f["strategy"] = "g$l|`x`"
+        if f["strategy"] == "serial" and f["workers"] == 2:
+            f["workers"] = 2 ** 31 - 1
+    sweep["context"]["gilbench_runs"] = json.dumps(runs)
     text = json.dumps(sweep).replace("interval:1ms", "interval:1.2.3ms").replace(
         "/gil/", "/g$l|`x`/").replace("/serial/workers:2", "/serial/workers:99999999999999999999")
     quick = json.loads(TEXTS["quick_a"])

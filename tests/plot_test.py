@@ -2,8 +2,11 @@
 """Self-tests of plot.py: the regression gate, bad input, charts, compare.py.
 
 Runs on recorded gilbench results (tests/fixtures/, see its README.md), so
-every verdict is deterministic. ctest runs it with --gilbench=BIN; the tests
-that run the binary (the callgrind lane) are skipped without it.
+every verdict is deterministic. Verdicts are read from the gate's data (the
+JSON report of `compare --json`, or the library in this process), never from
+its markdown; the markdown is checked as what is printed. ctest runs it with
+--gilbench=BIN; the tests that run the binary (the callgrind lane) are
+skipped without it.
 
     /usr/bin/python3 tests/plot_test.py [--gilbench=build/gilbench] [-v]
 """
@@ -32,7 +35,10 @@ SWEEP = os.path.join(FIXTURES, "convoy_sweep.json")  # convoy + two switch inter
 COMPARE_PY = "/usr/share/benchmark/compare.py"
 
 sys.path.insert(0, REPO)
+sys.path.insert(0, os.path.join(REPO, "bench", "python"))
 import plot  # noqa: E402
+from gilbench_results import durations, gate, instructions, render, schema, stats  # noqa: E402
+from gilbench_results.load import load_result  # noqa: E402
 
 
 def run_plot(*args):
@@ -47,17 +53,38 @@ def load(path):
         return json.load(f)
 
 
-def rows_by_verdict(markdown, lane_title):
-    """{verdict word: [benchmark names]} of one lane's table in compare's markdown."""
-    section = markdown.split(f"### {lane_title}", 1)[1].split("\n### ", 1)[0]
+def rows_by_verdict(report, lane):
+    """{verdict: [benchmark names]} of one lane of compare's JSON report."""
     out = {}
-    for line in section.splitlines():
-        if line.startswith("| `"):
-            cells = [c.strip() for c in line.strip("|").split("|")]
-            name = cells[0].strip("`")
-            verdict = cells[-1].split(" ")[0].strip("*") if cells[-1] else ""
-            out.setdefault(verdict, []).append(name)
+    for row in next(x for x in report["lanes"] if x["key"] == lane)["rows"]:
+        out.setdefault(row["verdict"], []).append(row["name"])
     return out
+
+
+def fields(data):
+    """The gilbench_runs of a parsed result file: {name: fields}."""
+    return json.loads(data["context"][schema.RUNS_KEY])
+
+
+def rows_of(data, **want):
+    """The benchmark rows (iteration and aggregate) of the runs whose fields match want."""
+    runs = fields(data)
+    return [r for r in data["benchmarks"]
+            if all(runs[r["run_name"]].get(k) == v for k, v in want.items())]
+
+
+def rename(data, old, new, rows=None, **changes):
+    """Renames run old to new in rows (default: all of its rows), and in gilbench_runs,
+    its fields updated by changes (old stays there while a row keeps its name)."""
+    runs = fields(data)
+    runs[new] = dict(runs[old], **changes)
+    for row in data["benchmarks"] if rows is None else rows:
+        if row["run_name"] == old:
+            row["name"] = new + row["name"][len(old):]
+            row["run_name"] = new
+    if not any(row["run_name"] == old for row in data["benchmarks"]):
+        del runs[old]
+    data["context"][schema.RUNS_KEY] = json.dumps(runs)
 
 
 class TempDir(unittest.TestCase):
@@ -81,114 +108,163 @@ class TempDir(unittest.TestCase):
 class Statistics(unittest.TestCase):
     def test_bh_matches_hand_computation(self):
         # p sorted: 0.01 0.02 0.03 0.5 -> p*m/rank: 0.04 0.04 0.04 0.5, monotone from the top.
-        q = plot.bh_adjust([0.03, 0.5, 0.01, 0.02])
+        q = stats.bh_adjust([0.03, 0.5, 0.01, 0.02])
         self.assertEqual([round(v, 6) for v in q], [0.04, 0.5, 0.04, 0.04])
 
     def test_bh_keeps_nan_out_of_the_count(self):
-        q = plot.bh_adjust([0.01, float("nan"), 0.04])
+        q = stats.bh_adjust([0.01, float("nan"), 0.04])
         self.assertAlmostEqual(q[0], 0.02)
         self.assertNotEqual(q[1], q[1])
         self.assertAlmostEqual(q[2], 0.04)
 
     def test_u_test(self):
-        self.assertEqual(plot.u_test([1.0, 1.0, 1.0], [1.0, 1.0, 1.0]), 1.0)
-        self.assertAlmostEqual(plot.u_test([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]), 2 / 252)
-        self.assertNotEqual(plot.u_test([1.0], [2.0, 3.0]), plot.u_test([1.0], [2.0, 3.0]))
-        self.assertAlmostEqual(plot.min_u_pvalue(5, 5), 2 / 252)
+        self.assertEqual(stats.u_test([1.0, 1.0, 1.0], [1.0, 1.0, 1.0]), 1.0)
+        self.assertAlmostEqual(stats.u_test([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]), 2 / 252)
+        self.assertNotEqual(stats.u_test([1.0], [2.0, 3.0]), stats.u_test([1.0], [2.0, 3.0]))
+        self.assertAlmostEqual(stats.min_u_pvalue(5, 5), 2 / 252)
 
     def test_median(self):
-        self.assertEqual(plot.median([3, 1, 2]), 2)
-        self.assertEqual(plot.median([4, 1, 2, 3]), 2.5)
+        self.assertEqual(stats.median([3, 1, 2]), 2)
+        self.assertEqual(stats.median([4, 1, 2, 3]), 2.5)
 
-    def test_names(self):
-        self.assertEqual(plot.parse_name("convoy/gil/workers:2/interval:1ms"),
-                         ("convoy", "gil", {"workers": "2", "interval": "1ms"}))
-        self.assertIsNone(plot.parse_name("BM_Something/8"))
-        self.assertIsNone(plot.parse_name("a/b"))
-        self.assertEqual(plot.ere_escape("a/b:1.5(x)"), r"a/b:1\.5\(x\)")
-        self.assertAlmostEqual(plot.duration_seconds("100us"), 1e-4)
+    def test_filter_escape(self):
+        self.assertEqual(instructions.ere_escape("a/b:1.5(x)"), r"a/b:1\.5\(x\)")
+
+    def test_durations_follow_gilbench(self):
+        self.assertAlmostEqual(durations.seconds("100us"), 1e-4)
+        self.assertEqual(durations.parse_ns("5ms", "--switch-interval"), 5_000_000)
+        self.assertEqual(durations.parse_ns("1.5us"), 1500)
+        self.assertEqual(durations.parse_ns("0x10ms"), 16_000_000)  # strtod reads hex
+        self.assertEqual(durations.format_ns(5_000_000), "5ms")
+        self.assertEqual(durations.format_ns(1_500_000), "1500us")
+        self.assertEqual(durations.format_seconds(10.0), "10s")
+        for text in ("5", "5xs", "ms", "5 ms", "1_0ms", "nanms", "infs", ""):
+            self.assertIsNone(durations.seconds(text), text)
+        for text, message in (("5", "needs a unit"), ("5m", "needs a unit"),
+                              ("x5ms", "is not a duration"), ("11s", "out of range [1us, 10s]"),
+                              ("100ns", "out of range")):
+            with self.assertRaises(durations.DurationError) as e:
+                durations.parse_ns(text, "--switch-interval")
+            self.assertIn(message, str(e.exception))
+            self.assertTrue(str(e.exception).startswith("--switch-interval: "))
+
+    def test_gilbench_formats_its_intervals_so(self):
+        gilbench = os.environ.get("GILBENCH_BIN")
+        if not gilbench:
+            self.skipTest("needs --gilbench=BIN")
+        p = subprocess.run([gilbench, "--switch-interval=0.5ms,2000us,0.000001s", "--list"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        for text in ("0.5ms", "2000us", "0.000001s"):
+            self.assertIn("interval:" + durations.format_ns(durations.parse_ns(text)), p.stdout)
 
 
 class Compare(TempDir):
     def compare(self, base, new, *extra):
-        md = os.path.join(self.tmp, "compare.md")
-        code, out, err = run_plot("compare", base, new, "--markdown", md, *extra)
+        """plot.py compare with --markdown and --json: (exit status, markdown, report data)."""
+        md, js = os.path.join(self.tmp, "compare.md"), os.path.join(self.tmp, "compare.json")
+        code, out, err = run_plot("compare", base, new, "--markdown", md, "--json", js, *extra)
         self.assertNotIn("Traceback", err)
         with open(md) as f:
             self.assertEqual(f.read(), out, "--markdown writes what is printed")
-        return code, out
+        report = load(js)
+        self.assertEqual(report["exit_status"], code, "the JSON report holds the decision")
+        return code, out, report
 
     def test_a_a_flags_nothing(self):
-        code, out = self.compare(A, A2)
+        code, out, report = self.compare(A, A2)
         self.assertEqual(code, 0, out)
+        self.assertEqual(report["verdict"], "no regression")
+        self.assertEqual(report["regressions"], [])
+        self.assertEqual(report["gated"], ["time", "ratio", "instructions"])
+        for lane in ("time", "ratio", "instructions"):
+            self.assertNotIn("regression", rows_by_verdict(report, lane))
         self.assertIn("## gilbench compare: no regression", out)
-        self.assertNotIn("REGRESSION", out.split("\n", 1)[1])
-        for lane in ("Wall time", "In-run ratios", "Instruction counts"):
-            self.assertNotIn("regression", rows_by_verdict(out, lane))
 
     def test_same_file_is_no_change(self):
-        code, out = self.compare(A, A)
+        code, _, report = self.compare(A, A)
         self.assertEqual(code, 0)
-        for lane in ("Wall time", "In-run ratios", "Instruction counts"):
-            self.assertEqual(list(rows_by_verdict(out, lane)), [""], lane)
+        for lane in ("time", "ratio", "instructions"):
+            self.assertEqual(list(rows_by_verdict(report, lane)), [""], lane)
+        for row in next(x for x in report["lanes"] if x["key"] == "instructions")["rows"]:
+            self.assertEqual(row["change"], 0.0)
 
     def test_injected_slowdown_is_flagged_there_only(self):
-        code, out = self.compare(A, SLOW)
+        code, out, report = self.compare(A, SLOW)
         self.assertEqual(code, 1, out)
+        self.assertTrue(report["verdict"].startswith("REGRESSION"))
         self.assertIn("REGRESSION", out.splitlines()[0])
         injected = load(SLOW)["context"]["gilbench_injected_slowdown"].split(":")[0]
+        runs = load_result(A).runs
         # wall time: only the injected workload's rows
-        flagged = rows_by_verdict(out, "Wall time").get("REGRESSION", [])
+        flagged = rows_by_verdict(report, "time").get("regression", [])
         self.assertTrue(flagged, out)
-        self.assertTrue(all(n.startswith(injected + "/") for n in flagged), flagged)
-        # instruction counts: exactly the injected workload's 1-worker rows
-        flagged = rows_by_verdict(out, "Instruction counts").get("REGRESSION", [])
-        expected = [n for n in plot.load_result(A).runs
-                    if n.startswith(injected + "/") and n.endswith("/workers:1")]
+        self.assertTrue(all(runs[n].workload == injected for n in flagged), flagged)
+        # instruction counts: exactly the injected workload's 1-worker rows, +50.0%
+        flagged = rows_by_verdict(report, "instructions").get("regression", [])
+        expected = [n for n, r in runs.items() if r.workload == injected and r.workers == 1]
         self.assertEqual(sorted(flagged), sorted(expected))
+        for row in next(x for x in report["lanes"] if x["key"] == "instructions")["rows"]:
+            if row["name"] in flagged:
+                self.assertAlmostEqual(row["change"], 0.5, places=3)
         # in-run ratios: the reference slowed as much as the rest, so no change
-        self.assertNotIn("REGRESSION", rows_by_verdict(out, "In-run ratios"))
+        self.assertNotIn("regression", rows_by_verdict(report, "ratio"))
+        self.assertEqual({r["lane"] for r in report["regressions"]}, {"time", "instructions"})
 
     def test_strategy_slowdown_is_caught_by_the_ratio_lane(self):
         # A known 50% slowdown of one strategy on one workload, applied to the
         # recorded repetitions of A2 (the injection option slows a whole
         # workload, reference included, which ratios cancel by design).
         data = load(A2)
-        for row in data["benchmarks"]:
-            if row["name"].startswith("countdown/gil/"):
-                row["real_time"] *= 1.5
+        for row in rows_of(data, workload="countdown", strategy="gil"):
+            row["real_time"] *= 1.5
         new = self.write("strategy_slow.json", data)
-        code, out = self.compare(A2, new, "--gate", "ratio")
+        code, out, report = self.compare(A2, new, "--gate", "ratio")
         self.assertEqual(code, 1, out)
-        flagged = rows_by_verdict(out, "In-run ratios").get("REGRESSION", [])
+        flagged = rows_by_verdict(report, "ratio").get("regression", [])
         self.assertTrue(flagged)
-        self.assertTrue(all(n.startswith("countdown/gil/") for n in flagged), flagged)
+        runs = load_result(new).runs
+        self.assertTrue(all((runs[n].workload, runs[n].strategy) == ("countdown", "gil")
+                            for n in flagged), flagged)
 
     def test_gate_selects_the_lanes_that_fail(self):
-        code, out = self.compare(A, SLOW, "--gate", "ratio")
+        code, out, report = self.compare(A, SLOW, "--gate", "ratio")
         self.assertEqual(code, 0, out)
+        self.assertEqual(report["gated"], ["ratio"])
         self.assertIn("not gated", out)
-        code, _ = self.compare(A, SLOW, "--gate", "instructions")
+        code, _, report = self.compare(A, SLOW, "--gate", "instructions")
         self.assertEqual(code, 1)
+        self.assertEqual({r["lane"] for r in report["regressions"]}, {"instructions"})
 
     def test_failed_run_in_new_is_a_regression(self):
         data = load(A2)
-        for row in data["benchmarks"]:
-            if row["name"].startswith("list_sum/gil/workers:2") and row["run_type"] == "iteration":
+        for row in rows_of(data, workload="list_sum", strategy="gil", workers=2):
+            if row["run_type"] == "iteration":
                 row["error_occurred"] = True
                 row["error_message"] = "checksum mismatch: test"
-        code, out = self.compare(A, self.write("failed.json", data))
+        code, out, report = self.compare(A, self.write("failed.json", data))
         self.assertEqual(code, 1)
+        failed = [r for lane in report["lanes"] for r in lane["rows"] if r["verdict"] == "failed"]
+        self.assertTrue(failed)
+        self.assertEqual({r["note"] for r in failed}, {"checksum mismatch: test"})
         self.assertIn("**FAILED** checksum mismatch: test", out)
 
     def test_markdown_table_shape(self):
-        _, out = self.compare(A, A2)
+        _, out, _ = self.compare(A, A2)
         self.assertIn("| benchmark | base ms | new ms | change | q (BH) | verdict |", out)
         self.assertIn("|---|---:|---:|---:|---:|---|", out)
         self.assertIn("### Instruction counts", out)
-        names = plot.load_result(A).runs
+        names = load_result(A).runs
         for name in names:
             self.assertIn(f"| `{name}` |", out)
+
+    def test_the_library_gives_what_the_command_line_prints(self):
+        base, new = load_result(A), load_result(SLOW)
+        report = gate.compare(base, new, gate.Options())
+        code, out, data = self.compare(A, SLOW)
+        self.assertEqual(render.markdown(report), out)
+        self.assertEqual(render.as_data(report), data)
+        self.assertEqual(report.exit_status, code)
 
     def test_few_repetitions_warn(self):
         # 3 vs 3 repetitions: the time lane cannot flag anything (its smallest U-test
@@ -197,16 +273,19 @@ class Compare(TempDir):
         data["benchmarks"] = [r for r in data["benchmarks"]
                               if r.get("repetition_index", 0) < 3 and r["run_type"] == "iteration"]
         small = self.write("small.json", data)
-        code, out = self.compare(small, small, "--gate", "ratio,instructions")
+        code, out, report = self.compare(small, small, "--gate", "ratio,instructions")
         self.assertEqual(code, 0)
+        self.assertEqual((report["power_warning"]["n1"], report["power_warning"]["n2"]), (3, 3))
         self.assertIn("cannot reach q < 0.05", out)
 
     def test_common_compares_the_shared_benchmarks(self):
         data = load(A2)
-        data["benchmarks"] = [r for r in data["benchmarks"]
-                              if not r["name"].startswith("list_sum/")]
-        code, out = self.compare(A, self.write("part.json", data), "--common")
+        gone = rows_of(data, workload="list_sum")
+        data["benchmarks"] = [r for r in data["benchmarks"] if r not in gone]
+        code, out, report = self.compare(A, self.write("part.json", data), "--common")
         self.assertEqual(code, 0, out)
+        self.assertEqual((len(report["only_base"]), len(report["only_new"])), (5, 0))
+        self.assertEqual(len(report["compared"]), 5)
         self.assertIn("left out: 5 only in base, 0 only in new", out)
 
 
@@ -259,8 +338,40 @@ class BadInput(TempDir):
 
     def test_future_schema(self):
         data = load(A)
-        data["context"]["gilbench_schema_version"] = "2"
-        self.both_commands(self.write("v2.json", data), "gilbench_schema_version is 2")
+        data["context"]["gilbench_schema_version"] = "3"
+        self.both_commands(self.write("v3.json", data), "gilbench_schema_version is 3",
+                           "reads version 2")
+
+    def test_schema_1_must_be_re_recorded(self):
+        data = load(A)
+        data["context"]["gilbench_schema_version"] = "1"
+        del data["context"][schema.RUNS_KEY]
+        self.both_commands(self.write("v1.json", data), "gilbench_schema_version is 1",
+                           "re-record")
+
+    def test_runs_without_their_fields(self):
+        data = load(A)
+        del data["context"][schema.RUNS_KEY]
+        self.both_commands(self.write("no_runs.json", data), "no gilbench_runs")
+        data = load(A)
+        runs = fields(data)
+        del runs["list_sum/gil/workers:2"]
+        data["context"][schema.RUNS_KEY] = json.dumps(runs)
+        self.both_commands(self.write("one_missing.json", data), "list_sum/gil/workers:2",
+                           "not in the context's gilbench_runs")
+
+    def test_bad_run_fields(self):
+        for label, change in (("workers", {"workers": "2"}), ("negative", {"workers": -1}),
+                              ("bool", {"workers": True}), ("runner", {"runner": "fibers"}),
+                              ("axes", {"axes": ["interval", "1ms"]}),
+                              ("axis_value", {"axes": {"interval": 1}}),
+                              ("workload", {"workload": ""}), ("strategy", {"strategy": None})):
+            data = load(A)
+            runs = fields(data)
+            runs["countdown/gil/workers:2"].update(change)
+            data["context"][schema.RUNS_KEY] = json.dumps(runs)
+            path = self.write(f"fields_{label}.json", data)
+            self.both_commands(path, "context key gilbench_runs", "countdown/gil/workers:2")
 
     def test_no_runs(self):
         data = load(A)
@@ -273,14 +384,12 @@ class BadInput(TempDir):
 
     def test_different_benchmark_sets(self):
         data = load(A2)
-        data["benchmarks"] = [r for r in data["benchmarks"]
-                              if not r["name"].startswith("countdown/gil/")]
-        extra = copy.deepcopy([r for r in data["benchmarks"]
-                               if r["name"].startswith("list_sum/serial/")])
-        for r in extra:
-            for k in ("name", "run_name"):
-                r[k] = r[k].replace("list_sum/serial", "list_sum/newcomer")
+        gone = rows_of(data, workload="countdown", strategy="gil")
+        data["benchmarks"] = [r for r in data["benchmarks"] if r not in gone]
+        extra = copy.deepcopy(rows_of(data, workload="list_sum", strategy="serial"))
         data["benchmarks"] += extra
+        rename(data, "list_sum/serial/workers:1", "list_sum/newcomer/workers:1", extra,
+               strategy="newcomer")
         path = self.write("other_set.json", data)
         line = self.assert_bad(["compare", A, path], A, path, "different benchmark sets")
         self.assertIn(f"only in {A}: countdown/gil/workers:", line)
@@ -296,11 +405,20 @@ class BadInput(TempDir):
         self.assert_bad(["compare", A, A2, "--gate", "speed"], "--gate")
         self.assert_bad(["compare", A, A2, "--threshold", "5"], "--threshold")
 
-    def test_fidelity_without_the_module(self):
-        # plot.py looks for bench/python/fidelity.py beside itself
+    def test_without_the_library_or_the_fidelity_module(self):
+        # plot.py looks for bench/python/gilbench_results and fidelity.py beside itself
         lone = os.path.join(self.tmp, "plot.py")
-        with open(PLOT) as src, open(lone, "w") as dst:
-            dst.write(src.read())
+        shutil.copy(PLOT, lone)
+        for argv, missing in ((["compare", A, A2], "gilbench_results: not found"),
+                              (["fidelity", "x.json"], "gilbench_results: not found")):
+            p = subprocess.run(["/usr/bin/python3", lone, *argv], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+            self.assertEqual((p.returncode, p.stdout), (2, ""), p.stderr)
+            self.assertIn(missing, p.stderr)
+            self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+        shutil.copytree(os.path.join(REPO, "bench", "python", "gilbench_results"),
+                        os.path.join(self.tmp, "bench", "python", "gilbench_results"),
+                        ignore=shutil.ignore_patterns("__pycache__"))
         p = subprocess.run(["/usr/bin/python3", lone, "fidelity", "x.json"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.assertEqual(p.returncode, 2)
@@ -372,9 +490,9 @@ class GateRefusesBadData(OneLine):
 
     def test_new_without_the_counts_of_a_gated_lane(self):
         def no_counts(data):
-            lane = json.loads(data["context"][plot.INSTRUCTIONS_KEY])
+            lane = json.loads(data["context"][schema.INSTRUCTIONS_KEY])
             lane["counts"] = {}
-            data["context"][plot.INSTRUCTIONS_KEY] = json.dumps(lane)
+            data["context"][schema.INSTRUCTIONS_KEY] = json.dumps(lane)
         path = self.mutated("no_counts.json", no_counts)
         self.assert_bad(["compare", A, path, "--gate", "instructions"], "instructions lane",
                         path, "lacks the instruction counts of 6 benchmarks")
@@ -383,7 +501,7 @@ class GateRefusesBadData(OneLine):
 
     def test_new_without_any_instruction_lane(self):
         def no_lane(data):
-            del data["context"][plot.INSTRUCTIONS_KEY]
+            del data["context"][schema.INSTRUCTIONS_KEY]
         path = self.mutated("no_lane.json", no_lane)
         self.assert_bad(["compare", A, path], "instructions lane", "no instruction counts in",
                         path)
@@ -394,19 +512,19 @@ class GateRefusesBadData(OneLine):
 
     def test_one_row_missing_in_new(self):
         def drop_one(data):
-            lane = json.loads(data["context"][plot.INSTRUCTIONS_KEY])
+            lane = json.loads(data["context"][schema.INSTRUCTIONS_KEY])
             del lane["counts"]["list_sum/gil/workers:1"]
-            data["context"][plot.INSTRUCTIONS_KEY] = json.dumps(lane)
+            data["context"][schema.INSTRUCTIONS_KEY] = json.dumps(lane)
         path = self.mutated("drop_one.json", drop_one)
         self.assert_bad(["compare", A, path, "--gate", "instructions"],
                         "lacks the instruction counts of 1 benchmarks", "list_sum/gil/workers:1")
 
     def test_row_failed_under_valgrind_in_new_is_a_failure(self):
         def failed(data):
-            lane = json.loads(data["context"][plot.INSTRUCTIONS_KEY])
+            lane = json.loads(data["context"][schema.INSTRUCTIONS_KEY])
             del lane["counts"]["list_sum/gil/workers:1"]
             lane["failed"] = {"list_sum/gil/workers:1": "gilbench under callgrind exited 1"}
-            data["context"][plot.INSTRUCTIONS_KEY] = json.dumps(lane)
+            data["context"][schema.INSTRUCTIONS_KEY] = json.dumps(lane)
         code, out, err = run_plot("compare", A, self.mutated("vg_failed.json", failed),
                                   "--gate", "instructions")
         self.assertEqual(code, 1, err)
@@ -414,7 +532,7 @@ class GateRefusesBadData(OneLine):
 
     def test_files_without_counts_compare_without_the_lane(self):
         def no_lane(data):
-            del data["context"][plot.INSTRUCTIONS_KEY]
+            del data["context"][schema.INSTRUCTIONS_KEY]
         base = self.write("base.json", (lambda d: (no_lane(d), d)[1])(load(A)))
         code, out, err = run_plot("compare", base, self.mutated("new.json", no_lane))
         self.assertEqual(code, 0, err)
@@ -431,7 +549,7 @@ class GateRefusesBadData(OneLine):
                         "every run failed in BASE")
         # no reference strategy in the files: the ratio lane has nothing to judge
         def serial_only(data):
-            data["benchmarks"] = [r for r in data["benchmarks"] if "/serial/" in r["name"]]
+            data["benchmarks"] = rows_of(data, strategy="serial")
         path = self.mutated("serial.json", serial_only)
         self.assert_bad(["compare", path, path, "--gate", "ratio"], "ratio lane",
                         "nothing to compare")
@@ -506,7 +624,7 @@ class NoTraceback(OneLine):
             with_counter(data)[0]["gil_wait_ns"] = float("nan")
         path = self.mutated("nan_counter.json", nan_counter)
         first = with_counter(load(path))[0]
-        run = plot.load_result(path).runs[first["run_name"]]
+        run = load_result(path).runs[first["run_name"]]
         self.assertNotIn(first["repetition_index"], run.counters["gil_wait_ns"])
         self.assertIn(first["repetition_index"], run.times, "the row itself is kept")
         code, _, err = run_plot("charts", path, "--out", os.path.join(self.tmp, "c"))
@@ -609,9 +727,9 @@ class Repetitions(OneLine):
         self.assertIn("cannot reach q < 0.05", out, "the non-gated lanes keep the warning")
 
     def test_the_minimum_follows_alpha(self):
-        self.assertEqual(plot.u_test_repetitions(0.05), 4)
-        self.assertEqual(plot.u_test_repetitions(0.01), 5)
-        self.assertEqual(plot.u_test_repetitions(0.001), 7)
+        self.assertEqual(stats.u_test_repetitions(0.05), 4)
+        self.assertEqual(stats.u_test_repetitions(0.01), 5)
+        self.assertEqual(stats.u_test_repetitions(0.001), 7)
         base = self.reps(A, 3)
         self.assert_bad(["compare", base, base, "--gate", "time"], "3 vs 3",
                         "4 or more repetitions per side")
@@ -622,7 +740,7 @@ class Repetitions(OneLine):
                         "5 or more")
 
     def test_min_u_pvalue_of_many_repetitions(self):
-        self.assertEqual(plot.min_u_pvalue(2000, 2000), 0.0)
+        self.assertEqual(stats.min_u_pvalue(2000, 2000), 0.0)
 
 
 FAKE_VALGRIND = """#!/usr/bin/python3
@@ -672,7 +790,7 @@ class Writer(OneLine):
 
     def lane_file(self):
         data = load(A)
-        data["context"].pop(plot.INSTRUCTIONS_KEY)
+        data["context"].pop(schema.INSTRUCTIONS_KEY)
         return self.write("lane.json", data)
 
     def test_fake_lane_counts(self):
@@ -680,7 +798,7 @@ class Writer(OneLine):
         code, _, err = main_in_process("instructions", path, "--gilbench", "/bin/true",
                                        "--jobs", "1")
         self.assertEqual(code, 0, err)
-        lane = json.loads(load(path)["context"][plot.INSTRUCTIONS_KEY])
+        lane = json.loads(load(path)["context"][schema.INSTRUCTIONS_KEY])
         self.assertEqual(len(lane["counts"]), 6)
         self.assertEqual(set(lane["counts"].values()), {1000})
 
@@ -711,7 +829,7 @@ class Writer(OneLine):
         with open(victim) as f:
             self.assertEqual(f.read(), "precious\n")
         self.assertTrue(os.path.islink(planted))
-        self.assertIn(plot.INSTRUCTIONS_KEY, load(path)["context"])
+        self.assertIn(schema.INSTRUCTIONS_KEY, load(path)["context"])
         self.assertFalse(os.path.islink(path))
         leftovers = [n for n in os.listdir(self.tmp) if n.endswith(".tmp") or ".tmp." in n]
         self.assertEqual(leftovers, [os.path.basename(planted)])
@@ -808,10 +926,10 @@ class Charts(TempDir):
     def test_second_file_joins_the_charts(self):
         # A twin-like file: its own reference row, strategies of its own.
         data = load(A2)
-        for row in data["benchmarks"]:
-            for k in ("name", "run_name"):
-                row[k] = row[k].replace("/gil/", "/twin_threads/").replace(
-                    "/fine_lock/", "/twin_process/")
+        for name, f in fields(data).items():
+            for old, new in (("gil", "twin_threads"), ("fine_lock", "twin_process")):
+                if f["strategy"] == old:
+                    rename(data, name, name.replace(f"/{old}/", f"/{new}/"), strategy=new)
         twin = self.write("twin.json", data)
         out = os.path.join(self.tmp, "charts")
         code, stdout, err = run_plot("charts", A, twin, "--out", out)
@@ -820,6 +938,20 @@ class Charts(TempDir):
         self.assertIn("| gil |", stdout)
         self.assertEqual(stdout.count("| serial |"), 0, "the reference is no row of its own")
         self.check_images(out, ["speedup", "overhead"])
+
+    def test_runs_are_read_from_their_fields_not_their_names(self):
+        # The same runs under opaque names: gilbench_runs alone says what each one is.
+        data = load(SWEEP)
+        for i, name in enumerate(sorted(fields(data))):
+            rename(data, name, f"run{i}")
+        opaque = self.write("convoy_sweep.json", data)
+        code, expected, err = run_plot("charts", SWEEP, "--out", os.path.join(self.tmp, "a"))
+        self.assertEqual(code, 0, err)
+        code, stdout, err = run_plot("charts", opaque, "--out", os.path.join(self.tmp, "b"))
+        self.assertEqual(code, 0, err)
+        self.assertEqual(stdout.split("\n", 3)[3], expected.split("\n", 3)[3])
+        self.check_images(os.path.join(self.tmp, "b"), ["speedup", "overhead", "io_convoy",
+                                                        "sweep_interval", "gil_stats"])
 
     def test_same_strategy_in_two_files_is_labelled_by_file(self):
         out = os.path.join(self.tmp, "charts")
@@ -838,7 +970,7 @@ class CompareDotPy(unittest.TestCase):
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertNotIn("Traceback", p.stderr)
-        for name in plot.load_result(A).runs:
+        for name in load_result(A).runs:
             self.assertIn(name, p.stdout)
         self.assertIn("U Test", p.stdout)
 
@@ -855,12 +987,12 @@ class InstructionLane(TempDir):
         data = load(A)
         keep = ("countdown/serial/workers:1", "list_sum/gil/workers:1", "countdown/gil/workers:2")
         data["benchmarks"] = [r for r in data["benchmarks"] if r["run_name"] in keep]
-        data["context"].pop(plot.INSTRUCTIONS_KEY, None)
+        data["context"].pop(schema.INSTRUCTIONS_KEY, None)
         path = self.write("lane.json", data)
         code, _, err = run_plot("instructions", path, "--gilbench", os.environ["GILBENCH_BIN"],
                                 "--repeat", "2")
         self.assertEqual(code, 0, err)
-        lane = json.loads(load(path)["context"][plot.INSTRUCTIONS_KEY])
+        lane = json.loads(load(path)["context"][schema.INSTRUCTIONS_KEY])
         self.assertEqual(sorted(lane["counts"]), sorted(keep[:2]), "1-worker rows only")
         self.assertTrue(all(c > 1_000_000 for c in lane["counts"].values()), lane)
         self.assertEqual(lane["repeat_spread"], {}, "the same count twice")

@@ -1,0 +1,36 @@
+"""gilbench_results: the one Python library of gilbench's result files.
+
+plot.py (the command line), bench/python/fidelity.py, bench/python/twin.py,
+bench/gate_power.py and the tests read and write results through it:
+
+  schema.py        SCHEMA_VERSION (the only place it is written), the context
+                   keys, the run-name grammar (names built from fields)
+  load.py          the one loader: load_result(path) -> Result of Runs, every
+                   field checked; each run's fields from gilbench_runs
+  durations.py     the one duration parser and formatter ("5ms", gilbench's rules)
+  stats.py         median (of the repetitions), U test, BH, bootstrap
+  gate.py          the regression gate: lanes of rows with verdicts, as data
+  render.py        the gate's report as markdown and as JSON
+  charts.py        the charts and summary.md
+  instructions.py  the callgrind lane
+  output.py        the one exclusive, atomic file writer
+  errors.py        InputError (bad input: one line) and message helpers
+
+schema, durations, errors and output use the standard library alone (the
+CPython twin imports them under any interpreter, 3.8 and later); load too,
+so the fidelity report needs nothing else. gate's statistics need scipy and
+numpy, charts matplotlib; they are imported where they are used.
+"""
+
+
+def manual():
+    """The sub-commands' documentation, from the modules that implement them (for
+    plot.py's docstring: `pydoc ./plot.py`)."""
+    from . import charts, gate, instructions, load, output
+    parts = [("charts RESULT.json [MORE.json ...] --out DIR", charts),
+             ("compare BASE.json NEW.json", gate),
+             ("instructions RESULT.json --gilbench BIN", instructions),
+             ("Reading results", load), ("Writing files", output)]
+    return "".join("\n%s\n\n%s" % (title, "\n".join(
+        "    " + line if line else "" for line in module.__doc__.strip().splitlines()))
+        for title, module in parts)
