@@ -5,18 +5,24 @@ usage: fidelity RESULT.json [CPYTHON.json] [--markdown FILE]
 
 RESULT.json is a gilbench result file (the emulation), CPYTHON.json an
 optional result file of the CPython twin (bench/python/twin.py, the same
-workloads on the real interpreter). The report has two tables, printed and,
-with --markdown, written to FILE as markdown:
+workloads on the real interpreter). Both are read by the results library's
+loader (gilbench_results.load: schema 2, each run's fields from
+gilbench_runs, every field checked); times are the medians of the
+repetitions, in seconds (Google Benchmark's `_median` rows are not read); a
+benchmark with an error row counts as failed. The report has two tables,
+printed and, with --markdown, written to FILE as markdown:
 
 1. The checkable behaviours listed at the end of
    ../shared/research/anchors-gil.md ("What a faithful emulation must
-   reproduce"), all fifteen, in its order: for each, the published figure
-   with its source tag, the emulated figure from RESULT.json, the real-CPython
-   figure from CPYTHON.json where the twin measures one, whether the
-   behaviour holds in each, and the tolerance used. A behaviour whose rows are
-   absent from a file says "not measured in this file"; one the suite has no
-   benchmark for says "not covered by the suite" (naming the unit test that
-   covers it, if any). Nothing is dropped.
+   reproduce"), all fifteen, in its order: BEHAVIOURS, a table of data (the
+   published figure with its source tag, the tolerance in words and its
+   numbers, the function that measures it, whether CPython has it) that
+   evaluate() applies to each file. For each: the emulated figure from
+   RESULT.json, the real-CPython figure from CPYTHON.json where the twin
+   measures one, whether the behaviour holds in each. A behaviour whose rows
+   are absent from a file says "not measured in this file"; one the suite has
+   no benchmark for says "not covered by the suite" (naming the unit test
+   that covers it, if any). Nothing is dropped.
 2. Speedups side by side: per workload and worker count, the emulated `gil`
    speedup (over RESULT's reference strategy at 1 worker) next to the
    `cpython_threads` speedup (over CPYTHON's reference, cpython_serial), and
@@ -25,42 +31,48 @@ with --markdown, written to FILE as markdown:
 Each file's speedups are computed against that file's own reference strategy
 (context key gilbench_reference_strategy; "serial" when absent), never
 across files: absolute times of C++ and Python differ ~50x, ratios do not.
-Times are the median of the iteration rows (the _median aggregate row when a
-file has only aggregates); a benchmark with an error row counts as failed.
 
-plot.py's `fidelity` sub-command imports this module and calls
-main(argv), argv being the arguments after the sub-command. Exit status: 0
-the report was made (a behaviour that does not hold is a finding, not an
-error); 2 bad command line or unreadable input, with one line on stderr.
+report() returns all of it as data (Report); markdown() renders it. plot.py's
+`fidelity` sub-command imports this module and calls main(argv), argv being
+the arguments after the sub-command. Exit status: 0 the report was made (a
+behaviour that does not hold is a finding, not an error); 2 bad command line
+or unreadable input, with one line on stderr.
 """
 
 import argparse
-import json
 import math
 import os
 import sys
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from gilbench_results import durations, schema  # noqa: E402
+from gilbench_results.errors import InputError, one_line  # noqa: E402
+from gilbench_results.load import load_result  # noqa: E402
+from gilbench_results.output import emit, write_output  # noqa: E402
+from gilbench_results.stats import geomean, median  # noqa: E402
 
 PROG = "fidelity"
 
+# Whether a behaviour holds in a file.
 YES = "yes"
-NO = "**no**"
+NO = "no"
 NOT_MEASURED = "not measured in this file"
 NOT_COVERED = "not covered by the suite"
 NA = "n/a"
 NO_FILE = "no CPython file"
 
-TIME_UNITS = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}
-ROW_FIELDS = {"name", "family_index", "per_family_instance_index", "run_name", "run_type",
-              "repetitions", "repetition_index", "threads", "iterations", "real_time",
-              "cpu_time", "time_unit", "aggregate_name", "aggregate_unit", "error_occurred",
-              "error_message", "label"}
-CPU_WORKLOADS = ["countdown", "binary_trees", "list_sum", "shared_read", "shared_read_immortal",
-                 "shared_dict"]
-DEFAULT_INTERVAL_MS = 5.0
+# CPython's default switch interval: a file's default when it names none.
+DEFAULT_INTERVAL_NS = 5_000_000
 
-
-class InputError(Exception):
-    pass
+# Which strategy plays which part in each file.
+EMULATED = {"threads": "gil", "process": "process", "startup_threads": "threads",
+            "free_threaded": "biased_rc", "legacy": "gil_legacy", "atomic": "atomic_rc",
+            "biased": "biased_rc"}
+CPYTHON = {"threads": "cpython_threads", "process": "cpython_process",
+           "startup_threads": "cpython_threads", "free_threaded": "cpython_threads"}
 
 
 class UsageError(Exception):
@@ -72,176 +84,50 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def parse_duration_ms(text):
-    for unit, scale in (("ns", 1e-6), ("us", 1e-3), ("ms", 1.0), ("s", 1e3)):
-        if text.endswith(unit) and len(text) > len(unit):
-            try:
-                return float(text[:-len(unit)]) * scale
-            except ValueError:
-                continue
-    return None
+class Figures:
+    """The figures of one loaded result file: medians of repetitions, in seconds."""
 
+    def __init__(self, result):
+        self.result = result
+        self.path = result.path
+        self.context = result.context
+        self.reference = result.reference
+        self.runs = result.runs
+        intervals = result.ctx_json(schema.INTERVALS_KEY, [])
+        self.default_interval = (durations.nanoseconds(intervals[0]) if intervals else None) \
+            or DEFAULT_INTERVAL_NS
 
-def median(values):
-    v = sorted(values)
-    n = len(v)
-    if n == 0:
-        return None
-    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+    @staticmethod
+    def interval(run):
+        """The run's switch interval in nanoseconds (its `interval` axis), or None."""
+        text = run.axes.get("interval")
+        return durations.nanoseconds(text) if text else None
 
+    @staticmethod
+    def run_time(run):
+        return median(run.samples()) if run and not run.failed and run.times else None
 
-def geomean(values):
-    values = [v for v in values if v and v > 0]
-    if not values:
-        return None
-    return math.exp(sum(math.log(v) for v in values) / len(values))
+    @staticmethod
+    def counter(run, key):
+        values = run.counter_samples(key) if run and not run.failed else []
+        return median(values) if values else None
 
-
-class Run:
-    """One benchmark <workload>/<strategy>/workers:<n>[/key:value...] of a file."""
-
-    def __init__(self, name, workload, strategy, workers, extra):
-        self.name = name
-        self.workload = workload
-        self.strategy = strategy
-        self.workers = workers
-        self.extra = extra  # e.g. {"interval": "100us"}
-        self.times = []  # ms, one per successful repetition
-        self.counters = []  # dict per successful repetition (parallel to times)
-        self.median_row = None  # the _median aggregate, if any
-        self.error = None
-
-    @property
-    def interval_ms(self):
-        text = self.extra.get("interval")
-        return parse_duration_ms(text) if text else None
-
-    def time(self):
-        if self.error:
-            return None
-        if self.times:
-            return median(self.times)
-        if self.median_row:
-            return self.median_row[0]
-        return None
-
-    def counter(self, key):
-        if self.error:
-            return None
-        values = [c[key] for c in self.counters if key in c]
-        if values:
-            return median(values)
-        if self.median_row and key in self.median_row[1]:
-            return self.median_row[1][key]
-        return None
-
-    def samples(self):
-        """(time ms, counters) per repetition; the median row if that is all there is."""
-        if self.error:
-            return []
-        if self.times:
-            return list(zip(self.times, self.counters))
-        if self.median_row:
-            return [self.median_row]
-        return []
-
-
-def split_name(name):
-    parts = name.split("/")
-    if len(parts) < 3 or not parts[2].startswith("workers:"):
-        return None
-    try:
-        workers = int(parts[2][len("workers:"):])
-    except ValueError:
-        return None
-    extra = {}
-    for p in parts[3:]:
-        key, _, value = p.partition(":")
-        extra[key] = value
-    return parts[0], parts[1], workers, extra
-
-
-class Results:
-    """A result file: its context and its runs by name."""
-
-    def __init__(self, path):
-        self.path = path
-        try:
-            with open(path) as f:
-                data = json.load(f)
-        except OSError as e:
-            raise InputError("cannot read %s: %s" % (path, e.strerror or e))
-        except ValueError as e:
-            raise InputError("%s is not JSON: %s" % (path, e))
-        if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
-            raise InputError("%s is not a Google Benchmark result file (no 'benchmarks' list)" % path)
-        context = data.get("context", {})
-        self.context = context if isinstance(context, dict) else {}
-        self.reference = str(self.context.get("gilbench_reference_strategy", "serial"))
-        self.kinds = self._json_context("gilbench_workloads", {})
-        intervals = self._json_context("gilbench_switch_intervals", [])
-        self.default_interval_ms = (parse_duration_ms(intervals[0]) if intervals and
-                                    isinstance(intervals[0], str) else None) or DEFAULT_INTERVAL_MS
-        self.runs = {}
-        for row in data["benchmarks"]:
-            if not isinstance(row, dict) or not isinstance(row.get("name"), str):
-                raise InputError("%s: a benchmark entry has no name" % path)
-            self._add(row)
-        if not self.runs:
-            raise InputError("%s has no <workload>/<strategy>/workers:<n> benchmarks" % path)
-
-    def _json_context(self, key, default):
-        value = self.context.get(key)
-        if isinstance(value, str):
-            try:
-                return json.loads(value)
-            except ValueError:
-                return default
-        return value if value is not None else default
-
-    def _add(self, row):
-        name = row.get("run_name", row["name"])
-        parsed = split_name(name)
-        if parsed is None:
-            return
-        run = self.runs.get(name)
-        if run is None:
-            run = self.runs[name] = Run(name, *parsed)
-        if row.get("error_occurred"):
-            run.error = str(row.get("error_message", "error"))
-            return
-        scale = TIME_UNITS.get(row.get("time_unit", "ns"), 1e-6)
-        try:
-            ms = float(row["real_time"]) * scale
-        except (KeyError, TypeError, ValueError):
-            raise InputError("%s: %s has no real_time" % (self.path, row["name"]))
-        counters = {k: v for k, v in row.items()
-                    if k not in ROW_FIELDS and isinstance(v, (int, float)) and not isinstance(v, bool)}
-        run_type = row.get("run_type", "iteration")
-        if run_type == "iteration":
-            run.times.append(ms)
-            run.counters.append(counters)
-        elif run_type == "aggregate" and row.get("aggregate_name") == "median":
-            run.median_row = (ms, counters)
-
-    # ---- look-ups ---------------------------------------------------------
-
-    def find(self, workload, strategy, workers, interval_ms=None):
-        """The run at this interval (default: the file's default interval)."""
-        want = interval_ms if interval_ms is not None else self.default_interval_ms
+    def find(self, workload, strategy, workers, interval=None):
+        """The run at this interval (ns; default: the file's default interval)."""
+        want = interval if interval is not None else self.default_interval
         fallback = None
         for run in self.runs.values():
-            if run.workload != workload or run.strategy != strategy or run.workers != workers:
+            if (run.workload, run.strategy, run.workers) != (workload, strategy, workers):
                 continue
-            if run.interval_ms is None or abs(run.interval_ms - want) < 1e-9:
+            iv = self.interval(run)
+            if iv is None or iv == want:
                 return run
-            if interval_ms is None and fallback is None:
+            if interval is None and fallback is None:
                 fallback = run
-        return fallback if interval_ms is None else None
+        return fallback if interval is None else None
 
-    def time(self, workload, strategy, workers, interval_ms=None):
-        run = self.find(workload, strategy, workers, interval_ms)
-        return run.time() if run else None
+    def time(self, workload, strategy, workers, interval=None):
+        return self.run_time(self.find(workload, strategy, workers, interval))
 
     def runs_of(self, strategy, workload=None):
         return [r for r in self.runs.values()
@@ -251,16 +137,16 @@ class Results:
         return sorted({r.workers for r in self.runs_of(strategy, workload)})
 
     def intervals(self, workload, strategy, workers):
-        return sorted({r.interval_ms for r in self.runs_of(strategy, workload)
-                       if r.workers == workers and r.interval_ms is not None}, reverse=True)
+        """The run's intervals (ns), longest first."""
+        return sorted({self.interval(r) for r in self.runs_of(strategy, workload)
+                       if r.workers == workers and self.interval(r) is not None}, reverse=True)
 
     def kind(self, workload):
-        if isinstance(self.kinds, dict) and workload in self.kinds:
-            return self.kinds[workload]
-        return "cpu" if workload in CPU_WORKLOADS else None
+        return self.result.kinds.get(workload)
 
     def cpu_workloads(self):
-        return [w for w in sorted({r.workload for r in self.runs.values()}) if self.kind(w) == "cpu"]
+        return [w for w in sorted({r.workload for r in self.runs.values()})
+                if self.kind(w) == "cpu"]
 
     def scaling(self, workload, strategy, workers):
         """T(strategy, workers) / T(strategy, 1): > 1 = slower with more workers."""
@@ -277,126 +163,91 @@ class Results:
     def gil_enabled(self):
         return str(self.context.get("gilbench_gil_enabled", "unknown"))
 
+    def failed(self):
+        return sorted(r.name for r in self.runs.values() if r.failed)
+
     def describe(self):
         c = self.context
         if c.get("gilbench_runtime") == "cpython":
-            gil = {"true": "GIL enabled", "false": "GIL disabled"}.get(self.gil_enabled(), "GIL unknown")
+            gil = {"true": "GIL enabled", "false": "GIL disabled"}.get(self.gil_enabled(),
+                                                                       "GIL unknown")
             what = "%s %s, %s" % (c.get("gilbench_python_implementation", "Python"),
                                   c.get("gilbench_python_version", "?"), gil)
         else:
             what = "gilbench %s" % c.get("gilbench_git_revision", "(revision unknown)")
         return "`%s`: %s, mode %s, switch interval %s, reference `%s`" % (
-            self.path, what, c.get("gilbench_mode", "?"), fmt_ms(self.default_interval_ms),
-            self.reference)
-
-
-# ---- formatting -------------------------------------------------------------
-
-def fmt_ms(ms):
-    if ms is None:
-        return "?"
-    if ms >= 1:
-        return "%gms" % round(ms, 3)
-    if ms >= 1e-3:
-        return "%gus" % round(ms * 1e3, 3)
-    return "%gns" % round(ms * 1e6, 3)
-
-
-def fmt_x(v, digits=2):
-    return "-" if v is None else "%.*f×" % (digits, v)
-
-
-def fmt_pct(v):
-    return "-" if v is None else "%+.0f %%" % (v * 100)
+            self.path, what, c.get(schema.MODE_KEY, "?"),
+            durations.format_ns(self.default_interval), self.reference)
 
 
 def verdict(ok):
     return YES if ok else NO
 
 
-class Behaviour:
-    """One row of the behaviour table."""
-
-    def __init__(self, number, title, published, tolerance):
-        self.number = number
-        self.title = title
-        self.published = published
-        self.tolerance = tolerance
-        self.emulated = "-"
-        self.cpython = "-"
-        self.holds_emulated = NOT_MEASURED
-        self.holds_cpython = NA
+def fmt_x(v, digits=2):
+    return "-" if v is None else "%.*f×" % (digits, v)
 
 
-# ---- the behaviours ---------------------------------------------------------
+# ---- how each behaviour is measured ---------------------------------------------
 #
-# Each check takes a Results and the strategy names to read (emulated or
-# twin), and returns (figure text, verdict) or None when the rows are absent.
+# measure(figures, roles, **limits) -> (figure text, YES/NO/NOT_MEASURED), or None when
+# the file has no rows for it; roles maps a part (threads, process, ...) to the file's
+# strategy (EMULATED or CPYTHON), limits are the behaviour's tolerance numbers.
 
-def check_no_scaling(res, strategy):
+def no_scaling(res, roles, band):
+    strategy = roles["threads"]
     worst = None
     parts = []
+    ok = True
     for w in res.cpu_workloads():
         for n in res.workers(strategy, w):
-            if n < 2:
-                continue
-            r = res.scaling(w, strategy, n)
+            r = res.scaling(w, strategy, n) if n >= 2 else None
             if r is None:
                 continue
             if w == "countdown":
                 parts.append("%d: %.2f" % (n, r))
             if worst is None or abs(r - 1) > abs(worst[0] - 1):
                 worst = (r, w, n)
+            ok = ok and band[0] <= r <= band[1]
     if worst is None:
         return None
     text = ("countdown T(N)/T(1) " + ", ".join(parts) + "; " if parts else "") + \
-        "worst of %d CPU workloads: %.2f (%s, N=%d)" % (len(res.cpu_workloads()), worst[0], worst[1], worst[2])
-    ok = True
-    for w in res.cpu_workloads():
-        for n in res.workers(strategy, w):
-            r = res.scaling(w, strategy, n) if n >= 2 else None
-            if r is not None and not 0.90 <= r <= 1.10:
-                ok = False
+        "worst of %d CPU workloads: %.2f (%s, N=%d)" % (len(res.cpu_workloads()), *worst)
     return text, verdict(ok)
 
 
-def check_old_gil(res):
-    r = res.scaling("countdown", "gil_legacy", 2)
+def old_gil(res, roles, least):
+    r = res.scaling("countdown", roles["legacy"], 2)
     if r is None:
         return None
-    text = "countdown under gil_legacy: T(2)/T(1) = %.2f" % r
-    futile = None
-    run = res.find("countdown", "gil_legacy", 2)
-    if run:
-        futile = run.counter("gil_futile_wakeups")
+    text = "countdown under %s: T(2)/T(1) = %.2f" % (roles["legacy"], r)
+    futile = res.counter(res.find("countdown", roles["legacy"], 2), "gil_futile_wakeups")
     if futile is not None:
         text += ", %.0f futile wake-ups" % futile
-    return text, verdict(r >= 1.45)
+    return text, verdict(r >= least)
 
 
-def check_timed_requests(res):
+def timed_requests(res, roles, slack):
+    """CPU rows: drop requests per interval of wall time; IO rows: forced switches."""
     worst = None
-    cpu_rows = 0
-    for run in res.runs_of("gil"):
-        if run.workers < 2 or res.kind(run.workload) != "cpu":
-            continue
-        interval = run.interval_ms or res.default_interval_ms
-        for ms, counters in run.samples():
-            requests = counters.get("gil_drop_requests")
-            if requests is None:
-                continue
-            cpu_rows += 1
-            per_interval = requests / (ms / interval) if ms > 0 else 0.0
-            slack = (requests - run.workers) / (ms / interval) if ms > 0 else 0.0
-            if worst is None or slack > worst[0]:
-                worst = (slack, per_interval, run.name)
     io_forced = []
-    for run in res.runs_of("gil"):
-        if run.workers < 2 or res.kind(run.workload) != "io" or run.workload == "convoy":
+    for run in res.runs_of(roles["threads"]):
+        if run.workers < 2:
             continue
-        forced = run.counter("gil_forced_switches")
-        if forced is not None:
-            io_forced.append((forced, run.name))
+        if res.kind(run.workload) == "cpu":
+            interval = (res.interval(run) or res.default_interval) / durations.NS_PER_S
+            for seconds, counters in run.repetitions():
+                requests = counters.get("gil_drop_requests")
+                if requests is None:
+                    continue
+                intervals = seconds / interval
+                over = (requests - run.workers) / intervals
+                if worst is None or over > worst[0]:
+                    worst = (over, requests / intervals, run.name)
+        elif res.kind(run.workload) == "io" and run.workload != "convoy":
+            forced = res.counter(run, "gil_forced_switches")
+            if forced is not None:
+                io_forced.append((forced, run.name))
     if worst is None and not io_forced:
         return None
     parts = []
@@ -404,7 +255,7 @@ def check_timed_requests(res):
     if worst is not None:
         parts.append("CPU rows: at most %.2f drop requests per interval of wall time (%s)"
                      % (worst[1], worst[2]))
-        ok = worst[0] <= 1.0
+        ok = worst[0] <= slack
     if io_forced:
         most = max(io_forced)
         parts.append("IO rows (voluntary releases): forced switches max %.0f (%s)" % most)
@@ -414,12 +265,12 @@ def check_timed_requests(res):
     return "; ".join(parts), verdict(ok)
 
 
-def check_forced_handoff(res):
+def forced_handoff(res, roles):
     rows = 0
     bad = []
     total_forced = 0.0
-    for run in res.runs_of("gil"):
-        for _, counters in run.samples():
+    for run in res.runs_of(roles["threads"]):
+        for _, counters in run.repetitions():
             forced = counters.get("gil_forced_switches")
             switches = counters.get("gil_switches")
             if forced is None or switches is None:
@@ -430,38 +281,27 @@ def check_forced_handoff(res):
                 bad.append(run.name)
     if rows == 0:
         return None
-    text = "forced switches ≤ switches in %d of %d gil repetitions (%.0f forced in all)" % (
-        rows - len(bad), rows, total_forced)
+    text = "forced switches ≤ switches in %d of %d %s repetitions (%.0f forced in all)" % (
+        rows - len(bad), rows, roles["threads"], total_forced)
     return text, verdict(not bad)
 
 
-def convoy_runs(res, strategy):
-    return [r for r in res.runs_of(strategy, "convoy")]
-
-
-def convoy_k(run):
-    """The number of CPU workers of a convoy run: convoy/<strategy>/workers:<K> counts
-    the CPU workers only (workers:0 = the IO worker alone)."""
-    return run.workers
-
-
-def convoy_table(res, strategy, interval_ms=None):
-    """K -> (io_rps, io_rps_alone) at one interval (default: the file's)."""
-    want = interval_ms if interval_ms is not None else res.default_interval_ms
+def convoy_table(res, strategy, interval=None):
+    """K -> (io_rps, io_rps_alone) at one interval (ns; default: the file's). convoy's
+    workers are K, its CPU workers (workers:0 = the IO worker alone)."""
+    want = interval if interval is not None else res.default_interval
     out = {}
-    for run in convoy_runs(res, strategy):
-        iv = run.interval_ms if run.interval_ms is not None else res.default_interval_ms
-        if abs(iv - want) > 1e-9:
+    for run in res.runs_of(strategy, "convoy"):
+        if (res.interval(run) or res.default_interval) != want:
             continue
-        rps = run.counter("io_rps")
-        alone = run.counter("io_rps_alone")
+        rps = res.counter(run, "io_rps")
         if rps is not None:
-            out[convoy_k(run)] = (rps, alone)
+            out[run.workers] = (rps, res.counter(run, "io_rps_alone"))
     return out
 
 
-def check_convoy(res, strategy):
-    table = convoy_table(res, strategy)
+def convoy(res, roles, degradation, halving):
+    table = convoy_table(res, roles["threads"])
     if not table:
         return None
     base = table.get(0, (None, None))[0]
@@ -470,33 +310,29 @@ def check_convoy(res, strategy):
     if not base or 1 not in table:
         ks = ", ".join("K=%d: %.0f/s" % (k, table[k][0]) for k in sorted(table))
         return "round trips " + ks + " (no K=0 or K=1 row)", NOT_MEASURED
-    parts = ["K=0: %.0f/s" % base]
-    for k in sorted(table):
-        if k >= 1:
-            parts.append("K=%d: %.0f/s" % (k, table[k][0]))
-    degradation = base / table[1][0] if table[1][0] > 0 else math.inf
-    text = ", ".join(parts) + "; K=1 degradation %.0f×" % degradation
-    ok = 100 <= degradation <= 900
+    parts = ["K=0: %.0f/s" % base] + ["K=%d: %.0f/s" % (k, table[k][0])
+                                      for k in sorted(table) if k >= 1]
+    slowdown = base / table[1][0] if table[1][0] > 0 else math.inf
+    text = ", ".join(parts) + "; K=1 degradation %.0f×" % slowdown
+    ok = degradation[0] <= slowdown <= degradation[1]
     if 2 in table and table[2][0] > 0:
-        halving = table[1][0] / table[2][0]
-        text += ", K=1/K=2 %.2f" % halving
-        ok = ok and 1.3 <= halving <= 3.0
+        ratio = table[1][0] / table[2][0]
+        text += ", K=1/K=2 %.2f" % ratio
+        ok = ok and halving[0] <= ratio <= halving[1]
     return text, verdict(ok)
 
 
-def check_interval_sweep(res, strategy):
+def interval_sweep(res, roles, inflation, fast_ns, io_floor_ns, step):
+    strategy = roles["threads"]
     parts = []
     ok = True
     measured = False
     for n in res.workers(strategy, "countdown"):
-        if n < 2:
-            continue
-        intervals = res.intervals("countdown", strategy, n)
+        intervals = res.intervals("countdown", strategy, n) if n >= 2 else []
         if len(intervals) < 2:
             continue
         measured = True
-        base_iv = intervals[0]
-        base = res.time("countdown", strategy, n, base_iv)
+        base = res.time("countdown", strategy, n, intervals[0])
         cells = []
         prev = None
         for iv in intervals:
@@ -504,16 +340,17 @@ def check_interval_sweep(res, strategy):
             if t is None or not base:
                 continue
             r = t / base
-            cells.append("%s %.2f" % (fmt_ms(iv), r))
-            if prev is not None and r < prev * 0.9:
+            cells.append("%s %.2f" % (durations.format_ns(iv), r))
+            if prev is not None and r < prev * step:
                 ok = False  # a shorter interval made it clearly faster
             prev = r
-            if iv <= 0.1 and r < 1.05:
-                ok = False  # no inflation at <= 100 us
-        parts.append("countdown N=%d, T/T(%s): %s" % (n, fmt_ms(base_iv), ", ".join(cells)))
+            if iv <= fast_ns and r < inflation:
+                ok = False  # no inflation at short intervals
+        parts.append("countdown N=%d, T/T(%s): %s" % (n, durations.format_ns(intervals[0]),
+                                                      ", ".join(cells)))
         break
     # IO side: convoy round trips at each interval with K=1.
-    ivs = sorted({r.interval_ms for r in convoy_runs(res, strategy) if r.interval_ms is not None},
+    ivs = sorted({res.interval(r) for r in res.runs_of(strategy, "convoy")} - {None},
                  reverse=True)
     if len(ivs) >= 2:
         measured = True
@@ -523,9 +360,9 @@ def check_interval_sweep(res, strategy):
             k1 = convoy_table(res, strategy, iv).get(1)
             if not k1:
                 continue
-            cells.append("%s %.0f/s" % (fmt_ms(iv), k1[0]))
-            if prev is not None and iv >= 0.01 and k1[0] < prev * 0.9:
-                ok = False  # IO throughput must rise as the interval shrinks (down to ~10 us)
+            cells.append("%s %.0f/s" % (durations.format_ns(iv), k1[0]))
+            if prev is not None and iv >= io_floor_ns and k1[0] < prev * step:
+                ok = False  # IO throughput must rise as the interval shrinks
             prev = k1[0]
         if cells:
             parts.append("convoy K=1: " + ", ".join(cells))
@@ -534,73 +371,69 @@ def check_interval_sweep(res, strategy):
     return "; ".join(parts), verdict(ok)
 
 
-def check_blocking_release(res, strategy):
+def blocking_release(res, roles, least):
     cells = []
     ok = None
-    for n in res.workers(strategy, "sleep_io"):
-        if n < 2:
-            continue
-        r = res.scaling("sleep_io", strategy, n)
+    for n in res.workers(roles["threads"], "sleep_io"):
+        r = res.scaling("sleep_io", roles["threads"], n) if n >= 2 else None
         if r is None:
             continue
-        s = 1 / r
-        cells.append("N=%d: %.2f×" % (n, s))
+        cells.append("N=%d: %.2f×" % (n, 1 / r))
         if n == 2:
-            ok = s >= 1.6
+            ok = 1 / r >= least
     if not cells:
         return None
-    return "sleep_io speedup T(1)/T(N) " + ", ".join(cells), (verdict(ok) if ok is not None else NOT_MEASURED)
+    return ("sleep_io speedup T(1)/T(N) " + ", ".join(cells),
+            verdict(ok) if ok is not None else NOT_MEASURED)
 
 
-def check_atomic_penalty(res):
+def ratio_to(res, strategy, other):
+    """Geomean over the CPU workloads of T(strategy, 1) / T(other, 1), and how many."""
     ratios = []
     for w in res.cpu_workloads():
-        a = res.time(w, "atomic_rc", 1)
-        s = res.time(w, res.reference, 1)
-        if a and s:
-            ratios.append(a / s)
-    g = geomean(ratios)
+        a, b = res.time(w, strategy, 1), res.time(w, other, 1)
+        if a and b:
+            ratios.append(a / b)
+    return geomean(ratios), len(ratios)
+
+
+def atomic_penalty(res, roles):
+    g, n = ratio_to(res, roles["atomic"], res.reference)
     if g is None:
         return None
-    text = "1 thread: atomic_rc / serial = %.2f (geomean of %d CPU workloads)" % (g, len(ratios))
+    text = "1 thread: %s / %s = %.2f (geomean of %d CPU workloads)" % (
+        roles["atomic"], res.reference, g, n)
     ok = g > 1.0
-    ns = [n for n in res.workers("atomic_rc", "shared_read") if n >= 2]
-    if ns:
-        n = max(ns)
-        r = res.scaling("shared_read", "atomic_rc", n)
-        if r is not None:
-            text += "; shared_read T(%d)/T(1) = %.2f" % (n, r)
-            ok = ok and r > 1.0
+    ns = [k for k in res.workers(roles["atomic"], "shared_read") if k >= 2]
+    r = res.scaling("shared_read", roles["atomic"], max(ns)) if ns else None
+    if r is not None:
+        text += "; shared_read T(%d)/T(1) = %.2f" % (max(ns), r)
+        ok = ok and r > 1.0
     return text, verdict(ok)
 
 
-def check_brc(res):
-    ratios = []
-    for w in res.cpu_workloads():
-        b = res.time(w, "biased_rc", 1)
-        a = res.time(w, "atomic_rc", 1)
-        if a and b:
-            ratios.append(b / a)
-    g = geomean(ratios)
-    live = [r.counter("live_objects") for r in res.runs_of("biased_rc")]
+def biased_rc(res, roles):
+    g, _ = ratio_to(res, roles["biased"], roles["atomic"])
+    live = [res.counter(r, "live_objects") for r in res.runs_of(roles["biased"])]
     live = [v for v in live if v is not None]
     if g is None and not live:
         return None
     parts = []
     ok = True
     if g is not None:
-        parts.append("1 thread: biased_rc / atomic_rc = %.2f (geomean)" % g)
+        parts.append("1 thread: %s / %s = %.2f (geomean)" % (roles["biased"], roles["atomic"], g))
         ok = g < 1.0
     if live:
-        parts.append("live objects after the run: max %.0f in %d biased_rc runs" % (max(live), len(live)))
+        parts.append("live objects after the run: max %.0f in %d %s runs"
+                     % (max(live), len(live), roles["biased"]))
         ok = ok and max(live) == 0
     return "; ".join(parts), verdict(ok)
 
 
-def check_immortal(res):
+def immortal(res, roles, least):
     cells = []
     ok = None
-    for strategy in ("atomic_rc", "biased_rc"):
+    for strategy in (roles["atomic"], roles["biased"]):
         ns = [n for n in res.workers(strategy, "shared_read_immortal") if n >= 2]
         if not ns:
             continue
@@ -609,12 +442,11 @@ def check_immortal(res):
         rm = res.scaling("shared_read", strategy, n)
         if ri is None:
             continue
-        si = 1 / ri
-        cell = "%s N=%d: immortal %.2f×" % (strategy, n, si)
-        good = si >= 1.5
+        cell = "%s N=%d: immortal %.2f×" % (strategy, n, 1 / ri)
+        good = 1 / ri >= least
         if rm is not None:
             cell += " vs counted %.2f×" % (1 / rm)
-            good = good and si > 1 / rm
+            good = good and 1 / ri > 1 / rm
         cells.append(cell)
         ok = good if ok is None else ok and good
     if not cells:
@@ -622,245 +454,317 @@ def check_immortal(res):
     return "shared_read speedup T(1)/T(N): " + "; ".join(cells), verdict(ok)
 
 
-def check_free_threaded(res, strategy, reference):
-    ratios = []
-    for w in res.cpu_workloads():
-        b = res.time(w, strategy, 1)
-        s = res.time(w, reference, 1)
-        if b and s:
-            ratios.append(b / s)
-    g = geomean(ratios)
-    r2 = res.scaling("countdown", strategy, 2)
+def free_threaded(res, roles, overhead, least):
+    g, _ = ratio_to(res, roles["free_threaded"], res.reference)
+    r2 = res.scaling("countdown", roles["free_threaded"], 2)
     if g is None and r2 is None:
         return None
     parts = []
     ok = True
     if g is not None:
         parts.append("1-thread overhead %+.1f %% (geomean)" % ((g - 1) * 100))
-        ok = -0.04 <= g - 1 <= 0.15
+        ok = overhead[0] <= g - 1 <= overhead[1]
     if r2 is not None:
         parts.append("countdown T(1)/T(2) = %.2f×" % (1 / r2))
-        ok = ok and 1 / r2 >= 1.5
+        ok = ok and 1 / r2 >= least
     return "; ".join(parts), verdict(ok)
 
 
-def check_startup(res, process, threads):
-    p = res.find("process_startup", process, 1)
-    t = res.find("process_startup", threads, 1)
-    pm = p.counter("startup_ms") if p else None
-    tm = t.counter("startup_ms") if t else None
+def startup(res, roles, ratio):
+    pm = res.counter(res.find("process_startup", roles["process"], 1), "startup_ms")
+    tm = res.counter(res.find("process_startup", roles["startup_threads"], 1), "startup_ms")
     if pm is None:
         return None
     if tm is None or tm <= 0:
         return "process start %.1f ms (no thread start in this file)" % pm, NOT_MEASURED
-    ratio = pm / tm
-    return ("process start %.2f ms vs thread start %.3f ms: %.0f×" % (pm, tm, ratio),
-            verdict(100 <= ratio <= 2500))
+    r = pm / tm
+    return ("process start %.2f ms vs thread start %.3f ms: %.0f×" % (pm, tm, r),
+            verdict(ratio[0] <= r <= ratio[1]))
 
 
-def behaviours(emu, cpy):
-    """The fifteen rows, in anchors-gil.md's order."""
-    rows = []
-
-    def fill(row, emulated, cpython, cpython_applies=True):
-        if emulated is not None:
-            row.emulated, row.holds_emulated = emulated
-        if not cpython_applies:
-            row.cpython, row.holds_cpython = "-", NA
-        elif cpy is None:
-            row.cpython, row.holds_cpython = "-", NO_FILE
-        elif cpython is None:
-            row.cpython, row.holds_cpython = "-", NOT_MEASURED
-        else:
-            row.cpython, row.holds_cpython = cpython
-        rows.append(row)
-
-    b = Behaviour(1, "No CPU scaling under the GIL: N CPU-bound threads take the 1-thread time",
-                  "1/2/4/8 threads: 6.52/6.57/6.59/6.58 s, T(N)/T(1) = 1.00-1.01 [SKV]",
-                  "T(N)/T(1) in [0.90, 1.10] for every CPU workload and N ≥ 2")
-    fill(b, check_no_scaling(emu, "gil"), check_no_scaling(cpy, "cpython_threads") if cpy else None)
-
-    b = Behaviour(2, "Old GIL (tick release, no forced hand-off): 2 threads ≈ 2× slower than 1",
-                  "15.4 s vs 7.8 s = 1.97× on 4 cores; 11.3 s = 1.45× on 1 core [BZ10][VN]",
-                  "gil_legacy countdown T(2)/T(1) ≥ 1.45 (the 1-core figure)")
-    fill(b, check_old_gil(emu), None, cpython_applies=False)
-
-    b = Behaviour(3, "Timed-request rule: a drop request only after a full interval without a "
-                     "hand-off; a holder that releases more often is never forced",
-                  "rule of take_gil (no figure) [GIL-32][GIL-314]",
-                  "CPU rows: drop requests ≤ wall time / interval + N; IO rows: 0 forced switches")
-    fill(b, check_timed_requests(emu), None, cpython_applies=False)
-
-    b = Behaviour(4, "Forced hand-off: after a forced drop the next holder is another thread",
-                  "100 % of the time (FORCE_SWITCHING) [GIL-32]",
-                  "every forced switch is a switch (counters); the protocol: gil_test (ctest)")
-    fill(b, check_forced_handoff(emu), None, cpython_applies=False)
-
-    b = Behaviour(5, "Convoy: an IO thread next to CPU threads waits ≈ one interval per re-acquire",
-                  "30,000 → 100 RPS with 1 CPU thread (300×), 50 with 2, 30 with 4 at 5 ms [SKV]",
-                  "K=1 degradation in [100×, 900×] (300× within 3×); K=1/K=2 in [1.3, 3.0]")
-    fill(b, check_convoy(emu, "gil"), check_convoy(cpy, "cpython_threads") if cpy else None)
-
-    b = Behaviour(6, "Interval sweep: CPU-only runs inflate and IO throughput rises as the interval "
-                     "shrinks",
-                  "2 threads: 6.58/9.20/12.29/17.16 s at 5 ms/100 us/10 us/1 us; convoy RPS "
-                  "100 → 500 → 3,200 → 11,000 at 5 ms → 10 us [SKV]",
-                  "T(interval)/T(longest) ≥ 1.05 at ≤ 100 us and never 10 % faster as it shrinks; "
-                  "convoy RPS never 10 % lower as it shrinks (≥ 10 us)")
-    fill(b, check_interval_sweep(emu, "gil"),
-         check_interval_sweep(cpy, "cpython_threads") if cpy else None)
-
-    b = Behaviour(7, "Check points only: a call with no check point holds the GIL for its duration",
-                  "straight-line C calls are not interruptible [GIL-312][GIL-314]", "-")
-    b.emulated, b.holds_emulated = "-", NOT_COVERED + " (no workload makes a long check-point-free call)"
-    fill(b, None, None, cpython_applies=False)
-
-    b = Behaviour(8, "Blocking release: work inside blocking calls runs in parallel",
-                  "SHA-256 of 1 GB: 3.30 s on 1 thread, 1.68 s on 2 (1.96×), 2 cores [SKV]",
-                  "sleep_io speedup T(1)/T(2) ≥ 1.6 (80 % of 2×)")
-    fill(b, check_blocking_release(emu, "gil"),
-         check_blocking_release(cpy, "cpython_threads") if cpy else None)
-
-    b = Behaviour(9, "Atomic-RC penalty: atomic counts cost more alone and collapse when shared",
-                  "~20-30 % slower single-threaded [VS][G16]; 7 threads 18.9× slower than 1 [VS]",
-                  "1-thread atomic_rc/serial > 1.00; shared_read T(N)/T(1) > 1.00 (direction: "
-                  "2 cores cannot reach 7 threads)")
-    fill(b, check_atomic_penalty(emu), None, cpython_applies=False)
-
-    b = Behaviour(10, "Biased RC: owner ops ≈ non-atomic, non-owner ≈ atomic, objects freed exactly once",
-                  "RC op > 2× faster than atomic; -22.5 % client time [BRC]",
-                  "1-thread biased_rc/atomic_rc < 1.00; live objects 0 after every run "
-                  "(race test: biased_rc unit tests)")
-    fill(b, check_brc(emu), None, cpython_applies=False)
-
-    b = Behaviour(11, "Immortal objects: threads increfing immortal objects scale like private data",
-                  "no shared writes (PEP 683 / PEP 703; no figure) [PEP683][PEP703]",
-                  "shared_read_immortal T(1)/T(2) ≥ 1.5 and above shared_read's; deferred RC: "
-                  + NOT_COVERED)
-    fill(b, check_immortal(emu), None, cpython_applies=False)
-
-    b = Behaviour(12, "Free-threaded costs: small 1-thread overhead, near-linear CPU scaling",
-                  "1-thread +5-8 % (PEP 703), +1-8 % (3.14); 1.96× at 2 threads [PEP703][FT314][JS]",
-                  "biased_rc 1-thread overhead in [-4 %, +15 %] (1-10 % ± 5 pp); countdown "
-                  "T(1)/T(2) ≥ 1.5 (2 unequal vCPUs)")
-    ft = None
-    if cpy is not None and cpy.gil_enabled() == "false":
-        ft = check_free_threaded(cpy, "cpython_threads", cpy.reference)
-    fill(b, check_free_threaded(emu, "biased_rc", emu.reference), ft,
-         cpython_applies=cpy is None or cpy.gil_enabled() == "false")
-    if cpy is not None and cpy.gil_enabled() != "false":
-        b.cpython, b.holds_cpython = "-", NA + " (this CPython has the GIL)"
-
-    b = Behaviour(13, "Critical sections: opposite nesting never deadlocks; pairs lock in address order",
-                  "rule of Py_BEGIN_CRITICAL_SECTION (no figure) [PEP703]", "-")
-    b.emulated, b.holds_emulated = "-", NOT_COVERED + " in result files (fine_lock_test, ctest)"
-    fill(b, None, None, cpython_applies=False)
-
-    b = Behaviour(14, "Lock fairness: a PyMutex waiter starved > 1 ms gets direct hand-off",
-                  "TIME_TO_BE_FAIR_NS = 1 ms [LOCK]", "-")
-    b.emulated, b.holds_emulated = "-", NOT_COVERED
-    fill(b, None, None, cpython_applies=False)
-
-    b = Behaviour(15, "Process vs thread start: a spawned process starts ~500× slower than a thread",
-                  "~50 ms vs ~100 us [PEP703]",
-                  "process_startup startup_ms ratio in [100×, 2500×] (500× within 5×)")
-    fill(b, check_startup(emu, "process", "threads"),
-         check_startup(cpy, "cpython_process", "cpython_threads") if cpy else None)
-    return rows
+def free_threaded_cpython(cpy):
+    """Behaviour 12 applies to a CPython without the GIL only."""
+    return None if cpy.gil_enabled() == "false" else "(this CPython has the GIL)"
 
 
-def speedup_rows(emu, cpy):
-    """(workload, kind, N, pair, emulated, real, difference, within) rows."""
+# ---- the behaviours: a table of data ----------------------------------------------
+
+@dataclass(frozen=True)
+class Behaviour:
+    """One checkable behaviour of anchors-gil.md."""
+
+    id: int
+    title: str
+    published: str  # the published figure, with its source tag
+    tolerance: str  # when it holds, in words
+    measure: Optional[Callable] = None  # None: no benchmark of the suite measures it
+    limits: dict = field(default_factory=dict)  # the tolerance's numbers, passed to measure
+    # On CPython: False no counterpart; True measured there too (with CPYTHON's roles); a
+    # function(Figures) -> None when it applies, else why not.
+    cpython: object = False
+    not_covered: str = ""  # with no measure: what covers it instead
+
+
+BEHAVIOURS = [
+    Behaviour(1, "No CPU scaling under the GIL: N CPU-bound threads take the 1-thread time",
+              "1/2/4/8 threads: 6.52/6.57/6.59/6.58 s, T(N)/T(1) = 1.00-1.01 [SKV]",
+              "T(N)/T(1) in [0.90, 1.10] for every CPU workload and N ≥ 2",
+              no_scaling, {"band": (0.90, 1.10)}, cpython=True),
+    Behaviour(2, "Old GIL (tick release, no forced hand-off): 2 threads ≈ 2× slower than 1",
+              "15.4 s vs 7.8 s = 1.97× on 4 cores; 11.3 s = 1.45× on 1 core [BZ10][VN]",
+              "gil_legacy countdown T(2)/T(1) ≥ 1.45 (the 1-core figure)",
+              old_gil, {"least": 1.45}),
+    Behaviour(3, "Timed-request rule: a drop request only after a full interval without a "
+                 "hand-off; a holder that releases more often is never forced",
+              "rule of take_gil (no figure) [GIL-32][GIL-314]",
+              "CPU rows: drop requests ≤ wall time / interval + N; IO rows: 0 forced switches",
+              timed_requests, {"slack": 1.0}),
+    Behaviour(4, "Forced hand-off: after a forced drop the next holder is another thread",
+              "100 % of the time (FORCE_SWITCHING) [GIL-32]",
+              "every forced switch is a switch (counters); the protocol: gil_test (ctest)",
+              forced_handoff),
+    Behaviour(5, "Convoy: an IO thread next to CPU threads waits ≈ one interval per re-acquire",
+              "30,000 → 100 RPS with 1 CPU thread (300×), 50 with 2, 30 with 4 at 5 ms [SKV]",
+              "K=1 degradation in [100×, 900×] (300× within 3×); K=1/K=2 in [1.3, 3.0]",
+              convoy, {"degradation": (100, 900), "halving": (1.3, 3.0)}, cpython=True),
+    Behaviour(6, "Interval sweep: CPU-only runs inflate and IO throughput rises as the interval "
+                 "shrinks",
+              "2 threads: 6.58/9.20/12.29/17.16 s at 5 ms/100 us/10 us/1 us; convoy RPS "
+              "100 → 500 → 3,200 → 11,000 at 5 ms → 10 us [SKV]",
+              "T(interval)/T(longest) ≥ 1.05 at ≤ 100 us and never 10 % faster as it shrinks; "
+              "convoy RPS never 10 % lower as it shrinks (≥ 10 us)",
+              interval_sweep, {"inflation": 1.05, "fast_ns": 100_000, "io_floor_ns": 10_000,
+                               "step": 0.9}, cpython=True),
+    Behaviour(7, "Check points only: a call with no check point holds the GIL for its duration",
+              "straight-line C calls are not interruptible [GIL-312][GIL-314]", "-",
+              not_covered="(no workload makes a long check-point-free call)"),
+    Behaviour(8, "Blocking release: work inside blocking calls runs in parallel",
+              "SHA-256 of 1 GB: 3.30 s on 1 thread, 1.68 s on 2 (1.96×), 2 cores [SKV]",
+              "sleep_io speedup T(1)/T(2) ≥ 1.6 (80 % of 2×)",
+              blocking_release, {"least": 1.6}, cpython=True),
+    Behaviour(9, "Atomic-RC penalty: atomic counts cost more alone and collapse when shared",
+              "~20-30 % slower single-threaded [VS][G16]; 7 threads 18.9× slower than 1 [VS]",
+              "1-thread atomic_rc/serial > 1.00; shared_read T(N)/T(1) > 1.00 (direction: "
+              "2 cores cannot reach 7 threads)",
+              atomic_penalty),
+    Behaviour(10, "Biased RC: owner ops ≈ non-atomic, non-owner ≈ atomic, objects freed exactly "
+                  "once",
+              "RC op > 2× faster than atomic; -22.5 % client time [BRC]",
+              "1-thread biased_rc/atomic_rc < 1.00; live objects 0 after every run "
+              "(race test: biased_rc unit tests)",
+              biased_rc),
+    Behaviour(11, "Immortal objects: threads increfing immortal objects scale like private data",
+              "no shared writes (PEP 683 / PEP 703; no figure) [PEP683][PEP703]",
+              "shared_read_immortal T(1)/T(2) ≥ 1.5 and above shared_read's; deferred RC: "
+              + NOT_COVERED,
+              immortal, {"least": 1.5}),
+    Behaviour(12, "Free-threaded costs: small 1-thread overhead, near-linear CPU scaling",
+              "1-thread +5-8 % (PEP 703), +1-8 % (3.14); 1.96× at 2 threads "
+              "[PEP703][FT314][JS]",
+              "biased_rc 1-thread overhead in [-4 %, +15 %] (1-10 % ± 5 pp); countdown "
+              "T(1)/T(2) ≥ 1.5 (2 unequal vCPUs)",
+              free_threaded, {"overhead": (-0.04, 0.15), "least": 1.5},
+              cpython=free_threaded_cpython),
+    Behaviour(13, "Critical sections: opposite nesting never deadlocks; pairs lock in address "
+                  "order",
+              "rule of Py_BEGIN_CRITICAL_SECTION (no figure) [PEP703]", "-",
+              not_covered="in result files (fine_lock_test, ctest)"),
+    Behaviour(14, "Lock fairness: a PyMutex waiter starved > 1 ms gets direct hand-off",
+              "TIME_TO_BE_FAIR_NS = 1 ms [LOCK]", "-"),
+    Behaviour(15, "Process vs thread start: a spawned process starts ~500× slower than a thread",
+              "~50 ms vs ~100 us [PEP703]",
+              "process_startup startup_ms ratio in [100×, 2500×] (500× within 5×)",
+              startup, {"ratio": (100, 2500)}, cpython=True),
+]
+
+
+@dataclass
+class Finding:
+    """One behaviour in the two files: the figures and whether it holds."""
+
+    behaviour: Behaviour
+    emulated: str = "-"  # the figure
+    holds_emulated: str = NOT_MEASURED  # YES, NO, NOT_MEASURED, NOT_COVERED
+    emulated_note: str = ""  # what covers it instead, when not covered
+    cpython: str = "-"
+    holds_cpython: str = NA  # YES, NO, NOT_MEASURED, NA, NO_FILE
+    cpython_note: str = ""  # why not, when n/a
+
+
+def evaluate(behaviours, emu, cpy):
+    """Each behaviour measured in RESULT (emu) and CPYTHON (cpy, or None): Findings."""
     out = []
-    if cpy is None:
-        return out
-    workloads = sorted({r.workload for r in emu.runs.values()} & {r.workload for r in cpy.runs.values()},
-                       key=lambda w: (emu.kind(w) != "cpu", w))
-    for w in workloads:
-        if w == "process_startup" or w == "convoy":
-            continue
-        for emu_s, cpy_s in (("gil", "cpython_threads"), ("process", "cpython_process")):
-            for n in sorted(set(emu.workers(emu_s, w)) & set(cpy.workers(cpy_s, w))):
-                se = emu.speedup(w, emu_s, n)
-                sr = cpy.speedup(w, cpy_s, n)
-                diff = se / sr - 1 if se and sr else None
-                within = "-" if diff is None else verdict(abs(diff) <= 0.10)
-                out.append((w, emu.kind(w) or "?", n, "%s / %s" % (emu_s, cpy_s),
-                            fmt_x(se) if se else failed_or_dash(emu, w, emu_s, n),
-                            fmt_x(sr) if sr else failed_or_dash(cpy, w, cpy_s, n), diff, within))
+    for b in behaviours:
+        f = Finding(b)
+        if b.measure is None:
+            f.holds_emulated, f.emulated_note = NOT_COVERED, b.not_covered
+        else:
+            got = b.measure(emu, EMULATED, **b.limits)
+            if got is not None:
+                f.emulated, f.holds_emulated = got
+        if b.cpython is False or b.measure is None:
+            pass
+        elif cpy is None:
+            f.holds_cpython = NO_FILE
+        else:
+            why_not = b.cpython(cpy) if callable(b.cpython) else None
+            if why_not is not None:
+                f.cpython_note = why_not
+            else:
+                got = b.measure(cpy, CPYTHON, **b.limits)
+                f.cpython, f.holds_cpython = got if got is not None else ("-", NOT_MEASURED)
+        out.append(f)
     return out
 
 
-def failed_or_dash(res, workload, strategy, workers):
-    """FAILED when the run (or the reference it is divided by) has an error row."""
-    for run in (res.find(workload, strategy, workers), res.find(workload, res.reference, 1)):
-        if run is not None and run.error:
-            return "FAILED"
-    return "-"
+@dataclass
+class Speedup:
+    """One row of the speedup table: the emulated and the real speedup at N workers."""
+
+    workload: str
+    kind: str
+    workers: int
+    pair: str  # "gil / cpython_threads"
+    emulated: Optional[float]  # None: not measured, or failed (emulated_failed)
+    real: Optional[float]
+    emulated_failed: bool = False
+    real_failed: bool = False
+
+    @property
+    def difference(self):
+        return self.emulated / self.real - 1 if self.emulated and self.real else None
+
+    @property
+    def within(self):
+        """Within the goal of +-10 %, or None without both speedups."""
+        d = self.difference
+        return None if d is None else abs(d) <= 0.10
 
 
-def markdown(emu, cpy):
-    lines = ["# gilbench fidelity report", ""]
-    lines.append("- RESULT " + emu.describe())
-    lines.append("- CPYTHON " + (cpy.describe() if cpy else "not given"))
-    lines += ["", "## Checkable behaviours", "",
-              "From ../shared/research/anchors-gil.md, \"What a faithful emulation must reproduce\" "
-              "(source tags as there). Emulated = RESULT, real CPython = CPYTHON (the twin, "
-              "bench/python/twin.py); times are medians of the repetitions.", "",
-              "| # | behaviour | published | emulated | real CPython | holds (emulated) | "
-              "holds (CPython) | tolerance |",
-              "|---|---|---|---|---|---|---|---|"]
-    for b in behaviours(emu, cpy):
+def failed_at(res, workload, strategy, workers):
+    """True when the run (or the reference it is divided by) has an error row."""
+    runs = (res.find(workload, strategy, workers), res.find(workload, res.reference, 1))
+    return any(run is not None and run.failed for run in runs)
+
+
+def speedups(emu, cpy):
+    """The Speedup rows of the workloads and worker counts both files measured."""
+    out = []
+    workloads = sorted({r.workload for r in emu.runs.values()}
+                       & {r.workload for r in cpy.runs.values()},
+                       key=lambda w: (emu.kind(w) != "cpu", w))
+    for w in workloads:
+        if w in ("process_startup", "convoy"):
+            continue  # start-up is behaviour 15, convoy has its own table
+        for part in ("threads", "process"):
+            es, cs = EMULATED[part], CPYTHON[part]
+            for n in sorted(set(emu.workers(es, w)) & set(cpy.workers(cs, w))):
+                out.append(Speedup(w, emu.kind(w) or "?", n, "%s / %s" % (es, cs),
+                                   emu.speedup(w, es, n), cpy.speedup(w, cs, n),
+                                   failed_at(emu, w, es, n), failed_at(cpy, w, cs, n)))
+    return out
+
+
+def convoy_rates(res, strategy):
+    """{K: (round trips per second, degradation = K=0 rate / rate or None)} at the file's
+    default interval."""
+    table = convoy_table(res, strategy)
+    out = {}
+    for k, (rps, alone) in table.items():
+        base = table.get(0, (None,))[0] or alone
+        out[k] = (rps, base / rps if base and rps else None)
+    return out
+
+
+@dataclass
+class Report:
+    """The fidelity report as data; markdown() renders it."""
+
+    emulated: Figures
+    cpython: Optional[Figures]
+    findings: list  # Finding, in BEHAVIOURS' order
+    speedups: list  # Speedup
+    convoy: dict  # "emulated"/"cpython" -> convoy_rates()
+
+    def finding(self, behaviour_id):
+        return next(f for f in self.findings if f.behaviour.id == behaviour_id)
+
+
+def report(emu, cpy):
+    """The whole report of RESULT (emu) and CPYTHON (cpy, or None): Figures in, data out."""
+    return Report(emu, cpy, evaluate(BEHAVIOURS, emu, cpy), speedups(emu, cpy) if cpy else [],
+                  {"emulated": convoy_rates(emu, EMULATED["threads"]),
+                   "cpython": convoy_rates(cpy, CPYTHON["threads"]) if cpy else {}})
+
+
+# ---- markdown -----------------------------------------------------------------
+
+def shown_verdict(status, note=""):
+    text = "**no**" if status == NO else status
+    return text + (" " + note if note else "")
+
+
+def markdown(rep):
+    emu, cpy = rep.emulated, rep.cpython
+    lines = ["# gilbench fidelity report", "",
+             "- RESULT " + emu.describe(),
+             "- CPYTHON " + (cpy.describe() if cpy else "not given"),
+             "", "## Checkable behaviours", "",
+             "From ../shared/research/anchors-gil.md, \"What a faithful emulation must "
+             "reproduce\" (source tags as there). Emulated = RESULT, real CPython = CPYTHON (the "
+             "twin, bench/python/twin.py); times are medians of the repetitions.", "",
+             "| # | behaviour | published | emulated | real CPython | holds (emulated) | "
+             "holds (CPython) | tolerance |",
+             "|---|---|---|---|---|---|---|---|"]
+    for f in rep.findings:
+        b = f.behaviour
         lines.append("| %d | %s | %s | %s | %s | %s | %s | %s |" % (
-            b.number, b.title, b.published, b.emulated, b.cpython, b.holds_emulated,
-            b.holds_cpython, b.tolerance))
+            b.id, b.title, b.published, f.emulated, f.cpython,
+            shown_verdict(f.holds_emulated, f.emulated_note),
+            shown_verdict(f.holds_cpython, f.cpython_note), b.tolerance))
     for res, label in ((emu, "RESULT"), (cpy, "CPYTHON")):
-        failed = sorted(r.name for r in res.runs.values() if r.error) if res else []
+        failed = res.failed() if res else []
         if failed:
             lines += ["", "%s has %d failed benchmark(s), left out of the figures above: %s"
                       % (label, len(failed), ", ".join(failed))]
     lines += ["", "## Speedups: emulated vs real CPython", ""]
-    rows = speedup_rows(emu, cpy)
     if cpy is None:
-        lines.append("No CPython file given: pass the twin's result (cpython.json) as the second file.")
-    elif not rows:
+        lines.append("No CPython file given: pass the twin's result (cpython.json) as the "
+                     "second file.")
+    elif not rep.speedups:
         lines.append("The two files have no workload and worker count in common.")
     else:
         lines += ["Speedup = the file's reference strategy at 1 worker / the run (RESULT: `%s`, "
-                  "CPYTHON: `%s`). Goal: emulated within ±10 %% of real." % (emu.reference, cpy.reference),
-                  "",
+                  "CPYTHON: `%s`). Goal: emulated within ±10 %% of real."
+                  % (emu.reference, cpy.reference), "",
                   "| workload | kind | workers | emulated / real | emulated | real CPython | "
                   "difference | within ±10 % |",
                   "|---|---|---|---|---|---|---|---|"]
-        for w, kind, n, pair, se, sr, diff, within in rows:
+        for s in rep.speedups:
             lines.append("| %s | %s | %d | %s | %s | %s | %s | %s |" % (
-                w, kind, n, pair, se, sr, fmt_pct(diff), within))
-    conv = convoy_summary(emu, cpy)
-    if conv:
-        lines += ["", "## Convoy: IO round trips per second with K CPU workers", ""] + conv
+                s.workload, s.kind, s.workers, s.pair,
+                fmt_x(s.emulated) if s.emulated else "FAILED" if s.emulated_failed else "-",
+                fmt_x(s.real) if s.real else "FAILED" if s.real_failed else "-",
+                "-" if s.difference is None else "%+.0f %%" % (s.difference * 100),
+                "-" if s.within is None else shown_verdict(verdict(s.within))))
+    te, tc = rep.convoy["emulated"], rep.convoy["cpython"]
+    if te or tc:
+        lines += ["", "## Convoy: IO round trips per second with K CPU workers", "",
+                  "At the default switch interval; degradation = K=0 rate / rate.", "",
+                  "| K | emulated gil | degradation | real CPython | degradation |",
+                  "|---|---|---|---|---|"]
+
+        def cells(t, k):
+            if k not in t:
+                return "-", "-"
+            return "%.0f/s" % t[k][0], fmt_x(t[k][1], 0) if t[k][1] else "-"
+        for k in sorted(set(te) | set(tc)):
+            lines.append("| %d | %s | %s | %s | %s |" % (k, *cells(te, k), *cells(tc, k)))
     return "\n".join(lines) + "\n"
 
 
-def convoy_summary(emu, cpy):
-    te = convoy_table(emu, "gil")
-    tc = convoy_table(cpy, "cpython_threads") if cpy else {}
-    if not te and not tc:
-        return []
-    ks = sorted(set(te) | set(tc))
-    lines = ["At the default switch interval; degradation = K=0 rate / rate.", "",
-             "| K | emulated gil | degradation | real CPython | degradation |", "|---|---|---|---|---|"]
-
-    def cells(t, k):
-        if k not in t:
-            return "-", "-"
-        base = t.get(0, (None,))[0] or t[k][1]
-        rps = t[k][0]
-        return "%.0f/s" % rps, (fmt_x(base / rps, 0) if base and rps else "-")
-    for k in ks:
-        e = cells(te, k)
-        c = cells(tc, k)
-        lines.append("| %d | %s | %s | %s | %s |" % (k, e[0], e[1], c[0], c[1]))
-    return lines
+def load(path):
+    return Figures(load_result(path))
 
 
 def main(argv):
@@ -876,33 +780,27 @@ def main(argv):
     try:
         args = p.parse_args(argv)
     except UsageError as e:
-        sys.stderr.write("%s: %s\n" % (PROG, e))
+        sys.stderr.write("%s: %s\n" % (PROG, one_line(e)))
         return 2
     except SystemExit as e:  # --help
         return e.code if isinstance(e.code, int) else 0
     try:
-        emu = Results(args.result)
+        emu = load(args.result)
         if emu.reference == "cpython_serial" or emu.context.get("gilbench_runtime") == "cpython":
             raise InputError("%s is a CPython twin file; the emulated result comes first: "
                              "fidelity RESULT.json [CPYTHON.json]" % args.result)
-        cpy = Results(args.cpython) if args.cpython else None
-        if cpy is not None and not any(r.strategy.startswith("cpython_") for r in cpy.runs.values()):
+        cpy = load(args.cpython) if args.cpython else None
+        if cpy is not None and not any(r.strategy.startswith("cpython_")
+                                       for r in cpy.runs.values()):
             raise InputError("%s has no cpython_* runs: it is not a CPython twin file "
                              "(bench/python/twin.py)" % args.cpython)
+        text = markdown(report(emu, cpy))
+        if args.markdown:
+            write_output(args.markdown, text, make_dirs=True)
+        emit(text)
     except InputError as e:
-        sys.stderr.write("%s: %s\n" % (PROG, e))
+        sys.stderr.write("%s: %s\n" % (PROG, one_line(e)))
         return 2
-    text = markdown(emu, cpy)
-    if args.markdown:
-        try:
-            directory = os.path.dirname(os.path.abspath(args.markdown))
-            os.makedirs(directory, exist_ok=True)
-            with open(args.markdown, "w") as f:
-                f.write(text)
-        except OSError as e:
-            sys.stderr.write("%s: cannot write %s: %s\n" % (PROG, args.markdown, e.strerror or e))
-            return 2
-    sys.stdout.write(text)
     return 0
 
 

@@ -68,6 +68,16 @@ def seconds(text):
     return None if value is None else value * split[1] / NS_PER_S
 
 
+def nanoseconds(text):
+    """'5ms' -> 5000000 (rounded to whole nanoseconds), with no range; None when text is
+    no duration."""
+    split = _split(text) if isinstance(text, str) else None
+    value = _number(split[0]) if split else None
+    if value is None or not math.isfinite(value * split[1]):
+        return None
+    return int(round(value * split[1]))
+
+
 def format_ns(ns):
     """5000000 -> '5ms': the largest unit that divides the value."""
     for unit, scale in reversed(UNITS):
