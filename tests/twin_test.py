@@ -1,16 +1,19 @@
 #!/usr/bin/python3
 """The CPython twin (bench/python/twin.py): correctness, not speed.
 
-- Its serial checksums equal gilbench's for the same parameters, and its
-  parameters are gilbench's. With the gilbench binary's path as the first
-  argument (or in $GILBENCH), the C++ figures come from running it
-  (`--quick --strategies=serial --repetitions=1`, and a tiny default-scale
-  run for the default parameters); without it, from the tables below, taken
-  from such a run (checksum = the `checksum` counter, low 52 bits).
+- Its parameters are gilbench's, read from the binary (`gilbench --params
+  --format=json`) or a result file: the twin has no copy, and neither has
+  this test. Its serial checksums equal gilbench's for those parameters
+  (gilbench's from a `--quick --strategies=serial --repetitions=1` run, read
+  through the results library's loader).
 - The merged tally does not depend on how the work is split.
-- The command line: JSON shape and names, context, metrics, error rows on a
-  wrong checksum, exit status 2 with one line for bad flags, a dying process
-  worker named in the error.
+- The command line: JSON shape, schema and names (gilbench_runs), context,
+  metrics, error rows on a wrong checksum, exit status 2 with one line for
+  bad flags or parameters that cannot be read, a dying process worker named
+  in the error.
+
+The gilbench binary: the first argument, else $GILBENCH, else build/gilbench
+of this checkout; the tests that need it are skipped without one.
 
 usage: /usr/bin/python3 tests/twin_test.py [PATH/TO/gilbench] [unittest args]
 Standard library only. ctest runs it with the binary (label release-only).
@@ -29,127 +32,88 @@ ROOT = os.path.dirname(HERE)
 TWIN = os.path.join(ROOT, "bench", "python", "twin.py")
 sys.path.insert(0, os.path.join(ROOT, "bench", "python"))
 
-from pytwin import runners, workloads  # noqa: E402
+from gilbench_results import schema  # noqa: E402
+from gilbench_results.load import load_result  # noqa: E402
+from pytwin import params, runners, workloads  # noqa: E402
 from pytwin.tally import Tally  # noqa: E402
 
-GILBENCH = os.environ.get("GILBENCH")
+GILBENCH = os.environ.get("GILBENCH") or os.path.join(ROOT, "build", "gilbench")
 MASK52 = (1 << 52) - 1
 
-# gilbench --quick --strategies=serial --repetitions=1: the checksum counter
-# of each workload (low 52 bits) and gilbench_params.
-CPP_QUICK_CHECKSUMS = {
-    "countdown": 98418013288307,
-    "binary_trees": 2595239818046879,
-    "list_sum": 2045805177991446,
-    "shared_read": 1724988087209240,
-    "shared_dict": 3346357598402739,
-    "sleep_io": 4363058652420185,
-    "pipe_io": 1020354977847986,
-    "convoy": 2726108508263090,
-}
-CPP_QUICK_PARAMS = {
-    "binary_trees": {"max_depth": 10, "min_depth": 4},
-    "convoy": {"alone_round_trips": 100, "message_bytes": 8, "peer_delay_us": 20, "round_trips": 20,
-               "warmup_round_trips": 10},
-    "countdown": {"n": 400000},
-    "list_sum": {"length": 1000, "rounds": 200},
-    "pipe_io": {"message_bytes": 64, "round_trips": 400},
-    "shared_dict": {"tokens": 200000, "vocabulary": 1000},
-    "shared_read": {"depth": 12, "walks": 150},
-    "sleep_io": {"burst": 200, "sleep_us": 1000, "tasks": 32},
-}
-CPP_DEFAULT_PARAMS = {
-    "binary_trees": {"max_depth": 14, "min_depth": 4},
-    "convoy": {"alone_round_trips": 400, "message_bytes": 8, "peer_delay_us": 20, "round_trips": 100,
-               "warmup_round_trips": 10},
-    "countdown": {"n": 4000000},
-    "list_sum": {"length": 1000, "rounds": 2000},
-    "pipe_io": {"message_bytes": 64, "round_trips": 4000},
-    "shared_dict": {"tokens": 2000000, "vocabulary": 1000},
-    "shared_read": {"depth": 12, "walks": 1500},
-    "sleep_io": {"burst": 200, "sleep_us": 1000, "tasks": 128},
-}
 
-
-def serial_tally(w, params):
+def serial_tally(w, p):
     if hasattr(w, "expected_tally"):
-        return w.expected_tally(params)
-    state = w.make_state(params, 0, 1, 1)
+        return w.expected_tally(p)
+    state = w.make_state(p, 0, 1, 1)
     t = w.run(state, 0, 1)
     return t.merge(w.finish(state))
 
 
-def run_gilbench(args):
-    """Runs the binary; RETURNS its JSON result (dict)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "r.json")
-        proc = subprocess.run([GILBENCH] + args + ["--out=" + out], capture_output=True, text=True,
-                              timeout=300)
-        if proc.returncode != 0:
-            raise AssertionError("gilbench %s exited %d: %s" % (" ".join(args), proc.returncode,
-                                                                proc.stderr[-500:]))
-        with open(out) as f:
-            return json.load(f)
+def need_gilbench(test):
+    if not (os.path.isfile(GILBENCH) and os.access(GILBENCH, os.X_OK)):
+        test.skipTest("no gilbench binary (%s)" % GILBENCH)
 
 
-_cpp = {}
+def run_gilbench(args, out):
+    """Runs the binary, writing its result to out."""
+    proc = subprocess.run([GILBENCH] + args + ["--out=" + out], capture_output=True, text=True,
+                          timeout=300)
+    if proc.returncode != 0:
+        raise AssertionError("gilbench %s exited %d: %s" % (" ".join(args), proc.returncode,
+                                                            proc.stderr[-500:]))
 
 
-def cpp_reference():
-    """(quick checksums, quick params, default params) of the C++ side."""
-    if not _cpp:
-        if GILBENCH:
-            quick = run_gilbench(["--quick", "--strategies=serial", "--repetitions=1"])
-            sums = {b["run_name"].split("/")[0]: int(b["checksum"]) for b in quick["benchmarks"]
-                    if "checksum" in b and not b.get("error_occurred")}
-            default = run_gilbench(["--strategies=serial", "--workloads=convoy", "--repetitions=1"])
-            _cpp.update(checksums=sums, quick=json.loads(quick["context"]["gilbench_params"]),
-                        default=json.loads(default["context"]["gilbench_params"]), source=GILBENCH)
-        else:
-            _cpp.update(checksums=CPP_QUICK_CHECKSUMS, quick=CPP_QUICK_PARAMS,
-                        default=CPP_DEFAULT_PARAMS, source="the table in twin_test.py")
-    return _cpp
+_params = {}
+
+
+def gilbench_params(scale):
+    """{workload: params} of gilbench at this scale (from the binary, once)."""
+    if not _params:
+        _params.update(params.from_gilbench(GILBENCH))
+    return _params[scale]
 
 
 class TwinMatchesCpp(unittest.TestCase):
-    def test_params_equal_gilbench(self):
-        cpp = cpp_reference()
-        for scale in ("quick", "default"):
+    def setUp(self):
+        need_gilbench(self)
+
+    def test_gilbench_has_every_twin_workload_at_every_scale(self):
+        for scale in params.SCALES:
+            table = gilbench_params(scale)
             for w in workloads.ALL:
                 with self.subTest(workload=w.NAME, scale=scale):
-                    self.assertIn(w.NAME, cpp[scale], "gilbench (%s) has no %s" % (cpp["source"], w.NAME))
-                    self.assertEqual(w.params(scale), cpp[scale][w.NAME])
+                    self.assertIsInstance(table.get(w.NAME), dict)
 
     def test_quick_serial_checksums_equal_gilbench(self):
-        cpp = cpp_reference()
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "quick.json")
+            run_gilbench(["--quick", "--strategies=serial", "--repetitions=1"], out)
+            result = load_result(out)
+        cpp = {r.workload: int(r.counter_samples("checksum")[0]) for r in result.runs.values()
+               if r.counter_samples("checksum")}
+        quick = gilbench_params("quick")
+        self.assertEqual(result.ctx_json(schema.PARAMS_KEY, None), quick,
+                         "a result file holds the parameters --params prints for its scale")
         for w in workloads.ALL:
             with self.subTest(workload=w.NAME):
-                self.assertIn(w.NAME, cpp["checksums"])
-                got = serial_tally(w, w.params("quick")).checksum() & MASK52
-                self.assertEqual(got, cpp["checksums"][w.NAME],
-                                 "%s: twin %d, gilbench %d (%s)" % (w.NAME, got, cpp["checksums"][w.NAME],
-                                                                    cpp["source"]))
-
-    def test_table_matches_binary(self):
-        """The fallback table is what the binary says (so it is kept up to date)."""
-        if not GILBENCH:
-            self.skipTest("no gilbench binary given")
-        cpp = cpp_reference()
-        for name, value in CPP_QUICK_CHECKSUMS.items():
-            self.assertEqual(cpp["checksums"].get(name), value, name)
-        for name, value in CPP_QUICK_PARAMS.items():
-            self.assertEqual(cpp["quick"].get(name), value, name)
+                self.assertIn(w.NAME, cpp)
+                got = serial_tally(w, quick[w.NAME]).checksum() & MASK52
+                self.assertEqual(got, cpp[w.NAME], "%s: twin %d, gilbench %d"
+                                 % (w.NAME, got, cpp[w.NAME]))
 
 
 class Sharding(unittest.TestCase):
+    def setUp(self):
+        need_gilbench(self)
+
     def test_split_does_not_change_the_tally(self):
         for w in workloads.ALL:
             if hasattr(w, "expected_tally"):
                 continue  # convoy: not a sharded job
-            params = w.params("tiny")
-            expected = serial_tally(w, params)
+            p = gilbench_params("tiny")[w.NAME]
+            expected = serial_tally(w, p)
             with self.subTest(workload=w.NAME, layout="threads"):
-                state = w.make_state(params, 0, 3, 3)  # one state, three workers
+                state = w.make_state(p, 0, 3, 3)  # one state, three workers
                 t = Tally()
                 for i in range(3):
                     t.merge(w.run(state, i, 3))
@@ -157,20 +121,20 @@ class Sharding(unittest.TestCase):
             with self.subTest(workload=w.NAME, layout="processes"):
                 t = Tally()
                 for i in range(3):  # a state per worker, as in a process
-                    state = w.make_state(params, i, 3, 1)
+                    state = w.make_state(p, i, 3, 1)
                     t.merge(w.run(state, i, 3)).merge(w.finish(state))
                 self.assertEqual(t, expected)
 
     def test_shared_dict_lock_mode_counts_the_same(self):
         """The lock used where the GIL is off (or _count_elements is missing)."""
         from pytwin import shared_dict
-        params = shared_dict.params("tiny")
-        expected = serial_tally(shared_dict, params)
+        p = gilbench_params("tiny")[shared_dict.NAME]
+        expected = serial_tally(shared_dict, p)
         saved = shared_dict._count_elements
         shared_dict._count_elements = None
         try:
             self.assertEqual(shared_dict.update_mode(), "lock")
-            state = shared_dict.make_state(params, 0, 2, 2)
+            state = shared_dict.make_state(p, 0, 2, 2)
             self.assertEqual(state.mode, "lock")
             parts = [None, None]
 
@@ -202,15 +166,34 @@ def twin(*args, timeout=300):
 
 class CommandLine(unittest.TestCase):
     def test_tiny_run_writes_gilbench_json(self):
+        need_gilbench(self)
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "sub", "cpython.json")
-            p = twin("--scale", "tiny", "--workers", "1,2", "--repetitions", "2", "--out", out)
+            p = twin("--scale", "tiny", "--workers", "1,2", "--repetitions", "2", "--out", out,
+                     "--gilbench", GILBENCH)
             self.assertEqual(p.returncode, 0, p.stderr[-2000:])
             self.assertIn("runs in", p.stderr)
             with open(out) as f:
                 data = json.load(f)
+            result = load_result(out)  # the results library reads it as it is
         ctx = data["context"]
-        self.assertEqual(ctx["gilbench_schema_version"], "1")
+        self.assertEqual(ctx["gilbench_schema_version"], schema.SCHEMA_VERSION)
+        # the parameters it ran with are gilbench's, and it says where they came from
+        tiny = gilbench_params("tiny")
+        self.assertEqual(json.loads(ctx["gilbench_params"]),
+                         {w.NAME: tiny[w.NAME] for w in workloads.ALL})
+        self.assertIn(GILBENCH, ctx["gilbench_params_source"])
+        # every name's fields, and the name is the one its fields make
+        runs = json.loads(ctx["gilbench_runs"])
+        self.assertEqual(set(runs), {r["run_name"] for r in data["benchmarks"]})
+        for name, f in runs.items():
+            self.assertEqual(schema.run_name(f), name)
+            self.assertEqual(f["runner"], "process" if f["strategy"] == "cpython_process"
+                             else "threads", name)
+            run = result.runs[name]
+            self.assertEqual((run.workload, run.strategy, run.workers), (f["workload"],
+                                                                         f["strategy"],
+                                                                         f["workers"]))
         self.assertEqual(ctx["gilbench_reference_strategy"], "cpython_serial")
         self.assertEqual(ctx["gilbench_runtime"], "cpython")
         self.assertIn(ctx["gilbench_gil_enabled"], ("true", "false", "unknown"))
@@ -263,11 +246,12 @@ class CommandLine(unittest.TestCase):
         self.assertGreater(proc["ipc_bytes"], 0)
 
     def test_wrong_checksum_is_an_error_row(self):
+        need_gilbench(self)
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "c.json")
             p = twin("--scale", "tiny", "--workloads", "countdown", "--strategies",
                      "cpython_serial,cpython_threads", "--repetitions", "1",
-                     "--test-corrupt-checksum=countdown", "--out", out)
+                     "--test-corrupt-checksum=countdown", "--out", out, "--gilbench", GILBENCH)
             self.assertEqual(p.returncode, 1, p.stderr[-2000:])
             self.assertIn("checksum mismatch", p.stderr)
             with open(out) as f:
@@ -287,6 +271,8 @@ class CommandLine(unittest.TestCase):
             (["--strategies=serial"], "unknown name 'serial'"),
             (["--workloads=nope"], "unknown name 'nope'"),
             (["--switch-interval=5"], "needs a unit"),
+            (["--switch-interval=5ms,0.5us"], "--switch-interval: 0.5us is out of range [1us, 10s]"),
+            (["--switch-interval=5xs"], "'5xs' is not a duration"),
             (["--repetitions=0"], "out of range"),
             (["--start-method=clone"], "invalid choice"),
             (["--quick", "--scale=tiny"], "conflicts"),
@@ -299,6 +285,42 @@ class CommandLine(unittest.TestCase):
                 self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
                 self.assertIn(message, p.stderr)
                 self.assertTrue(p.stderr.startswith("twin: "), p.stderr)
+
+    def test_parameters_that_cannot_be_read(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            missing = os.path.join(tmp, "gilbench")
+            bad = os.path.join(tmp, "r.json")
+            with open(bad, "w") as f:
+                f.write("{")
+            for args, message in (
+                    (["--gilbench", missing], missing + ": not found"),
+                    (["--gilbench", "/bin/false"], "/bin/false --params --format=json exited 1"),
+                    (["--gilbench", "/bin/true"], "its output is not JSON"),
+                    (["--params-from", bad], bad + ": truncated JSON")):
+                with self.subTest(args=args):
+                    p = twin("--scale", "tiny", "--workloads", "countdown", *args, timeout=60)
+                    self.assertEqual(p.returncode, 2, p.stderr)
+                    self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+                    self.assertTrue(p.stderr.startswith("twin: "), p.stderr)
+                    self.assertIn(message, p.stderr)
+
+    def test_parameters_from_a_result_file(self):
+        need_gilbench(self)
+        with tempfile.TemporaryDirectory() as tmp:
+            bench = os.path.join(tmp, "bench.json")
+            run_gilbench(["--quick", "--workloads=countdown", "--strategies=serial",
+                          "--repetitions=1"], bench)
+            p = twin("--scale", "tiny", "--params-from", bench, timeout=60)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn("ran at scale quick, not tiny", p.stderr)
+            out = os.path.join(tmp, "cpython.json")
+            p = twin("--quick", "--workloads", "countdown", "--strategies", "cpython_serial",
+                     "--repetitions", "1", "--params-from", bench, "--out", out)
+            self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+            ctx = load_result(out).context
+        self.assertEqual(json.loads(ctx["gilbench_params"]),
+                         {w.NAME: gilbench_params("quick")[w.NAME] for w in workloads.ALL})
+        self.assertEqual(ctx["gilbench_params_source"], bench)
 
     def test_list(self):
         p = twin("--list", "--quick", "--workloads=countdown,convoy", "--switch-interval=5ms,100us",

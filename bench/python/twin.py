@@ -5,10 +5,11 @@ gilbench emulates CPython's GIL in C++; this runs the same workloads (same
 parameters, same checksums: see pytwin/) in plain Python under real threads
 (`cpython_threads`) and multiprocessing (`cpython_process`) for the same
 worker counts, plus `cpython_serial`, the twin's own one-thread reference.
-Its result file has gilbench's shape and naming
-(<workload>/<strategy>/workers:<n>, one iteration row per repetition, then
-_mean/_median/_stddev/_cv), so `plot.py charts bench.json cpython.json`
-draws both side by side. The context names `cpython_serial` as the file's
+Its result file has gilbench's shape, schema
+and naming (gilbench_results.schema: <workload>/<strategy>/workers:<n>, each
+name's fields in the context's gilbench_runs, one iteration row per
+repetition, then _mean/_median/_stddev/_cv), so `plot.py charts bench.json
+cpython.json` draws both side by side. The context names `cpython_serial` as the file's
 reference strategy (gilbench_reference_strategy): each file's speedups are
 computed against its own reference, never the other file's.
 
@@ -19,6 +20,11 @@ IO worker, as gilbench names it), and process_startup (start-up alone:
 process_startup/cpython_process and /cpython_threads, as gilbench's
 process_startup/process and /threads). gilbench's shared_read_immortal has
 no twin: CPython cannot make user objects immortal.
+
+The workloads' parameters are gilbench's, read from the binary (`--gilbench
+BIN --params --format=json`, default: build/gilbench of this checkout) or from
+a gilbench result file of the same scale (--params-from RESULT.json); the twin
+has no copy of its own (pytwin/params.py). --list needs neither.
 
 Every run's tally must equal the serial tally (computed once per workload,
 untimed; convoy's is fixed by its parameters); a mismatch or a failed worker
@@ -32,6 +38,7 @@ machine speed spreads over all of them instead of biasing one.
 usage: /usr/bin/python3 bench/python/twin.py [--quick] [--out FILE] [--workers 1,2,4,8]
        [--repetitions N] [--strategies LIST] [--workloads LIST]
        [--switch-interval LIST] [--start-method spawn|fork|forkserver] [--list]
+       [--gilbench BIN | --params-from RESULT.json]
 """
 
 import argparse
@@ -43,13 +50,17 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 
-from pytwin import convoy, report, runners, shared_dict, workloads  # noqa: E402
+from gilbench_results import durations, schema  # noqa: E402
+from gilbench_results.errors import InputError  # noqa: E402
+from pytwin import convoy, params, report, runners, shared_dict, workloads  # noqa: E402
 
 PROG = "twin"
-SCHEMA_VERSION = "1"
 REFERENCE = "cpython_serial"
+# The gilbench binary of this checkout, whose parameters the twin runs with.
+GILBENCH = os.path.join(os.path.dirname(os.path.dirname(HERE)), "build", "gilbench")
 CHECKSUM_MASK = (1 << 52) - 1
 
 
@@ -62,29 +73,17 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def parse_duration(text):
-    """'5ms', '100us', '1s', '500ns' -> seconds, in [1us, 10s] (gilbench's rule)."""
-    for unit, scale in (("ns", 1e-9), ("us", 1e-6), ("ms", 1e-3), ("s", 1.0)):
-        if text.endswith(unit) and len(text) > len(unit):
-            number = text[:-len(unit)]
-            if unit == "s" and number[-1] in "num":
-                continue
-            try:
-                value = float(number) * scale
-            except ValueError:
-                raise UsageError("--switch-interval: '%s' is not a duration (e.g. 5ms, 100us)" % text)
-            if not 1e-6 <= value <= 10.0:
-                raise UsageError("--switch-interval: %s is out of range [1us, 10s]" % text)
-            return value
-    raise UsageError("--switch-interval: '%s' needs a unit: ns, us, ms or s (e.g. 5ms)" % text)
-
-
-def format_duration(seconds):
-    ns = int(round(seconds * 1e9))
-    for unit, scale in (("s", 10 ** 9), ("ms", 10 ** 6), ("us", 10 ** 3)):
-        if ns % scale == 0:
-            return "%d%s" % (ns // scale, unit)
-    return "%dns" % ns
+def parse_intervals(text):
+    """'5ms,100us' -> [nanoseconds], each in [1us, 10s], equal ones once (gilbench's rules)."""
+    out = []
+    for d in text.split(","):
+        try:
+            ns = durations.parse_ns(d, "--switch-interval")
+        except durations.DurationError as e:
+            raise UsageError(str(e))
+        if ns not in out:
+            out.append(ns)
+    return out
 
 
 def parse_names(text, flag, known):
@@ -128,6 +127,12 @@ def parse_args(argv):
                    help="multiprocessing start method of cpython_process (default spawn: a fresh "
                         "interpreter, like gilbench's process runner starting a fresh binary)")
     p.add_argument("--out", default=None, help="write the JSON results to FILE (atomically)")
+    p.add_argument("--gilbench", default=GILBENCH, metavar="BIN",
+                   help="the gilbench binary whose workload parameters to run with (its --params; "
+                        "default: build/gilbench of this checkout)")
+    p.add_argument("--params-from", default=None, metavar="RESULT.json",
+                   help="take the parameters from this gilbench result file instead (its "
+                        "gilbench_params; it must have run at the same scale)")
     p.add_argument("--list", action="store_true", help="print the benchmark names and exit")
     p.add_argument("--test-corrupt-checksum", default=None, metavar="WORKLOAD",
                    help="testing the twin itself: add 1 to every run's sum for WORKLOAD, to prove "
@@ -152,7 +157,7 @@ def parse_args(argv):
         else list(runners.STRATEGIES)
     names = [w.NAME for w in workloads.ALL] + [runners.STARTUP_WORKLOAD]
     a.workloads = parse_names(a.workloads, "--workloads", names) if a.workloads else names
-    a.switch_intervals = [parse_duration(d) for d in a.switch_interval.split(",")]
+    a.switch_intervals = [ns / durations.NS_PER_S for ns in parse_intervals(a.switch_interval)]
     if a.test_corrupt_checksum is not None:
         parse_names(a.test_corrupt_checksum, "--test-corrupt-checksum", names)
     if a.out is not None and not a.out:
@@ -160,16 +165,37 @@ def parse_args(argv):
     return a
 
 
+def workload_params(args):
+    """{workload: params} of the twin's workloads at args.scale, from gilbench (or a
+    result file). Raises UsageError."""
+    names = [w.NAME for w in workloads.ALL]
+    try:
+        if args.params_from:
+            scale, table = params.from_result(args.params_from)
+            if scale != args.scale:
+                raise params.ParamsError("%s ran at scale %s, not %s (pass --scale=%s)"
+                                         % (args.params_from, scale, args.scale, scale))
+            source = args.params_from
+        else:
+            table = params.from_gilbench(args.gilbench)[args.scale]
+            source = "%s --params" % args.gilbench
+        return params.of_workloads(table, names, source), source
+    except params.ParamsError as e:
+        raise UsageError(str(e))
+
+
 class Benchmark:
     """One <workload>/<strategy>/workers:<n>[/interval:<d>] and its rows."""
 
-    def __init__(self, workload, strategy, workers, interval, name, family):
+    def __init__(self, workload, strategy, workers, interval, axes, family):
         self.workload = workload  # a pytwin module, or None for process_startup
         self.workload_name = workload.NAME if workload else runners.STARTUP_WORKLOAD
         self.strategy = strategy
         self.workers = workers
         self.interval = interval
-        self.name = name
+        self.fields = schema.run_fields(self.workload_name, strategy, workers, axes,
+                                        "process" if strategy == "cpython_process" else "threads")
+        self.name = schema.run_name(self.fields)
         self.family = family
         self.rows = []
         self.runner = None
@@ -191,15 +217,13 @@ def plan(args):
                 if strategy == REFERENCE and n != (0 if w is convoy else 1):
                     continue
                 for interval in intervals:
-                    name = "%s/%s/workers:%d" % (w.NAME, strategy, n)
-                    if uses_interval and len(args.switch_intervals) > 1:
-                        name += "/interval:" + format_duration(interval)
-                    out.append(Benchmark(w, strategy, n, interval, name, len(out)))
+                    axes = [("interval", durations.format_seconds(interval))] \
+                        if uses_interval and len(args.switch_intervals) > 1 else []
+                    out.append(Benchmark(w, strategy, n, interval, axes, len(out)))
     if "cpython_process" in args.strategies and runners.STARTUP_WORKLOAD in args.workloads:
         for n in args.workers:
             for strategy in ("cpython_process", "cpython_threads"):
-                name = "%s/%s/workers:%d" % (runners.STARTUP_WORKLOAD, strategy, n)
-                out.append(Benchmark(None, strategy, n, args.switch_intervals[0], name, len(out)))
+                out.append(Benchmark(None, strategy, n, args.switch_intervals[0], [], len(out)))
     return out
 
 
@@ -280,7 +304,7 @@ def run_one(bench, params, expected, reps, rep, corrupt):
 
 
 def run_workload(workload, benches, args, progress):
-    params = workload.params(args.scale)
+    params = args.params[workload.NAME]
     saved = sys.getswitchinterval()
     expected = reference_tally(workload, params)
     try:
@@ -351,7 +375,7 @@ def git_revision():
     return "unknown"
 
 
-def context(args):
+def context(args, benches):
     ctx = report.machine_context()
     ctx.update(report.python_context(args.start_method))
     warnings = []
@@ -360,14 +384,16 @@ def context(args):
         warnings.append("%d workers on %d CPUs: runs with more workers than CPUs measure "
                         "oversubscription" % (max(args.workers), nproc))
     ctx.update({
-        "gilbench_schema_version": SCHEMA_VERSION,
+        schema.VERSION_KEY: schema.SCHEMA_VERSION,
+        schema.RUNS_KEY: schema.runs_json([b.fields for b in benches]),
         "gilbench_git_revision": git_revision(),
         "gilbench_mode": args.scale,
         "gilbench_workers": json.dumps(args.workers),
-        "gilbench_switch_intervals": json.dumps([format_duration(d) for d in args.switch_intervals]),
+        "gilbench_switch_intervals": json.dumps([durations.format_seconds(d)
+                                                 for d in args.switch_intervals]),
         "gilbench_repetitions": str(args.repetitions),
-        "gilbench_params": json.dumps({w.NAME: w.params(args.scale) for w in workloads.ALL},
-                                      sort_keys=True, separators=(",", ":")),
+        schema.PARAMS_KEY: json.dumps(args.params, sort_keys=True, separators=(",", ":")),
+        "gilbench_params_source": args.params_source,
         "gilbench_workloads": json.dumps(dict([(w.NAME, w.KIND) for w in workloads.ALL]
                                               + [(runners.STARTUP_WORKLOAD, "startup")]),
                                          sort_keys=True, separators=(",", ":")),
@@ -396,8 +422,7 @@ def summary(benches):
         times = sorted(r["real_time"] for r in b.rows if not r.get("error_occurred"))
         failed = any(r.get("error_occurred") for r in b.rows)
         med = statistics.median(times) if times and not failed else None
-        parts = b.name.split("/")
-        key = "/".join([parts[1]] + parts[3:])  # strategy, plus /interval:<d> if any
+        key = schema.variant(b.fields)  # strategy, plus /interval:<d> if any
         cells.setdefault(b.workload_name, {}).setdefault(key, {})[b.workers] = med
         if b.strategy == REFERENCE and med:
             serial[b.workload_name] = med
@@ -440,7 +465,12 @@ def main(argv):
         for b in benches:
             print(b.name)
         return 0
-    ctx, warnings = context(args)
+    try:
+        args.params, args.params_source = workload_params(args)
+    except UsageError as e:
+        sys.stderr.write("%s: %s\n" % (PROG, e))
+        return 2
+    ctx, warnings = context(args, benches)
     for w in warnings:
         sys.stderr.write("%s: warning: %s\n" % (PROG, w))
     progress = Progress(len(benches) * args.repetitions)
@@ -461,8 +491,8 @@ def main(argv):
     if args.out:
         try:
             report.write_json(args.out, ctx, rows)
-        except OSError as e:
-            sys.stderr.write("%s: cannot write %s: %s\n" % (PROG, args.out, e))
+        except InputError as e:
+            sys.stderr.write("%s: %s\n" % (PROG, e))
             return 1
     print(summary(benches))
     sys.stderr.write("%s: %d runs in %.1f s (%s %s, GIL %s)\n" % (

@@ -9,9 +9,11 @@ figures can be checked against the thing they emulate:
                    and src/workloads/workload.hpp
   countdown.py ... one module per workload, mirroring src/workloads/<name>.hpp
   workloads.py     the list of workload modules, in gilbench's order
+  params.py        the workloads' parameters, read from gilbench (no copy here)
   runners.py       cpython_serial, cpython_threads (persistent thread pool) and
                    cpython_process (persistent multiprocessing worker pool)
-  report.py        Google Benchmark 1.7.1 JSON, as gilbench writes it
+  report.py        Google Benchmark 1.7.1 JSON, as gilbench writes it (schema,
+                   run names and file writing from bench/python/gilbench_results)
 
 The entry point is bench/python/twin.py. Standard library only; CPython >= 3.8.
 """

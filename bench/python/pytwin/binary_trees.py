@@ -9,6 +9,7 @@ as the C++ walk does) and drops it. The trees of each depth are split over
 the shards. Every recursive call is a check point in CPython (RESUME), as
 the C++ build/check call ctx.checkpoint() on entry.
 
+Parameters: min_depth, max_depth.
 Tally: items = nodes built, sum = nodes counted by the walks.
 """
 
@@ -16,10 +17,6 @@ from .tally import Tally, shard_range
 
 NAME = "binary_trees"
 KIND = "cpu"
-
-
-def params(scale):
-    return {"min_depth": 4, "max_depth": {"default": 14, "quick": 10, "tiny": 6}[scale]}
 
 
 def make_state(params, first=0, count=1, local=1):

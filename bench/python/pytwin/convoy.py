@@ -35,6 +35,9 @@ items_per_second = io_rps. The CPU workers' work depends on timing and stays
 out of the tally: items = every round trip (warm-up included), sum = FNV-1a
 digests of their echoes (mod 2**64), fixed by the parameters
 (expected_tally). io_rps = round_trips / phase-2 time, as in gilbench.
+
+Parameters (gilbench's, see workloads.py): warmup_round_trips, alone_round_trips,
+round_trips, message_bytes, peer_delay_us.
 """
 
 import os
@@ -48,18 +51,6 @@ from .tally import MASK64, Tally
 
 NAME = "convoy"
 KIND = "io"
-
-
-def params(scale):
-    """gilbench's Convoy::params: round_trips beside the K CPU workers,
-    alone_round_trips alone, warmup_round_trips untimed before them, and the
-    echo peer's reply delay (its service time: ~30 us round trips, as in the
-    published runs)."""
-    return {"round_trips": {"default": 100, "quick": 20, "tiny": 10}[scale],
-            "alone_round_trips": {"default": 400, "quick": 100, "tiny": 10}[scale],
-            "warmup_round_trips": 2 if scale == "tiny" else 10,
-            "message_bytes": 8,
-            "peer_delay_us": 20}
 
 
 _requests = {}  # (round trips in all, message_bytes) -> (requests, digests)

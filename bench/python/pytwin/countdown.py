@@ -17,10 +17,6 @@ NAME = "countdown"
 KIND = "cpu"
 
 
-def params(scale):
-    return {"n": {"default": 4000000, "quick": 400000, "tiny": 20000}[scale]}
-
-
 def make_state(params, first=0, count=1, local=1):
     return params
 

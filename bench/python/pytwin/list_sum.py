@@ -7,6 +7,7 @@ point, per element, like the C++ checkpoint per list_append), iterates it
 the list, which frees every element. Rounds are split over the shards; no
 data is shared.
 
+Parameters: rounds (split over the shards), length.
 Tally: items = elements summed, sum = sum of 0 .. rounds*length - 1.
 """
 
@@ -14,12 +15,6 @@ from .tally import Tally, shard_range
 
 NAME = "list_sum"
 KIND = "cpu"
-
-
-def params(scale):
-    return {"default": {"rounds": 2000, "length": 1000},
-            "quick": {"rounds": 200, "length": 1000},
-            "tiny": {"rounds": 20, "length": 100}}[scale]
 
 
 def make_state(params, first=0, count=1, local=1):

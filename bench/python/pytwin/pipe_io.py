@@ -28,12 +28,6 @@ NAME = "pipe_io"
 KIND = "io"
 
 
-def params(scale):
-    return {"default": {"round_trips": 4000, "message_bytes": 64},
-            "quick": {"round_trips": 400, "message_bytes": 64},
-            "tiny": {"round_trips": 40, "message_bytes": 16}}[scale]
-
-
 _requests = {}  # (round_trips, message_bytes, begin, end) -> (requests, digests)
 
 

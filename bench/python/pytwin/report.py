@@ -22,6 +22,8 @@ import socket
 import statistics
 import sys
 
+from gilbench_results.output import write_output
+
 # Every per-benchmark counter the twin writes, with its unit and which
 # direction is better (the gilbench_metrics block; names and meanings as in
 # src/report/metrics.cpp where gilbench has the same counter).
@@ -215,11 +217,8 @@ def aggregate_rows(rows):
 
 
 def write_json(path, context, benchmarks):
-    """Writes the result file atomically (a temp file renamed at the end)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    temp = os.path.join(directory, "." + os.path.basename(path) + ".tmp.%d" % os.getpid())
-    with open(temp, "w") as f:
-        json.dump({"context": context, "benchmarks": benchmarks}, f, indent=2)
-        f.write("\n")
-    os.replace(temp, path)
+    """Writes the result file through the results library's one writer (exclusive
+    temporary file, renamed over the target; missing directories are made).
+    Raises gilbench_results.errors.InputError."""
+    write_output(path, json.dumps({"context": context, "benchmarks": benchmarks}, indent=2)
+                 + "\n", make_dirs=True)

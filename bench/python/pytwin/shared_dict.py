@@ -43,12 +43,6 @@ NAME = "shared_dict"
 KIND = "cpu"
 
 
-def params(scale):
-    return {"default": {"tokens": 2000000, "vocabulary": 1000},
-            "quick": {"tokens": 200000, "vocabulary": 1000},
-            "tiny": {"tokens": 5000, "vocabulary": 50}}[scale]
-
-
 def splitmix64(x):
     x = (x + 0x9E3779B97F4A7C15) & MASK64
     x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & MASK64

@@ -20,12 +20,6 @@ NAME = "shared_read"
 KIND = "cpu"
 
 
-def params(scale):
-    return {"default": {"depth": 12, "walks": 1500},
-            "quick": {"depth": 12, "walks": 150},
-            "tiny": {"depth": 6, "walks": 40}}[scale]
-
-
 def build(depth, index):
     if depth == 0:
         return (None, None, index)

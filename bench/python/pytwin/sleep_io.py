@@ -24,12 +24,6 @@ NAME = "sleep_io"
 KIND = "io"
 
 
-def params(scale):
-    return {"default": {"tasks": 128, "burst": 200, "sleep_us": 1000},
-            "quick": {"tasks": 32, "burst": 200, "sleep_us": 1000},
-            "tiny": {"tasks": 8, "burst": 20, "sleep_us": 200}}[scale]
-
-
 def make_state(params, first=0, count=1, local=1):
     return params
 
