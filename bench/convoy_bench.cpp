@@ -12,46 +12,31 @@
 #include <memory>
 #include <stdexcept>
 
-#include "process_bench.hpp"  // set_registered_counter
 #include "runners/child.hpp"
 #include "runners/processes.hpp"
 
 namespace gilbench {
 
-RunResult ConvoyResult::as_run() const {
-  RunResult r;
-  r.seconds = loaded.seconds;
-  r.tally = warmup.tally;
-  r.tally.merge(alone.tally);
-  r.tally.merge(loaded.tally);
-  r.allocs = allocs;
-  r.stats = stats;
-  return r;
-}
-
-bool report_convoy(benchmark::State& state, const ConvoyResult& r, const Tally& expected, int k) {
-  const RunResult run = r.as_run();
-  if (const std::string why = check_run(run, expected); !why.empty()) {
-    fail_run(state, why);
-    return false;
-  }
-  auto set = [&state](const std::string& name, double v) { set_registered_counter(state, name, v); };
+Outcome ConvoyResult::outcome(int workers) const {
+  Outcome o;
+  o.seconds = loaded.seconds;
+  o.tally = warmup.tally;
+  o.tally->merge(alone.tally);
+  o.tally->merge(loaded.tally);
+  o.items = static_cast<double>(loaded.tally.items);
+  o.workers = workers;
+  o.allocs = allocs;
   auto rate = [](const Convoy::Phase& p) { return p.seconds > 0 ? static_cast<double>(p.tally.items) / p.seconds : 0; };
-  const double rps = rate(r.loaded);
-  const double alone = rate(r.alone);
-  set("workers", k);
-  set("items_per_second", rps);
-  set("io_rps", rps);
-  set("io_rps_alone", alone);
-  set("io_rps_ratio", alone > 0 ? rps / alone : 0);
-  set("io_p50_us", static_cast<double>(r.latency.percentile(50)) / 1e3);
-  set("io_p99_us", static_cast<double>(r.latency.percentile(99)) / 1e3);
-  set("io_max_us", static_cast<double>(r.latency.max()) / 1e3);
-  set("checksum_ok", 1);
-  set("checksum", static_cast<double>(expected.checksum() & ((std::uint64_t{1} << 52) - 1)));
-  set("live_objects", static_cast<double>(r.allocs.live()));
-  for (const auto& [name, v] : r.stats.counters) set(name, v);
-  return true;
+  const double rps = rate(loaded);
+  const double rps_alone = rate(alone);
+  o.stats.add(kIoRps, rps);
+  o.stats.add(kIoRpsAlone, rps_alone);
+  o.stats.add(kIoRpsRatio, rps_alone > 0 ? rps / rps_alone : 0);
+  o.stats.add(kIoP50Us, static_cast<double>(latency.percentile(50)) / 1e3);
+  o.stats.add(kIoP99Us, static_cast<double>(latency.percentile(99)) / 1e3);
+  o.stats.add(kIoMaxUs, static_cast<double>(latency.max()) / 1e3);
+  o.stats.append(stats);
+  return o;
 }
 
 namespace {
@@ -116,7 +101,7 @@ ConvoyResult run_convoy_processes(int k, const Convoy::Params& params, const std
     AllocLedger::Scope scope(ledger);
     NoRuntime runtime{RunConfig{}};
     NoRuntime::Worker worker(0);
-    Context<Serial> ctx(runtime, worker, 0, 1);
+    Context<Serial> ctx(runtime, worker, 0);
     Convoy::State<Serial> state(params, 0);
     const int fd = state.peer.fd();
     std::tie(result.warmup, result.alone) = Convoy::io_alone(ctx, fd, params);
@@ -128,31 +113,6 @@ ConvoyResult run_convoy_processes(int k, const Convoy::Params& params, const std
   }
   result.allocs = ledger.total();
   return result;
-}
-
-void BM_ConvoyProcesses(benchmark::State& state, const Convoy::Params& params, int k, bool crash_last_burner) {
-  const Tally expected = Convoy::expected_tally(params);
-  for (auto _ : state) {
-    ConvoyResult r;
-    try {
-      r = run_convoy_processes(k, params, self_executable(), crash_last_burner);
-    } catch (const std::exception& e) {
-      fail_run(state, "run failed: " + std::string(e.what()));
-      break;
-    }
-    state.SetIterationTime(r.loaded.seconds);
-    if (!report_convoy(state, r, expected, k)) break;
-  }
-}
-
-void register_convoy_process(const Suite& suite, std::vector<RunSpec>& runs, const std::string& misbehave) {
-  const bool crash = misbehave == "crash";
-  if (!suite.wants_strategy(kProcessName) || !suite.wants_workload(Convoy::kName)) return;
-  const auto params = suite.params.at(std::string(Convoy::kName)).get<Convoy::Params>();
-  for (int k : suite.convoy_cpu_workers) {
-    const RunSpec spec{std::string(Convoy::kName), std::string(kProcessName), "process", k, {}};
-    register_run(spec, [=](benchmark::State& st) { BM_ConvoyProcesses(st, params, k, crash); }, runs);
-  }
 }
 
 int cpu_burner_main(int argc, char** argv) {
@@ -172,7 +132,7 @@ int cpu_burner_main(int argc, char** argv) {
   static const std::atomic<bool> never{false};  // the parent kills us instead
   NoRuntime runtime{RunConfig{}};
   NoRuntime::Worker worker(0);
-  Context<Serial> ctx(runtime, worker, 0, 1);
+  Context<Serial> ctx(runtime, worker, 0);
   (void)Convoy::cpu_loop(ctx, never);
   return 0;
 }

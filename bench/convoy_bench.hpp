@@ -4,9 +4,10 @@
 // Names: convoy/<strategy>/workers:<K>[/interval:<d>], where workers:<K>
 // counts the CPU workers only; every run has the one IO worker besides, so
 // workers:0 is the IO worker alone and a run uses K + 1 threads (or, under
-// `process`, the IO worker in this process and K burner processes). K comes
-// from Suite::convoy_cpu_workers: 0,1,2,4 by default, 0,1,2 with --quick,
-// 0 plus the --workers list when one is given. `serial` runs K = 0 only.
+// `process`, the IO worker in this process and K burner processes). K is
+// an axis of the matrix (bench/matrix.hpp): 0,1,2,4 by default, 0,1,2 with
+// --quick, 0 plus the --workers list when one is given. `serial` runs K = 0
+// only.
 //
 // Per repetition: real time = phase 2 (K CPU workers running); counters
 // io_rps, io_rps_alone (phase 1, the same IO worker alone just before),
@@ -23,31 +24,42 @@
 #pragma once
 
 #include <atomic>
-#include <optional>
 #include <string>
 #include <tuple>
-#include <vector>
 
-#include <benchmark/benchmark.h>
-
-#include "report/histogram.hpp"
+#include "row.hpp"
 #include "runners/threads.hpp"
-#include "strategies/all.hpp"
-#include "suite.hpp"
+#include "runtime/histogram.hpp"
+#include "runtime/metric.hpp"
 #include "workloads/convoy.hpp"
 
 namespace gilbench {
 
+inline constexpr Metric kIoRps{"io_rps", "round trips/s", Better::kHigher,
+                               "convoy: the IO worker's socket round trips per second while the K CPU workers run"};
+inline constexpr Metric kIoRpsAlone{
+    "io_rps_alone", "round trips/s", Better::kHigher,
+    "convoy: the same IO worker's round trips per second alone, measured just before in the same run"};
+inline constexpr Metric kIoRpsRatio{"io_rps_ratio", "fraction", Better::kHigher,
+                                    "convoy: io_rps / io_rps_alone (1 = the CPU workers cost the IO worker nothing)"};
+inline constexpr Metric kIoP50Us{"io_p50_us", "us", Better::kLower,
+                                 "convoy: median round-trip latency of the IO worker with K CPU workers"};
+inline constexpr Metric kIoP99Us{"io_p99_us", "us", Better::kLower,
+                                 "convoy: 99th-percentile round-trip latency of the IO worker"};
+inline constexpr Metric kIoMaxUs{"io_max_us", "us", Better::kLower, "convoy: slowest round trip of the IO worker"};
+inline constexpr const Metric* kConvoyMetrics[] = {&kIoRps, &kIoRpsAlone, &kIoRpsRatio, &kIoP50Us, &kIoP99Us, &kIoMaxUs};
+
 struct ConvoyResult {
-  Convoy::Phase warmup;  // untimed, in the checksum only
-  Convoy::Phase alone;   // phase 1: the IO worker alone
-  Convoy::Phase loaded;  // phase 2: beside K CPU workers
+  Convoy::Phase warmup;      // untimed, in the checksum only
+  Convoy::Phase alone;       // phase 1: the IO worker alone
+  Convoy::Phase loaded;      // phase 2: beside K CPU workers
   LatencyHistogram latency;  // phase 2 round trips, ns
   AllocCounts allocs;
   RuntimeStats stats;
 
-  // The RunResult that check_run() validates: tally of every phase.
-  RunResult as_run() const;
+  // As a row's outcome: real time = phase 2, tally of every phase, items =
+  // phase 2's round trips, the io_* counters and the strategy's.
+  Outcome outcome(int workers) const;
 };
 
 // One in-process run on a pool of K + 1 threads: worker 0 is the IO worker.
@@ -66,7 +78,7 @@ ConvoyResult run_convoy_threads(WorkerPool& pool, const RunConfig& config, const
         if (i > 0) Convoy::await_start(state);
         typename S::Runtime::Worker worker(i);
         Attached<S> attached(runtime, worker);
-        Context<S> ctx(runtime, worker, i, k + 1);
+        Context<S> ctx(runtime, worker, i);
         if (i == 0)
           std::tie(result.warmup, result.alone, result.loaded) = Convoy::io_worker(ctx, state);
         else
@@ -85,61 +97,6 @@ ConvoyResult run_convoy_threads(WorkerPool& pool, const RunConfig& config, const
 // burner kills itself (SIGKILL) just after saying it is ready.
 ConvoyResult run_convoy_processes(int k, const Convoy::Params& params, const std::string& exe,
                                   bool crash_last_burner = false);
-
-// Validates a finished run (SkipWithError and false if it does not count),
-// else writes its counters.
-bool report_convoy(benchmark::State& state, const ConvoyResult& r, const Tally& expected, int k);
-
-template <Strategy S>
-void BM_ConvoyThreads(benchmark::State& state, const Convoy::Params& params,
-                      const RunConfig& config) {
-  const Tally expected = Convoy::expected_tally(params);
-  const int k = config.workers;
-  RunConfig run_config = config;
-  run_config.workers = k + 1;
-  std::optional<WorkerPool> pool;
-  try {
-    pool.emplace(k + 1);
-  } catch (const std::exception& e) {
-    skip_before_loop(state, e.what());
-    return;
-  }
-  for (auto _ : state) {
-    ConvoyResult r;
-    try {
-      r = run_convoy_threads<S>(*pool, run_config, params);
-    } catch (const std::exception& e) {
-      fail_run(state, "run failed: " + std::string(e.what()));
-      break;
-    }
-    state.SetIterationTime(r.loaded.seconds);
-    if (!report_convoy(state, r, expected, k)) break;
-  }
-}
-
-void BM_ConvoyProcesses(benchmark::State& state, const Convoy::Params& params, int k, bool crash_last_burner);
-
-// Registers convoy under S for every K (and switch interval).
-template <Strategy S>
-void register_convoy(const Suite& suite, std::vector<RunSpec>& runs) {
-  if (!suite.wants_strategy(S::kName) || !suite.wants_workload(Convoy::kName)) return;
-  const auto params = suite.params.at(std::string(Convoy::kName)).template get<Convoy::Params>();
-  for_each_run<S>(suite, Convoy::kName, suite.convoy_cpu_workers, 0,
-                  [&](const RunSpec& spec, const RunConfig& config) {
-                    register_run(
-                        spec, [=](benchmark::State& st) { BM_ConvoyThreads<S>(st, params, config); }, runs);
-                  });
-}
-
-// convoy/process/workers:<K> for every K.
-// misbehave: --test-worker-misbehave ("crash" makes a burner die mid-run).
-void register_convoy_process(const Suite& suite, std::vector<RunSpec>& runs, const std::string& misbehave);
-
-// Every convoy benchmark: each strategy of AllStrategies, then `process`.
-inline void register_all_convoy(const Suite& suite, std::vector<RunSpec>& runs, const std::string& misbehave) {
-  for_each_type(AllStrategies{}, [&]<Strategy S> { register_convoy<S>(suite, runs); });
-  register_convoy_process(suite, runs, misbehave);
-}
 
 // The hidden --cpu-burner mode of the gilbench binary:
 // `gilbench --cpu-burner PARENT_PID [crash]`. Writes one byte to stdout

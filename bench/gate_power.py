@@ -7,31 +7,39 @@ usage: /usr/bin/python3 bench/gate_power.py --gilbench build/gilbench --out DIR
            [--workloads countdown,list_sum] [--strategies serial,gil,fine_lock]
            [--aa-full] [--no-instructions]
 
-1. A/A: `--aa-pairs` (default `--pairs`; 0 skips) pairs of runs of the same binary, compared with
-   `plot.py compare`; every flagged benchmark is a false flag. With --aa-full
+1. A/A: `--aa-pairs` (default `--pairs`; 0 skips) pairs of runs of the same binary, compared by
+   the gate (gilbench_results.gate, what `plot.py compare` runs, with its default options);
+   every benchmark it flags is a false flag. With --aa-full
    the pairs are full `--quick` runs (what CI compares); without it they use
    the same subset as step 2.
 2. Power (skipped with --fractions none): for each fraction f, `--pairs` pairs (a plain run, then a run with
    `--inject-slowdown=TARGET:f`). A lane catches the slowdown in a pair when
-   it flags at least one of TARGET's rows and no other row.
+   it flags at least one of TARGET's rows (the runs whose workload and strategy are TARGET's,
+   by their fields in gilbench_runs) and no other row.
 
 Each run is `gilbench --quick --repetitions=11`, restricted to --workloads and
 --strategies (the subset keeps a pair to seconds); the 1-worker rows get their
-instruction counts (`plot.py instructions`) unless --no-instructions. Writes
-DIR/report.md (the tables) and keeps every run and comparison in DIR.
+instruction counts (`plot.py instructions`) unless --no-instructions. The flags
+are read from the gate's data, never from its markdown. Writes DIR/report.md
+(the tables) and keeps every run and comparison (the gate's markdown) in DIR.
 Exit 0, or 2 on bad arguments or a failed run.
 """
 
 import argparse
 import os
-import re
 import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PLOT = os.path.join(ROOT, "plot.py")
-LANES = {"Wall time": "time", "In-run ratios": "ratio", "Instruction counts": "instructions"}
-ROW = re.compile(r"^\| `([^`]+)` \|.*\*\*REGRESSION\*\*")
+sys.path.insert(0, os.path.join(ROOT, "bench", "python"))
+
+from gilbench_results import gate, render  # noqa: E402
+from gilbench_results.errors import InputError  # noqa: E402
+from gilbench_results.load import load_result  # noqa: E402
+from gilbench_results.output import write_output  # noqa: E402
+
+LANES = gate.LANES
 
 
 def fail(msg):
@@ -56,20 +64,17 @@ def gilbench_run(args, path, extra, instructions):
 
 
 def flagged(base, new, md):
-    """{lane: [flagged benchmark names]} of plot.py compare BASE NEW."""
-    p = run(["/usr/bin/python3", PLOT, "compare", base, new, "--markdown", md])
-    if p.returncode not in (0, 1):
-        fail(f"plot.py compare {base} {new} exited {p.returncode}:\n{p.stderr[-2000:]}")
-    lanes = {lane: [] for lane in LANES.values()}
-    lane = None
-    for line in p.stdout.splitlines():
-        if line.startswith("### "):
-            lane = next((v for k, v in LANES.items() if line[4:].startswith(k)), None)
-        elif lane:
-            m = ROW.match(line)
-            if m:
-                lanes[lane].append(m.group(1))
-    return lanes
+    """The gate on BASE and NEW: {lane: [runs flagged as a regression]} (each run's fields,
+    from the loader), its markdown written to md."""
+    try:
+        report = gate.compare(load_result(base), load_result(new), gate.Options())
+        write_output(md, render.markdown(report))
+    except InputError as e:
+        fail(f"compare {base} {new}: {e}")
+    if report.problems:
+        fail(f"compare {base} {new} cannot judge: {'; '.join(report.problems)}")
+    return {lane.key: [report.new.runs[r.name] for r in lane.rows if r.verdict == "regression"]
+            for lane in report.lanes}
 
 
 def main():
@@ -98,12 +103,12 @@ def main():
         fail(f"--fractions {args.fractions!r}: not a comma-separated list of numbers")
     if (not fractions and args.fractions != "none") or any(not 0 < f <= 1 for f in fractions):
         fail(f"--fractions {args.fractions!r}: each must be in (0, 1]")
-    if args.target.count("/") != 1:
+    target = tuple(args.target.partition("/")[::2])
+    if args.target.count("/") != 1 or not all(target):
         fail(f"--target {args.target!r}: not WORKLOAD/STRATEGY")
     os.makedirs(args.out, exist_ok=True)
     subset = [f"--workloads={args.workloads}", f"--strategies={args.strategies}"]
     instr = not args.no_instructions
-    target_prefix = args.target + "/"
     report = ["# Regression gate: false flags and power", "",
               f"gilbench `--quick --repetitions=11`; subset `{' '.join(subset)}`; "
               f"target `{args.target}`; {args.pairs} pairs per row.", ""]
@@ -121,21 +126,22 @@ def main():
     if aa_rows:
         report += ["## A/A (same build twice): falsely flagged benchmarks per pair",
                    "", f"runs: {'full --quick suite' if args.aa_full else 'the subset'}", "",
-                   "| pair | " + " | ".join(LANES.values()) + " |",
+                   "| pair | " + " | ".join(LANES) + " |",
                    "|---|" + "---:|" * len(LANES)]
         for i, lanes in enumerate(aa_rows):
             report.append(f"| {i} | " + " | ".join(str(len(lanes[k])) + (
-                " (" + ", ".join(lanes[k]) + ")" if lanes[k] else "") for k in LANES.values()) + " |")
+                " (" + ", ".join(r.name for r in lanes[k]) + ")" if lanes[k] else "")
+                for k in LANES) + " |")
         report.append("")
 
     # 2. power
     if fractions:
         report += ["## Injected slowdown of the target: pairs caught (target flagged, nothing "
                    "else) / pairs", "",
-                   "| fraction | " + " | ".join(LANES.values()) + " | other rows flagged |",
+                   "| fraction | " + " | ".join(LANES) + " | other rows flagged |",
                    "|---:|" + "---:|" * (len(LANES) + 1)]
         for f in fractions:
-            caught = {k: 0 for k in LANES.values()}
+            caught = {k: 0 for k in LANES}
             others = set()
             for i in range(args.pairs):
                 a = os.path.join(args.out, f"f{f}_{i}_base.json")
@@ -143,20 +149,22 @@ def main():
                 gilbench_run(args, a, subset, instr)
                 gilbench_run(args, b, subset + [f"--inject-slowdown={args.target}:{f}"], instr)
                 lanes = flagged(a, b, os.path.join(args.out, f"f{f}_{i}.md"))
-                for lane, names in lanes.items():
-                    hit = [n for n in names if n.startswith(target_prefix)]
-                    miss = [n for n in names if not n.startswith(target_prefix)]
-                    others.update(f"{lane}:{n}" for n in miss)
+                for lane, runs in lanes.items():
+                    hit = [r for r in runs if (r.workload, r.strategy) == target]
+                    miss = [r for r in runs if (r.workload, r.strategy) != target]
+                    others.update(f"{lane}:{r.name}" for r in miss)
                     if hit and not miss:
                         caught[lane] += 1
-                print(f"f={f} pair {i}: " + ", ".join(f"{k} {v}" for k, v in lanes.items()),
-                      file=sys.stderr)
-            report.append(f"| {f:g} | " + " | ".join(f"{caught[k]}/{args.pairs}" for k in LANES.values())
+                print(f"f={f} pair {i}: " + ", ".join(
+                    f"{k} {[r.name for r in v]}" for k, v in lanes.items()), file=sys.stderr)
+            report.append(f"| {f:g} | " + " | ".join(f"{caught[k]}/{args.pairs}" for k in LANES)
                           + f" | {', '.join(sorted(others)) or 'none'} |")
         report.append("")
     text = "\n".join(report)
-    with open(os.path.join(args.out, "report.md"), "w") as fh:
-        fh.write(text)
+    try:
+        write_output(os.path.join(args.out, "report.md"), text)
+    except InputError as e:
+        fail(str(e))
     print(text)
 
 

@@ -15,96 +15,20 @@
 #include <nlohmann/json.hpp>
 
 #include "convoy_bench.hpp"
+#include "matrix.hpp"
 #include "options.hpp"
 #include "output_file.hpp"
-#include "process_bench.hpp"
 #include "report/build_info.hpp"
-#include "report/metrics.hpp"
 #include "reporter.hpp"
-#include "strategies/all.hpp"
-#include "suite.hpp"
-#include "workloads/all.hpp"
+#include "worker_main.hpp"
 
 namespace gilbench {
 namespace {
 
-std::vector<std::string> strategy_names() {
-  std::vector<std::string> names;
-  for_each_type(AllStrategies{}, [&]<Strategy S> { names.emplace_back(S::kName); });
-  names.emplace_back(kProcessName);  // a runner over serial, not a policy: runners/processes.hpp
-  return names;
-}
-
-std::vector<std::string> workload_names() {
-  std::vector<std::string> names;
-  for_each_type(AllWorkloads{}, [&]<Workload W> { names.emplace_back(W::kName); });
-  names.emplace_back(kStartupWorkload);  // bench/process_bench.hpp
-  names.emplace_back(Convoy::kName);      // bench/convoy_bench.hpp
-  return names;
-}
-
 // The result files' layout: 2 added gilbench_runs (every name's fields).
 constexpr const char* kSchemaVersion = "2";
 
-// Every workload's parameters at every scale: {"default": {workload:
-// Params}, "quick": ..., "tiny": ...} (gilbench --params). The CPython twin
-// reads its sizes from here, so there is one copy of them.
-nlohmann::json all_params() {
-  nlohmann::json j = nlohmann::json::object();
-  for (const auto& [scale, label] : {std::pair{Scale::kDefault, "default"}, std::pair{Scale::kQuick, "quick"},
-                                     std::pair{Scale::kTiny, "tiny"}}) {
-    nlohmann::json& p = j[label];
-    for_each_type(AllWorkloads{}, [&]<Workload W> { p[std::string(W::kName)] = W::params(scale); });
-    p[std::string(Convoy::kName)] = Convoy::params(scale);
-  }
-  return j;
-}
-
-Suite make_suite(const Options& o) {
-  Suite s;
-  s.scale = o.quick ? Scale::kQuick : Scale::kDefault;
-  s.workers = !o.workers.empty() ? o.workers : o.quick ? std::vector<int>{1, 2} : std::vector<int>{1, 2, 4, 8};
-  s.switch_intervals = o.switch_intervals.empty() ? std::vector<std::chrono::nanoseconds>{5ms}
-                                                  : o.switch_intervals;
-  s.check_interval = o.check_interval;
-  s.repetitions = o.repetitions > 0 ? o.repetitions : 5;
-  s.strategies = o.strategies;
-  s.workloads = o.workloads;
-  s.corrupt_checksum = o.corrupt_checksum;
-  s.inject_workload = o.inject_workload;
-  s.inject_strategy = o.inject_strategy;
-  s.inject_fraction = o.inject_fraction;
-  for_each_type(AllWorkloads{}, [&]<Workload W> { s.params[std::string(W::kName)] = W::params(s.scale); });
-  s.params[std::string(Convoy::kName)] = Convoy::params(s.scale);
-  // convoy's K: always 0 (the IO worker alone), then the given worker counts
-  // or the CPU-thread counts of the published convoy table.
-  s.convoy_cpu_workers = {0};
-  const std::vector<int> ks = !o.workers.empty() ? o.workers : o.quick ? std::vector<int>{1, 2} : std::vector<int>{1, 2, 4};
-  s.convoy_cpu_workers.insert(s.convoy_cpu_workers.end(), ks.begin(), ks.end());
-  return s;
-}
-
-ProcessOptions process_options(const Options& o) {
-  ProcessOptions p;
-  p.timeout = o.worker_timeout;
-  p.startup_timeout = o.worker_timeout;
-  p.misbehave = o.worker_misbehave;
-  return p;
-}
-
-std::vector<RunSpec> register_all(const Suite& suite, const ProcessOptions& process) {
-  std::vector<RunSpec> runs;
-  for_each_type(AllWorkloads{}, [&]<Workload W> {
-    for_each_type(AllStrategies{}, [&]<Strategy S> { register_threads<S, W>(suite, runs); });
-    register_process<W>(suite, process, runs);
-  });
-  register_process_startup(suite, process, runs);
-  register_all_convoy(suite, runs, process.misbehave);
-  return runs;
-}
-
-void add_context(const Suite& suite, const ProcessOptions& process, const std::vector<RunSpec>& runs,
-                 const std::vector<std::string>& warnings) {
+void add_context(const Suite& suite, const std::vector<RunSpec>& runs, const std::vector<std::string>& warnings) {
   const BuildInfo& b = build_info();
   const MachineInfo m = machine_info();
   auto add = [](const char* k, const std::string& v) { benchmark::AddCustomContext(k, v); };
@@ -127,11 +51,7 @@ void add_context(const Suite& suite, const ProcessOptions& process, const std::v
   nlohmann::json run_fields = nlohmann::json::object();
   for (const RunSpec& r : runs) run_fields[r.name()] = r.fields();
   add("gilbench_runs", run_fields.dump());
-  nlohmann::json kinds = nlohmann::json::object();
-  for_each_type(AllWorkloads{}, [&]<Workload W> { kinds[std::string(W::kName)] = W::kKind; });
-  kinds[std::string(kStartupWorkload)] = "startup";
-  kinds[std::string(Convoy::kName)] = Convoy::kKind;
-  add("gilbench_workloads", kinds.dump());
+  add("gilbench_workloads", workload_kinds().dump());
   add("gilbench_strategies", nlohmann::json(strategy_names()).dump());
   add("gilbench_reference_strategy", "serial");
   add("gilbench_metrics", metrics_json().dump());
@@ -139,7 +59,7 @@ void add_context(const Suite& suite, const ProcessOptions& process, const std::v
       "real_time = wall time of one run (release of the workers to the end of the last one), "
       "set with SetIterationTime; 1 iteration per repetition; shared state built outside it; "
       "process: first run request sent to last result merged (IPC, serialisation, merge inside)");
-  add("gilbench_worker_timeout", format_duration(process.timeout));
+  add("gilbench_worker_timeout", format_duration(suite.process.timeout));
   add("gilbench_nproc", std::to_string(m.nproc));
   add("gilbench_cpu_model", m.cpu_model);
   add("gilbench_kernel", m.kernel);
@@ -147,10 +67,10 @@ void add_context(const Suite& suite, const ProcessOptions& process, const std::v
   add("gilbench_governor", m.governor);
   add("gilbench_warnings", nlohmann::json(warnings).dump());
   if (!suite.inject_workload.empty()) {
-    const Injection inj = suite.injection_for(suite.inject_workload, suite.inject_strategy);
+    const Hooks h = suite.hooks_for(suite.inject_workload, suite.inject_strategy);
     add("gilbench_injected_slowdown",
         suite.inject_workload + (suite.inject_strategy.empty() ? "" : "/" + suite.inject_strategy) + ":" +
-            std::to_string(1.0 / inj.split));
+            std::to_string(1.0 / h.inject_split));
   }
   if (!suite.corrupt_checksum.empty()) add("gilbench_corrupted_checksum", suite.corrupt_checksum);
 }
@@ -198,6 +118,10 @@ int run(int argc, char** argv) {
     std::printf("%s\n", all_params().dump(2).c_str());
     return 0;
   }
+  if (o.list_counters) {
+    std::fputs(o.format == "markdown" ? metrics_markdown().c_str() : (metrics_json().dump(2) + "\n").c_str(), stdout);
+    return 0;
+  }
 
   const Suite suite = make_suite(o);
   try {
@@ -223,8 +147,11 @@ int run(int argc, char** argv) {
     return 2;
   }
 
-  const ProcessOptions process = process_options(o);
-  const std::vector<RunSpec> runs = register_all(suite, process);
+  std::vector<RunSpec> runs;
+  for (Row& row : build_rows(suite)) {
+    const RunSpec spec = row.spec;
+    if (register_row(std::move(row))) runs.push_back(spec);
+  }
   if (runs.empty()) {  // nothing to measure: an existing result file stays as it was
     std::fprintf(stderr, "gilbench: no benchmark matched\n");
     return 2;
@@ -245,7 +172,7 @@ int run(int argc, char** argv) {
   const int max_workers = *std::max_element(suite.workers.begin(), suite.workers.end());
   const std::vector<std::string> warnings = environment_warnings(max_workers);
   for (const auto& w : warnings) std::fprintf(stderr, "gilbench: warning: %s\n", w.c_str());
-  add_context(suite, process, runs, warnings);
+  add_context(suite, runs, warnings);
   progress().set_total(static_cast<int>(runs.size()) * suite.repetitions);
 
   Collector collector;

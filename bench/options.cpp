@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "runners/process_protocol.hpp"
+#include "hooks.hpp"
 
 namespace gilbench {
 
@@ -169,8 +169,13 @@ Options parse_options(int argc, char** argv, const std::vector<std::string>& kno
     } else if (name == "--params") {
       no_value();
       o.params = true;
+    } else if (name == "--list-counters") {
+      no_value();
+      o.list_counters = true;
     } else if (name == "--format") {
-      if (need_value() != "json") throw UsageError("--format: only json is supported (with --params)");
+      o.format = need_value();
+      if (o.format != "json" && o.format != "markdown")
+        throw UsageError("--format: '" + o.format + "' is not json or markdown");
     } else if (name == "--quick") {
       no_value();
       o.quick = true;
@@ -219,9 +224,9 @@ Options parse_options(int argc, char** argv, const std::vector<std::string>& kno
                                         std::chrono::hours(1));
     } else if (name == "--test-worker-misbehave") {
       const std::string v = need_value();
-      if (std::find(wire::kMisbehaviours.begin(), wire::kMisbehaviours.end(), v) == wire::kMisbehaviours.end()) {
+      if (std::find(std::begin(kMisbehaviours), std::end(kMisbehaviours), v) == std::end(kMisbehaviours)) {
         std::string all;
-        for (auto m : wire::kMisbehaviours) all += (all.empty() ? "" : ", ") + std::string(m);
+        for (auto m : kMisbehaviours) all += (all.empty() ? "" : ", ") + std::string(m);
         throw UsageError(name + ": unknown mode '" + v + "' (known: " + all + ")");
       }
       o.worker_misbehave = v;
@@ -269,8 +274,11 @@ checksum against the serial one, and reports Google Benchmark results named
                            from a worker before it counts as hung (default
                            60s); the benchmark then fails, the others run
   --list                   print the benchmark names and exit
-  --params [--format=json] print every workload's parameters at every scale
+  --params                 print every workload's parameters at every scale
                            (default, quick, tiny) as JSON and exit
+  --list-counters [--format=json|markdown]
+                           print every counter a row can report (unit, better
+                           direction, meaning) and exit
   --help                   this text
 
 Testing the suite itself:

@@ -17,7 +17,9 @@ struct UsageError : std::runtime_error {
 struct Options {
   bool help = false;
   bool list = false;
-  bool params = false;  // --params: print every workload's parameters as JSON
+  bool params = false;         // --params: print every workload's parameters
+  bool list_counters = false;  // --list-counters: print every counter's unit and direction
+  std::string format = "json"; // of --params and --list-counters: json (or markdown, counters only)
   bool quick = false;
   std::vector<int> workers;  // empty: the mode's default
   std::vector<std::chrono::nanoseconds> switch_intervals;  // empty: 5 ms

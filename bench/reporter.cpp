@@ -1,5 +1,6 @@
 #include "reporter.hpp"
 
+#include "gb_compat.hpp"
 #include "run_spec.hpp"
 
 #include <algorithm>
@@ -23,8 +24,8 @@ std::vector<benchmark::BenchmarkReporter::Run> clean_names(
 void Collector::add(const std::vector<benchmark::BenchmarkReporter::Run>& runs) {
   for (const auto& r : runs) {
     const std::string name = r.run_name.str();
-    if (r.error_occurred) {
-      errors_.try_emplace(name, r.error_message);  // the first is the cause
+    if (run_failed(r)) {
+      errors_.try_emplace(name, run_message(r));  // the first is the cause
       continue;
     }
     if (r.run_type != benchmark::BenchmarkReporter::Run::RT_Iteration) continue;
@@ -84,8 +85,8 @@ void ConsoleOut::ReportRuns(const std::vector<Run>& runs) {
   const Run* last = nullptr;
   for (const auto& r : clean) {
     if (r.run_type != Run::RT_Iteration) continue;
-    if (r.error_occurred) {
-      GetOutputStream() << r.run_name.str() << "  FAILED: " << r.error_message << "\n";
+    if (run_failed(r)) {
+      GetOutputStream() << r.run_name.str() << "  FAILED: " << run_message(r) << "\n";
       return;
     }
     ms.push_back(r.real_accumulated_time * 1e3 / static_cast<double>(r.iterations));

@@ -172,7 +172,7 @@ mkdir -p "$tmp/nproc" && chmod 755 "$tmp" && chmod 777 "$tmp/nproc"
 "${runas[@]}" "ulimit -u 6; exec '$bin' --quick --workloads=countdown --strategies=serial,gil --workers=1,2,8 --repetitions=3 --out='$tmp/nproc/r.json'" \
   >/dev/null 2>"$tmp/nproc.err"; code=$?
 [ "$code" -eq 1 ] || fail "ulimit -u: exit $code, want 1: $(tail -3 "$tmp/nproc.err")"
-grep -q "countdown/gil/workers:8: cannot start worker thread [0-9] of 8: Resource temporarily unavailable" "$tmp/nproc.err" ||
+grep -q "countdown/gil/workers:8: run failed: cannot start worker thread [0-9] of 8: Resource temporarily unavailable" "$tmp/nproc.err" ||
   fail "ulimit -u: message: $(grep -A4 FAILED "$tmp/nproc.err" | head -c 500)"
 json_ok "$tmp/nproc/r.json" '
 assert all(not r.get("error_occurred") for r in runs["countdown/serial/workers:1"])' || fail "ulimit -u: serial row lost"

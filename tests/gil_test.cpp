@@ -20,7 +20,7 @@ RunConfig with_interval(std::chrono::nanoseconds interval, int workers) {
 
 double stat(const GilState& gil, const std::string& name) {
   for (const auto& [k, v] : gil.stats().counters)
-    if (k == name) return v;
+    if (k->name == name) return v;
   ADD_FAILURE() << "no GIL counter " << name;
   return 0;
 }
@@ -37,7 +37,7 @@ void on_gil(GilState& gil, int n, F&& body, bool zero_first = false) {
       while (!zero_attached.load()) std::this_thread::yield();
     GilState::Worker w(i);
     Attached<Gil> attached(gil, w);
-    Context<Gil> ctx(gil, w, i, n);
+    Context<Gil> ctx(gil, w, i);
     if (i == 0) zero_attached.store(true);
     body(ctx);
   });

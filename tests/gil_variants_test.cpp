@@ -14,7 +14,7 @@ namespace {
 
 double stat(const RuntimeStats& stats, const std::string& name) {
   for (const auto& [k, v] : stats.counters)
-    if (k == name) return v;
+    if (k->name == name) return v;
   ADD_FAILURE() << "no counter " << name;
   return -1;
 }
@@ -33,7 +33,7 @@ void on_runtime(typename S::Runtime& rt, int n, F&& body) {
   pool.run([&](int i) {
     typename S::Runtime::Worker w(i);
     Attached<S> attached(rt, w);
-    Context<S> ctx(rt, w, i, n);
+    Context<S> ctx(rt, w, i);
     body(ctx, w);
   });
 }
@@ -91,7 +91,7 @@ TEST(GilLegacy, AWaiterGetsInOnlyThroughCheckReleases) {
       while (!zero_holds.load()) std::this_thread::yield();
     GilLegacyState::Worker w(i);
     Attached<GilLegacy> attached(gil, w);
-    Context<GilLegacy> ctx(gil, w, i, 2);
+    Context<GilLegacy> ctx(gil, w, i);
     if (i == 0) {
       zero_holds.store(true);
       while (!one_ran.load()) ctx.checkpoint();
@@ -162,7 +162,7 @@ TEST(GilPriority, AnIoWaiterGetsTheLockBeforeAWaitingCpuWorker) {
       while (!zero_holds.load()) std::this_thread::yield();
     GilPriorityState::Worker w(i);
     Attached<GilPriority> attached(gil, w);
-    Context<GilPriority> ctx(gil, w, i, 3);
+    Context<GilPriority> ctx(gil, w, i);
     if (i == 0) {
       zero_holds.store(true);
       while (!io_done.load()) ctx.checkpoint();
@@ -213,7 +213,7 @@ TEST(GilPriority, AForcedDropMakesAWorkerCpuBound) {
       while (!zero_holds.load()) std::this_thread::yield();
     GilPriorityState::Worker w(i);
     Attached<GilPriority> attached(gil, w);
-    Context<GilPriority> ctx(gil, w, i, 2);
+    Context<GilPriority> ctx(gil, w, i);
     if (i == 0) {
       ctx.blocking([] {});
       io_bound_before.store(w.io_bound);

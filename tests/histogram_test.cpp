@@ -8,7 +8,7 @@
 #include <random>
 #include <vector>
 
-#include "report/histogram.hpp"
+#include "runtime/histogram.hpp"
 
 namespace gilbench {
 namespace {

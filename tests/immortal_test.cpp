@@ -1,7 +1,6 @@
 // Immortal objects (PEP 683): incref and decref are no-ops under every
-// strategy that has an immortal state, the ImmortalSet frees what it made
-// immortal (the ledger balances), a strategy without one gets the same
-// lifetime from a real reference, and shared_read_immortal computes what
+// strategy, the ImmortalSet frees what it made
+// immortal (the ledger balances), and shared_read_immortal computes what
 // shared_read does while writing no count.
 #include <gtest/gtest.h>
 
@@ -14,12 +13,6 @@
 
 namespace gilbench {
 namespace {
-
-static_assert(ImmortalCapable<Serial>);
-static_assert(ImmortalCapable<Gil>);
-static_assert(ImmortalCapable<FineLock>);
-static_assert(ImmortalCapable<AtomicRc>);
-static_assert(ImmortalCapable<BiasedRc>);
 
 template <class List>
 struct ToGTest;
@@ -34,68 +27,60 @@ TYPED_TEST_SUITE(ImmortalTest, ToGTest<AllStrategies>::type);
 
 TYPED_TEST(ImmortalTest, IncrefAndDecrefAreNoOps) {
   using S = TypeParam;
-  if constexpr (!ImmortalCapable<S>) {
-    GTEST_SKIP() << "no immortal state";
-  } else {
-    AllocLedger ledger;
-    {
-      AllocLedger::Scope scope(ledger);
-      ImmortalSet<S> immortals;
-      auto x = make<IntObj<S>>(5);
-      immortals.add(x);
-      EXPECT_TRUE(S::is_immortal(x->header));
-      for (int i = 0; i < 1000; ++i) {
-        S::incref(x->header);
-        EXPECT_FALSE(S::decref(x->header));
-        EXPECT_FALSE(S::decref(x->header)) << "dropping more than was taken is harmless";
-      }
-      EXPECT_TRUE(S::is_immortal(x->header));
-      const std::int64_t freed = thread_alloc_counts().freed;
-      x.reset();
-      EXPECT_EQ(thread_alloc_counts().freed, freed) << "nothing freed before the set goes";
-      EXPECT_EQ(immortals.size(), 1u);
+  AllocLedger ledger;
+  {
+    AllocLedger::Scope scope(ledger);
+    ImmortalSet<S> immortals;
+    auto x = make<IntObj<S>>(5);
+    immortals.add(x);
+    EXPECT_TRUE(S::is_immortal(x->header));
+    for (int i = 0; i < 1000; ++i) {
+      S::incref(x->header);
+      EXPECT_FALSE(S::decref(x->header));
+      EXPECT_FALSE(S::decref(x->header)) << "dropping more than was taken is harmless";
     }
-    const AllocCounts c = ledger.total();
-    EXPECT_EQ(c.allocated, 1);
-    EXPECT_EQ(c.live(), 0) << "the set frees what it made immortal";
+    EXPECT_TRUE(S::is_immortal(x->header));
+    const std::int64_t freed = thread_alloc_counts().freed;
+    x.reset();
+    EXPECT_EQ(thread_alloc_counts().freed, freed) << "nothing freed before the set goes";
+    EXPECT_EQ(immortals.size(), 1u);
   }
+  const AllocCounts c = ledger.total();
+  EXPECT_EQ(c.allocated, 1);
+  EXPECT_EQ(c.live(), 0) << "the set frees what it made immortal";
 }
 
 // Threads that share immortal objects only read their headers: no count
 // changes, nothing freed, and (under ThreadSanitizer) no race.
 TYPED_TEST(ImmortalTest, SharingWritesNothing) {
   using S = TypeParam;
-  if constexpr (!ImmortalCapable<S>) {
-    GTEST_SKIP() << "no immortal state";
-  } else {
-    AllocLedger ledger;
-    {
-      AllocLedger::Scope scope(ledger);
-      ImmortalSet<S> immortals;
-      std::vector<AnyRef<S>> objects;
-      for (int i = 0; i < 8; ++i) {
-        objects.push_back(make<IntObj<S>>(i));
-        immortals.add(objects.back());
-      }
-      std::atomic<int> frees{0};
-      test::run_threads(S::kThreaded ? 4 : 1, ledger, [&](int t) {
-        for (int i = 0; i < 5000; ++i) {
-          Object<S>* o = objects[static_cast<std::size_t>((i + t) % 8)].get();
-          S::incref(o->header);
-          S::incref(o->header);
-          for (int k = 0; k < 2; ++k)
-            if (S::decref(o->header)) frees.fetch_add(1);
-        }
-      });
-      EXPECT_EQ(frees.load(), 0);
-      for (const auto& o : objects) {
-        EXPECT_TRUE(S::is_immortal(o->header));
-        EXPECT_EQ(cast<IntObj<S>>(o.get())->value, &o - objects.data());
-      }
+  AllocLedger ledger;
+  {
+    AllocLedger::Scope scope(ledger);
+    ImmortalSet<S> immortals;
+    std::vector<AnyRef<S>> objects;
+    for (int i = 0; i < 8; ++i) {
+      objects.push_back(make<IntObj<S>>(i));
+      immortals.add(objects.back());
     }
-    EXPECT_EQ(ledger.total().allocated, 8);
-    EXPECT_EQ(ledger.total().live(), 0);
+    std::atomic<int> frees{0};
+    test::run_threads(S::kThreaded ? 4 : 1, ledger, [&](int t) {
+      for (int i = 0; i < 5000; ++i) {
+        Object<S>* o = objects[static_cast<std::size_t>((i + t) % 8)].get();
+        S::incref(o->header);
+        S::incref(o->header);
+        for (int k = 0; k < 2; ++k)
+          if (S::decref(o->header)) frees.fetch_add(1);
+      }
+    });
+    EXPECT_EQ(frees.load(), 0);
+    for (const auto& o : objects) {
+      EXPECT_TRUE(S::is_immortal(o->header));
+      EXPECT_EQ(cast<IntObj<S>>(o.get())->value, &o - objects.data());
+    }
   }
+  EXPECT_EQ(ledger.total().allocated, 8);
+  EXPECT_EQ(ledger.total().live(), 0);
 }
 
 // An immortal container holding mortal objects releases them when the set
@@ -125,38 +110,6 @@ TYPED_TEST(ImmortalTest, TheSetFreesContainersBeforeTheirItems) {
   EXPECT_EQ(c.live(), 0);
 }
 
-// A strategy with no immortal state: the set holds a real reference.
-struct CountOnly {
-  static constexpr std::string_view kName = "count_only";
-  static constexpr bool kThreaded = false;
-  struct Header {
-    std::int64_t refcnt = 1;  // one thread only
-  };
-  using Runtime = NoRuntime;
-  static void incref(Header& h) noexcept { ++h.refcnt; }
-  static bool decref(Header& h) noexcept { return --h.refcnt == 0; }
-  static NoGuard lock(Header&) noexcept { return {}; }
-  static NoGuard lock(Header&, Header&) noexcept { return {}; }
-};
-static_assert(Strategy<CountOnly> && !ImmortalCapable<CountOnly>);
-
-TEST(ImmortalSet, WithoutAnImmortalStateHoldsAReference) {
-  AllocLedger ledger;
-  {
-    AllocLedger::Scope scope(ledger);
-    ImmortalSet<CountOnly> immortals;
-    auto x = make<IntObj<CountOnly>>(5);
-    immortals.add(x);
-    EXPECT_EQ(x->header.refcnt, 2);
-    IntObj<CountOnly>* raw = x.get();
-    x.reset();
-    EXPECT_EQ(raw->header.refcnt, 1) << "alive until the set goes";
-    EXPECT_EQ(raw->value, 5);
-  }
-  EXPECT_EQ(ledger.total().allocated, 1);
-  EXPECT_EQ(ledger.total().live(), 0);
-}
-
 TEST(SharedReadImmortal, SameTallyAsSharedRead) {
   const auto p = SharedReadImmortal::params(Scale::kTiny);
   EXPECT_EQ(serial_tally<SharedReadImmortal>(p), serial_tally<SharedRead>(p));
@@ -172,11 +125,7 @@ TEST(SharedReadImmortal, BiasedRcWritesNoSharedCount) {
   RunConfig config;
   config.workers = 2;
   WorkerPool pool(2);
-  auto shared_ops = [](const RunResult& r) {
-    for (const auto& [k, v] : r.stats.counters)
-      if (k == "brc_shared_ops") return v;
-    return -1.0;
-  };
+  auto shared_ops = [](const RunResult& r) { return r.stats.value(kBrcSharedOps, -1.0); };
   const RunResult mortal = run_threads<BiasedRc, SharedRead>(pool, config, p);
   const RunResult immortal = run_threads<BiasedRc, SharedReadImmortal>(pool, config, p);
   EXPECT_EQ(mortal.tally, immortal.tally);

@@ -20,6 +20,7 @@
 
 #include "runners/threads.hpp"
 #include "runtime/object.hpp"
+#include "test_support.hpp"
 
 namespace gilbench::test {
 
@@ -44,7 +45,7 @@ struct Probe {
         typename S::Runtime::Worker worker(i);
         {
           Attached<S> attached(runtime, worker);
-          Context<S> ctx(runtime, worker, i, workers);
+          Context<S> ctx(runtime, worker, i);
           fn(ctx);
         }
         detached.fetch_add(1);
@@ -55,7 +56,7 @@ struct Probe {
 
   double stat(const std::string& name) const {
     for (const auto& [k, v] : stats.counters)
-      if (k == name) return v;
+      if (k->name == name) return v;
     return -1;
   }
 };

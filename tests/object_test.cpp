@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "runtime/object.hpp"
+#include "test_support.hpp"
 #include "strategies/serial.hpp"
 
 namespace gilbench {
@@ -54,7 +55,7 @@ TEST(Ref, FreeingAContainerDropsItsChildren) {
       for (int i = 0; i < 10; ++i) list_append(*list, make<IntObj<S>>(i));
       list_append(*list, shared_leaf);
       EXPECT_EQ(shared_leaf->header.refcnt, 2);
-      auto tree = make<NodeObj<S>>(AnyRef<S>(list), make<FloatObj<S>>(1.5), 3);
+      auto tree = make<NodeObj<S>>(AnyRef<S>(list), make<IntObj<S>>(15), 3);
       EXPECT_EQ(list->header.refcnt, 2);
     }
     EXPECT_EQ(shared_leaf->header.refcnt, 1) << "the list released its reference when freed";

@@ -37,7 +37,7 @@ AllocCounts run_workers(int workers, const RunConfig& base, F&& fn) {
       AllocLedger::Scope scope(ledger);
       typename S::Runtime::Worker worker(i);
       Attached<S> attached(runtime, worker);
-      Context<S> ctx(runtime, worker, i, workers);
+      Context<S> ctx(runtime, worker, i);
       fn(ctx);
     });
   }

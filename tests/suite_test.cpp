@@ -15,7 +15,8 @@
 #include <gtest/gtest.h>
 
 #include "runners/threads.hpp"
-#include "suite.hpp"
+#include "gb_compat.hpp"
+#include "row.hpp"
 
 namespace gilbench {
 namespace {
@@ -27,7 +28,7 @@ class Recorder : public benchmark::BenchmarkReporter {
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const auto& r : runs) {
       if (r.run_type != Run::RT_Iteration) continue;
-      (r.error_occurred ? failed : passed) += 1;
+      (run_failed(r) ? failed : passed) += 1;
     }
   }
   int passed = 0;
@@ -70,8 +71,8 @@ Recorder run_plan(const std::string& plan, bool gilbench_way) {
   auto calls = std::make_shared<std::atomic<int>>(0);
   auto body = [plan, calls, gilbench_way](benchmark::State& s) { planned(s, plan, *calls, gilbench_way); };
   if (gilbench_way) {
-    std::vector<RunSpec> runs;
-    register_run(RunSpec{name, "test", "threads", 1, {}}, body, runs);
+
+    register_benchmark(RunSpec{name, "test", "threads", 1, {}}, body);
   } else {
     benchmark::RegisterBenchmark(name.c_str(), body)->UseManualTime()->Iterations(1);
   }

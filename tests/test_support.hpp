@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "runtime/heap.hpp"
+#include "runtime/object.hpp"
 
 namespace gilbench::test {
 
@@ -67,3 +68,21 @@ inline std::vector<pid_t> child_pids() {
 }
 
 }  // namespace gilbench::test
+
+namespace gilbench {
+
+// d[key] as a new reference, or null (the workloads only update dicts in
+// place: dict_update).
+template <Strategy S>
+AnyRef<S> dict_get(DictObj<S>& d, const StrObj<S>& key) {
+  [[maybe_unused]] auto guard = S::lock(d.header);
+  return detail::dict_find(d, key).value;
+}
+
+// d[key] = value. The old value is dropped after the lock is released.
+template <Strategy S>
+void dict_set(DictObj<S>& d, const Ref<StrObj<S>>& key, std::type_identity_t<AnyRef<S>> value) {
+  dict_update(d, key, [&](Object<S>*) { return std::move(value); });
+}
+
+}  // namespace gilbench

@@ -39,7 +39,6 @@ behaviour that does not hold is a finding, not an error); 2 bad command line
 or unreadable input, with one line on stderr.
 """
 
-import argparse
 import math
 import os
 import sys
@@ -49,7 +48,7 @@ from typing import Callable, Optional
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from gilbench_results import durations, schema  # noqa: E402
-from gilbench_results.errors import InputError, one_line  # noqa: E402
+from gilbench_results.errors import ArgumentParser, InputError, UsageError, one_line  # noqa: E402
 from gilbench_results.load import load_result  # noqa: E402
 from gilbench_results.output import emit, write_output  # noqa: E402
 from gilbench_results.stats import geomean, median  # noqa: E402
@@ -73,15 +72,6 @@ EMULATED = {"threads": "gil", "process": "process", "startup_threads": "threads"
             "biased": "biased_rc"}
 CPYTHON = {"threads": "cpython_threads", "process": "cpython_process",
            "startup_threads": "cpython_threads", "free_threaded": "cpython_threads"}
-
-
-class UsageError(Exception):
-    pass
-
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise UsageError(message)
 
 
 class Figures:
@@ -771,7 +761,7 @@ def main(argv):
     argv = list(argv)
     if argv and argv[0] == "fidelity" and not os.path.exists(argv[0]):
         argv = argv[1:]  # called with the sub-command name still in front
-    p = Parser(prog="fidelity", allow_abbrev=False,
+    p = ArgumentParser(prog="fidelity", allow_abbrev=False,
                description="The fidelity report: the checkable GIL behaviours in an emulated "
                            "result file (and a CPython twin file), as a markdown table.")
     p.add_argument("result", metavar="RESULT.json", help="gilbench result file")

@@ -41,7 +41,6 @@ usage: /usr/bin/python3 bench/python/twin.py [--quick] [--out FILE] [--workers 1
        [--gilbench BIN | --params-from RESULT.json]
 """
 
-import argparse
 import json
 import os
 import random
@@ -54,7 +53,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from gilbench_results import durations, schema  # noqa: E402
-from gilbench_results.errors import InputError  # noqa: E402
+from gilbench_results.errors import ArgumentParser, InputError, UsageError  # noqa: E402
 from pytwin import convoy, params, report, runners, shared_dict, workloads  # noqa: E402
 
 PROG = "twin"
@@ -62,15 +61,6 @@ REFERENCE = "cpython_serial"
 # The gilbench binary of this checkout, whose parameters the twin runs with.
 GILBENCH = os.path.join(os.path.dirname(os.path.dirname(HERE)), "build", "gilbench")
 CHECKSUM_MASK = (1 << 52) - 1
-
-
-class UsageError(Exception):
-    pass
-
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise UsageError(message)
 
 
 def parse_intervals(text):
@@ -108,7 +98,7 @@ def parse_workers(text):
 
 
 def parse_args(argv):
-    p = Parser(prog="twin.py", allow_abbrev=False, description=(
+    p = ArgumentParser(prog="twin.py", allow_abbrev=False, description=(
         "Runs gilbench's workloads on the real CPython (threads, processes, serial) and "
         "writes Google Benchmark JSON. Exit status: 0 all runs passed; 1 a run failed "
         "(see its error_message); 2 bad command line."))

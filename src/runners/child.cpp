@@ -12,18 +12,29 @@
 #include <optional>
 #include <system_error>
 
+// Boost.Process v1: in boost/process/ up to Boost 1.87, in boost/process/v1/
+// from 1.88 on (CMakeLists.txt sets GILBENCH_BOOST_PROCESS_V1_DIR).
+#if GILBENCH_BOOST_PROCESS_V1_DIR
+#include <boost/process/v1/args.hpp>
+#include <boost/process/v1/child.hpp>
+#include <boost/process/v1/exe.hpp>
+#include <boost/process/v1/extend.hpp>
+#include <boost/process/v1/io.hpp>
+#include <boost/process/v1/pipe.hpp>
+namespace bp = boost::process::v1;
+#else
 #include <boost/process/args.hpp>
 #include <boost/process/child.hpp>
 #include <boost/process/exe.hpp>
 #include <boost/process/extend.hpp>
 #include <boost/process/io.hpp>
 #include <boost/process/pipe.hpp>
+namespace bp = boost::process;
+#endif
 
 #include "runtime/sys_error.hpp"
 
 namespace gilbench {
-
-namespace bp = boost::process;
 
 std::string describe_status(int status) {
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));

@@ -7,7 +7,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <span>
 #include <system_error>
+
+#include "runtime/blocking_io.hpp"
 
 namespace gilbench::wire {
 
@@ -79,26 +82,9 @@ std::optional<std::string> FrameReader::next() {
   return payload;
 }
 
-namespace {
-// Reads exactly n bytes; returns the count read before end of file.
-std::size_t read_exactly(int fd, char* out, std::size_t n) {
-  std::size_t got = 0;
-  while (got < n) {
-    const ssize_t r = ::read(fd, out + got, n - got);
-    if (r == 0) break;
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      throw std::system_error(errno, std::generic_category(), "read");
-    }
-    got += static_cast<std::size_t>(r);
-  }
-  return got;
-}
-}  // namespace
-
 std::optional<std::string> read_frame(int fd) {
   char header[kHeaderBytes];
-  const std::size_t got = read_exactly(fd, header, sizeof header);
+  const std::size_t got = read_full(fd, std::as_writable_bytes(std::span(header)));
   if (got == 0) return std::nullopt;
   if (got < sizeof header) {
     check_magic(std::string_view(header, got));
@@ -106,19 +92,8 @@ std::optional<std::string> read_frame(int fd) {
   }
   const std::uint32_t n = payload_length(std::string_view(header, sizeof header));
   std::string payload(n, '\0');
-  if (read_exactly(fd, payload.data(), n) < n) throw FrameError("end of file inside a frame");
+  if (read_full(fd, std::as_writable_bytes(std::span(payload))) < n) throw FrameError("end of file inside a frame");
   return payload;
-}
-
-void write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t w = ::write(fd, data.data(), data.size());
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      throw std::system_error(errno, std::generic_category(), "write");
-    }
-    data.remove_prefix(static_cast<std::size_t>(w));
-  }
 }
 
 }  // namespace gilbench::wire

@@ -59,17 +59,5 @@ class FrameReader {
 // std::system_error on a read error.
 std::optional<std::string> read_frame(int fd);
 
-// Writes all of data to a blocking descriptor; throws std::system_error.
-void write_all(int fd, std::string_view data);
-
-// Test-only misbehaviours of a worker (gilbench --test-worker-misbehave),
-// each acted out in the run phase instead of answering:
-//   crash    kills itself with SIGKILL          exit     exits with status 3
-//   garbage  writes bytes that are not a frame, then keeps reading
-//   hang     stops answering (sleeps until killed)
-//   leak     answers, but one object of the run is never freed
-inline constexpr std::array<std::string_view, 5> kMisbehaviours = {"crash", "exit", "garbage", "hang",
-                                                                   "leak"};
-inline constexpr int kMisbehaveExitStatus = 3;
 
 }  // namespace gilbench::wire

@@ -22,6 +22,8 @@
 
 namespace gilbench {
 
+using namespace std::chrono_literals;
+
 const std::string& self_executable() {
   static const std::string path = [] {
     std::error_code ec;
@@ -105,7 +107,7 @@ ProcessPool::ProcessPool(int workers, ProcessOptions options) : options_(std::mo
   for (int i = 0; i < workers; ++i) {
     std::vector<std::string> args = {"--worker", "--index=" + std::to_string(i),
                                      "--parent=" + std::to_string(::getpid())};
-    if (!options_.misbehave.empty() && i == workers - 1) args.push_back("--misbehave=" + options_.misbehave);
+    args.insert(args.end(), options_.worker_args.begin(), options_.worker_args.end());
     spawned[static_cast<std::size_t>(i)] = Clock::now();
     try {
       workers_.push_back(std::make_unique<Worker>(i, options_.executable, args));
@@ -262,7 +264,7 @@ double ProcessPool::collect(std::string_view phase, std::string_view expect, std
   return handling;
 }
 
-ProcessRun ProcessPool::run(std::string_view workload, const nlohmann::json& params, int split) {
+ProcessRun ProcessPool::run(std::string_view workload, const nlohmann::json& params) {
   if (workers_.empty()) throw ProcessError("the process pool is gone (torn down by an earlier fault)");
   const int n = size_;
   ProcessRun out;
@@ -278,8 +280,7 @@ ProcessRun ProcessPool::run(std::string_view workload, const nlohmann::json& par
     const nlohmann::json prepare = {{"op", "prepare"},
                                     {"workload", workload},
                                     {"params", params},
-                                    {"shard", {{"index", w->index}, {"count", n}}},
-                                    {"split", split}};
+                                    {"shard", {{"index", w->index}, {"count", n}}}};
     send(*w, wire::encode(prepare), "prepare");
   }
   collect("prepare", "prepared", options_.timeout, [&](Worker& w, const nlohmann::json& m) {
@@ -382,13 +383,13 @@ RunResult process_run_result(const ProcessRun& run, const ProcessPool& pool) {
   double startup = 0;
   for (double s : pool.startup_seconds()) startup += s;
   if (!pool.startup_seconds().empty()) startup /= static_cast<double>(pool.startup_seconds().size());
-  r.stats.add("startup_ms", startup * 1e3);
-  r.stats.add("ipc_bytes", static_cast<double>(run.ipc_bytes));
-  r.stats.add("ipc_frac", run.seconds > 0 ? std::max(0.0, run.seconds - slowest) / run.seconds : 0);
-  r.stats.add("merge_frac", run.seconds > 0 ? run.merge_seconds / run.seconds : 0);
-  r.stats.add("rss_peak_kb", rss_peak);
-  r.stats.add("rss_total_kb", rss_total);
-  r.stats.add("state_copy_kb", state_bytes / 1024);
+  r.stats.add(kStartupMs, startup * 1e3);
+  r.stats.add(kIpcBytes, static_cast<double>(run.ipc_bytes));
+  r.stats.add(kIpcFrac, run.seconds > 0 ? std::max(0.0, run.seconds - slowest) / run.seconds : 0);
+  r.stats.add(kMergeFrac, run.seconds > 0 ? run.merge_seconds / run.seconds : 0);
+  r.stats.add(kRssPeakKb, rss_peak);
+  r.stats.add(kRssTotalKb, rss_total);
+  r.stats.add(kStateCopyKb, state_bytes / 1024);
   return r;
 }
 

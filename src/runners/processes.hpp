@@ -9,13 +9,13 @@
 // goes out and the results come back over pipes, serialised, and the parent
 // parses and merges them inside the timed region: ipc_bytes, ipc_frac).
 //
-// The pool is started before the timed region and kept for the benchmark;
+// The pool is started before the timed region and kept for one repetition;
 // startup_ms is each worker's spawn-to-first-reply, measured once per pool.
 // One run is three round trips with every worker, over its stdin and stdout:
 //
 //   parent -> worker i                  worker i -> parent            timed
 //   prepare{workload, params, shard}    prepared{state_bytes}          no
-//     (builds State<Serial> from the Params, and the injection's copy)
+//     (builds the workload's State<Serial> from the Params)
 //   run{}                               result{tally, busy_ns}         yes
 //     (measured_run on its shard, then W::finish on its own state; the parent
 //      parses and merges each result as it arrives; the clock stops after
@@ -54,14 +54,41 @@
 
 #include "runners/threads.hpp"
 #include "runtime/heap.hpp"
+#include "runtime/metric.hpp"
 #include "runtime/tally.hpp"
-#include "workloads/workload.hpp"
 
 namespace gilbench {
 
-using namespace std::chrono_literals;
-
 inline constexpr std::string_view kProcessName = "process";
+
+// The counters of a process run (process_run_result) and of start-up.
+inline constexpr Metric kStartupMs{
+    "startup_ms", "ms", Better::kLower,
+    "process: time from spawning a worker to its first reply, mean over the pool's workers (measured once per "
+    "pool, outside real_time); process_startup/threads: thread creation to the thread running"};
+inline constexpr Metric kIpcBytes{"ipc_bytes", "bytes", Better::kLower,
+                                  "process: bytes through the pipes in the timed region of one run (run requests "
+                                  "and results with their frame headers, both directions, all workers)"};
+inline constexpr Metric kIpcFrac{
+    "ipc_frac", "fraction", Better::kLower,
+    "process: (real_time - the slowest worker's compute time) / real_time, where compute time is measured inside "
+    "the worker around its measured_run calls and W::finish; the rest is sending the requests, waking the workers, "
+    "serialising, transferring, parsing and merging the results"};
+inline constexpr Metric kMergeFrac{"merge_frac", "fraction", Better::kLower,
+                                   "process: time the parent spends parsing the result frames and merging the "
+                                   "tallies / real_time (part of ipc_frac)"};
+inline constexpr Metric kRssPeakKb{"rss_peak_kb", "KiB", Better::kLower,
+                                   "process: the largest peak resident set (getrusage ru_maxrss) of one worker "
+                                   "process, shared library pages included"};
+inline constexpr Metric kRssTotalKb{"rss_total_kb", "KiB", Better::kLower,
+                                    "process: peak resident sets of all worker processes, summed (what N private "
+                                    "heaps and N copies of the state cost, shared pages counted once per worker)"};
+inline constexpr Metric kStateCopyKb{"state_copy_kb", "KiB", Better::kLower,
+                                     "process: object bytes of the workload's shared state, which every worker "
+                                     "builds for itself from the Params, summed over workers (threads share one "
+                                     "copy)"};
+inline constexpr const Metric* kProcessMetrics[] = {&kStartupMs,  &kIpcBytes,   &kIpcFrac,    &kMergeFrac,
+                                                    &kRssPeakKb, &kRssTotalKb, &kStateCopyKb};
 
 // This binary's path, read from /proc/self/exe once (main() calls this
 // first): the program workers and CPU burners are started from. Resolved,
@@ -73,12 +100,12 @@ struct ProcessOptions {
   // The worker binary: this one, unless a test runs the pool from another.
   std::string executable = self_executable();
   // How long to wait for any answer once a worker is up (gilbench --worker-timeout).
-  std::chrono::nanoseconds timeout = 60s;
+  std::chrono::nanoseconds timeout = std::chrono::seconds(60);
   // How long a new worker may take to send its first frame.
-  std::chrono::nanoseconds startup_timeout = 60s;
-  // Test only: the last worker of the pool acts this out in the run phase
-  // (one of wire::kMisbehaviours; empty: none).
-  std::string misbehave;
+  std::chrono::nanoseconds startup_timeout = std::chrono::seconds(60);
+  // More arguments for every worker, after --worker --index=I --parent=PID
+  // (the driver's test hooks travel this way; the pool does not read them).
+  std::vector<std::string> worker_args;
 };
 
 // A worker fault or a protocol violation; the pool has been torn down (every
@@ -122,8 +149,8 @@ class ProcessPool {
   const std::vector<double>& startup_seconds() const noexcept { return startup_; }
 
   // One run of `workload` over all workers: prepare, run (timed), release.
-  // split: the Injection's (0: none). Throws ProcessError on any fault.
-  ProcessRun run(std::string_view workload, const nlohmann::json& params, int split = 0);
+  // Throws ProcessError on any fault.
+  ProcessRun run(std::string_view workload, const nlohmann::json& params);
 
   // Asks every worker to exit and reaps it. Throws ProcessError if one does
   // not exit with status 0 within the timeout (it is killed and reaped too).
@@ -150,13 +177,7 @@ class ProcessPool {
 // own objects are not back to zero after its release.
 RunResult process_run_result(const ProcessRun& run, const ProcessPool& pool);
 
-template <Workload W>
-RunResult run_processes(ProcessPool& pool, const typename W::Params& params, Injection inject = {}) {
-  return process_run_result(pool.run(W::kName, nlohmann::json(params), inject.split), pool);
-}
-
-// The worker side: gilbench --worker ARGS. Talks the protocol above on its
-// stdin and stdout; returns the process exit status.
-int worker_main(const std::vector<std::string>& args);
+// The worker side is the driver's (bench/worker_main.hpp): a worker runs
+// workloads by name, and the runners do not know the list of workloads.
 
 }  // namespace gilbench

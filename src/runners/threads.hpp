@@ -21,6 +21,7 @@
 
 #include "runtime/context.hpp"
 #include "runtime/heap.hpp"
+#include "runtime/metric.hpp"
 #include "runtime/tally.hpp"
 #include "strategies/strategy.hpp"
 #include "workloads/workload.hpp"
@@ -86,23 +87,13 @@ struct RunResult {
 // that valgrind --tool=callgrind --toggle-collect='*gilbench::measured_run*'
 // counts the instructions of exactly this region (the deterministic lane of
 // the regression gate). Runners call the workload only through it.
-template <Strategy S, Workload W>
+template <Strategy S, Runnable W>
 [[gnu::noinline]] Tally measured_run(Context<S>& ctx, typename W::template State<S>& state, Shard shard) {
   return W::run(ctx, state, shard);
 }
 
-// Extra work injected into a run to test the regression gate (gilbench
-// --inject-slowdown): every worker also does 1/`split` of its own share again,
-// on a separate copy of the shared state, and the result is thrown away.
-// split = 0: none. The fraction is exact when the workload's units divide
-// evenly (countdown, list_sum, shared_dict), approximate otherwise.
-struct Injection {
-  int split = 0;
-};
-
-template <Strategy S, Workload W>
-RunResult run_threads(WorkerPool& pool, const RunConfig& config, const typename W::Params& params,
-                      Injection inject = {}) {
+template <Strategy S, Runnable W>
+RunResult run_threads(WorkerPool& pool, const RunConfig& config, const typename W::Params& params) {
   const int n = pool.size();
   RunResult result;
   AllocLedger ledger;
@@ -111,16 +102,13 @@ RunResult run_threads(WorkerPool& pool, const RunConfig& config, const typename 
     typename S::Runtime runtime(config);
     {
       typename W::template State<S> state(params);
-      std::optional<typename W::template State<S>> extra;
-      if (inject.split > 0) extra.emplace(params);
       std::vector<Tally> partial(static_cast<std::size_t>(n));
       result.seconds = pool.run([&](int i) {
         AllocLedger::Scope worker_thread(ledger);
         typename S::Runtime::Worker worker(i);
         Attached<S> attached(runtime, worker);
-        Context<S> ctx(runtime, worker, i, n);
+        Context<S> ctx(runtime, worker, i);
         partial[static_cast<std::size_t>(i)] = measured_run<S, W>(ctx, state, Shard{i, n});
-        if (extra) (void)measured_run<S, W>(ctx, *extra, Shard{i, n * inject.split});
       });
       for (const Tally& t : partial) result.tally.merge(t);
       result.tally.merge(W::finish(state));
@@ -133,12 +121,12 @@ RunResult run_threads(WorkerPool& pool, const RunConfig& config, const typename 
 
 // The serial result every run of W with these parameters must reproduce,
 // computed on the calling thread.
-template <Workload W>
+template <Runnable W>
 Tally serial_tally(const typename W::Params& params) {
   NoRuntime runtime{RunConfig{}};
   NoRuntime::Worker worker(0);
   typename W::template State<Serial> state(params);
-  Context<Serial> ctx(runtime, worker, 0, 1);
+  Context<Serial> ctx(runtime, worker, 0);
   Tally t = W::run(ctx, state, Shard{0, 1});
   t.merge(W::finish(state));
   return t;

@@ -9,33 +9,42 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "runtime/sys_error.hpp"
+
 namespace gilbench {
 
-namespace {
-[[noreturn]] void throw_errno(const char* what) { throw std::system_error(errno, std::generic_category(), what); }
-}  // namespace
-
-void send_all(int fd, std::span<const std::byte> data) {
+void write_all(int fd, std::span<const std::byte> data) {
+  bool socket = true;  // until send() says otherwise
   while (!data.empty()) {
-    const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    const ssize_t n = socket ? ::send(fd, data.data(), data.size(), MSG_NOSIGNAL) : ::write(fd, data.data(), data.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw_errno("send");
+      if (errno == ENOTSOCK && socket) {
+        socket = false;
+        continue;
+      }
+      throw_errno(socket ? "send" : "write");
     }
     data = data.subspan(static_cast<std::size_t>(n));
   }
 }
 
-void recv_all(int fd, std::span<std::byte> data) {
-  while (!data.empty()) {
-    const ssize_t n = ::recv(fd, data.data(), data.size(), 0);
+std::size_t read_full(int fd, std::span<std::byte> data) {
+  std::size_t got = 0;
+  while (got < data.size()) {
+    const ssize_t n = ::read(fd, data.data() + got, data.size() - got);
+    if (n == 0) break;
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw_errno("recv");
+      throw_errno("read");
     }
-    if (n == 0) throw std::runtime_error("recv: the echo peer closed the connection");
-    data = data.subspan(static_cast<std::size_t>(n));
+    got += static_cast<std::size_t>(n);
   }
+  return got;
+}
+
+void recv_all(int fd, std::span<std::byte> data) {
+  if (read_full(fd, data) < data.size()) throw std::runtime_error("recv: the echo peer closed the connection");
 }
 
 void sleep_us(long us) {
@@ -59,7 +68,7 @@ EchoPeer::EchoPeer(std::chrono::microseconds reply_delay) {
       if (n <= 0) return;  // EOF: the owner is done (or the socket broke)
       if (delay > 0) sleep_us(static_cast<long>(delay));
       try {
-        send_all(fd, std::span<const std::byte>(buf, static_cast<std::size_t>(n)));
+        write_all(fd, std::span<const std::byte>(buf, static_cast<std::size_t>(n)));
       } catch (const std::system_error&) {
         return;  // the owner went away mid-echo; its recv reports it
       }

@@ -15,13 +15,22 @@
 #include <chrono>
 #include <cstddef>
 #include <span>
+#include <string_view>
 #include <thread>
 
 namespace gilbench {
 
-// Sends all of `data` on a blocking socket; throws std::system_error.
-void send_all(int fd, std::span<const std::byte> data);
-// Receives exactly data.size() bytes; throws std::system_error, or
+// The one set of blocking-I/O loops (sockets and pipes alike; EINTR is
+// retried).
+//
+// Writes all of `data`; a closed peer is EPIPE, never SIGPIPE (send() with
+// MSG_NOSIGNAL on a socket). Throws std::system_error.
+void write_all(int fd, std::span<const std::byte> data);
+inline void write_all(int fd, std::string_view data) { write_all(fd, std::as_bytes(std::span(data))); }
+// Reads until `data` is full or the peer closed. RETURNS the bytes read.
+// Throws std::system_error.
+std::size_t read_full(int fd, std::span<std::byte> data);
+// Reads exactly data.size() bytes; throws std::system_error, or
 // std::runtime_error if the other end closed first.
 void recv_all(int fd, std::span<std::byte> data);
 // Sleeps for `us` microseconds (nanosleep, resumed after a signal).

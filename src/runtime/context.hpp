@@ -18,8 +18,8 @@ class Context {
  public:
   using Runtime = typename S::Runtime;
 
-  Context(Runtime& rt, typename Runtime::Worker& worker, int index, int count) noexcept
-      : rt_(rt), worker_(worker), index_(index), count_(count) {}
+  Context(Runtime& rt, typename Runtime::Worker& worker, int index) noexcept
+      : rt_(rt), worker_(worker), index_(index) {}
 
   void checkpoint() noexcept { rt_.checkpoint(worker_); }
 
@@ -33,15 +33,12 @@ class Context {
     return std::forward<F>(fn)();
   }
 
-  int index() const noexcept { return index_; }  // this worker, in [0, count)
-  int count() const noexcept { return count_; }  // workers in the run
-  Runtime& runtime() noexcept { return rt_; }
+  int index() const noexcept { return index_; }  // this worker, in [0, workers of the run)
 
  private:
   Runtime& rt_;
   typename Runtime::Worker& worker_;
   int index_;
-  int count_;
 };
 
 }  // namespace gilbench

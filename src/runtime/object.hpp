@@ -4,8 +4,8 @@
 // is also the object's address) plus a type tag and a payload:
 //
 //   IntObj    boxed int64            ListObj  vector of references
-//   FloatObj  boxed double           DictObj  short string -> reference
-//   StrObj    short string (<= 22)   NodeObj  tuple / tree node: 2 fixed slots + item
+//   StrObj    short string (<= 22)   DictObj  short string -> reference
+//                                    NodeObj  tuple / tree node: 2 fixed slots + item
 //
 // Ref<T> is the owning handle: copy = incref, destruction = decref, move =
 // free. When the last reference goes, the object's payload is destroyed,
@@ -33,7 +33,7 @@
 
 namespace gilbench {
 
-enum class Type : std::uint8_t { kInt, kFloat, kStr, kList, kDict, kNode };
+enum class Type : std::uint8_t { kInt, kStr, kList, kDict, kNode };
 
 template <Strategy S>
 struct Object {
@@ -115,13 +115,6 @@ struct IntObj : Object<S> {
   explicit IntObj(std::int64_t v) noexcept : Object<S>(kType), value(v) {}
 };
 
-template <Strategy S>
-struct FloatObj : Object<S> {
-  static constexpr Type kType = Type::kFloat;
-  double value;
-  explicit FloatObj(double v) noexcept : Object<S>(kType), value(v) {}
-};
-
 // FNV-1a, the string hash of this runtime (deterministic across processes,
 // unlike CPython's randomised one, so checksums match everywhere).
 constexpr std::uint64_t hash_bytes(std::string_view s) noexcept {
@@ -200,7 +193,6 @@ template <Strategy S>
 void destroy(Object<S>* o) noexcept {
   switch (o->type) {
     case Type::kInt: return detail::destroy_as<IntObj<S>>(o);
-    case Type::kFloat: return detail::destroy_as<FloatObj<S>>(o);
     case Type::kStr: return detail::destroy_as<StrObj<S>>(o);
     case Type::kList: return detail::destroy_as<ListObj<S>>(o);
     case Type::kDict: return detail::destroy_as<DictObj<S>>(o);
@@ -208,7 +200,9 @@ void destroy(Object<S>* o) noexcept {
   }
 }
 
-template <class S>
+// Frees the object whose header is h: for strategies that free objects
+// outside a decref (biased_rc's merge).
+template <Strategy S>
 void free_object(typename S::Header& h) noexcept {
   static_assert(std::is_standard_layout_v<Object<S>>);
   destroy<S>(reinterpret_cast<Object<S>*>(&h));
@@ -223,9 +217,7 @@ void free_object(typename S::Header& h) noexcept {
 // is destroyed (when the shared state that made them goes, after every worker
 // is done), newest first. Add an object after the immortal objects it refers
 // to (the order they are built in), so a container is freed before the objects
-// it holds. Under a strategy without immortal counts the set holds one real
-// reference to each object instead: the same lifetime, with counting.
-// Not thread-safe: the thread that builds the objects adds them, before they
+// it holds. Not thread-safe: the thread that builds the objects adds them, before they
 // are shared.
 template <Strategy S>
 class ImmortalSet {
@@ -241,12 +233,8 @@ class ImmortalSet {
     Object<S>* o = r.get();
     assert(o && "null object");
     objects_.reserve(objects_.size() + 1);  // may throw: before any change
-    if constexpr (ImmortalCapable<S>) {
-      assert(!S::is_immortal(o->header) && "added twice, or made immortal elsewhere");
-      S::make_immortal(o->header);
-    } else {
-      S::incref(o->header);
-    }
+    assert(!S::is_immortal(o->header) && "added twice, or made immortal elsewhere");
+    S::make_immortal(o->header);
     objects_.push_back(o);
   }
 
@@ -255,12 +243,8 @@ class ImmortalSet {
     while (!objects_.empty()) {
       Object<S>* o = objects_.back();
       objects_.pop_back();
-      if constexpr (ImmortalCapable<S>) {
-        assert(S::is_immortal(o->header) && "an immortal object lost its state");
-        destroy<S>(o);
-      } else {
-        if (S::decref(o->header)) destroy<S>(o);
-      }
+      assert(S::is_immortal(o->header) && "an immortal object lost its state");
+      destroy<S>(o);
     }
   }
 
@@ -329,13 +313,6 @@ void dict_grow(DictObj<S>& d) {
 }
 }  // namespace detail
 
-// d[key] as a new reference, or null.
-template <Strategy S>
-AnyRef<S> dict_get(DictObj<S>& d, const StrObj<S>& key) {
-  [[maybe_unused]] auto guard = S::lock(d.header);
-  return detail::dict_find(d, key).value;
-}
-
 // d[key] = update(d.get(key)) as one step under the container's lock: the
 // word-count update of shared_dict. update gets a borrowed Object* (null if
 // absent) and returns the new value.
@@ -356,12 +333,6 @@ void dict_update(DictObj<S>& d, const Ref<StrObj<S>>& key, F&& update) {
     AnyRef<S> fresh = update(slot->value.get());  // may allocate, never drops
     old = std::exchange(slot->value, std::move(fresh));
   }
-}
-
-// d[key] = value. The old value is dropped after the lock is released.
-template <Strategy S>
-void dict_set(DictObj<S>& d, const Ref<StrObj<S>>& key, std::type_identity_t<AnyRef<S>> value) {
-  dict_update(d, key, [&](Object<S>*) { return std::move(value); });
 }
 
 // Visits every (key, value) pair, borrowed, under the lock.

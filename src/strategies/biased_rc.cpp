@@ -187,10 +187,10 @@ void BiasedRc::Runtime::detach(Worker& w) {
 RuntimeStats BiasedRc::Runtime::stats() const {
   std::lock_guard lock(mutex_);
   RuntimeStats s;
-  s.add("brc_shared_ops", static_cast<double>(totals_.shared_ops));
-  s.add("brc_queued", static_cast<double>(totals_.queued));
-  s.add("brc_merges", static_cast<double>(totals_.merges));
-  s.add("brc_actor_merges", static_cast<double>(totals_.actor_merges));
+  s.add(kBrcSharedOps, static_cast<double>(totals_.shared_ops));
+  s.add(kBrcQueued, static_cast<double>(totals_.queued));
+  s.add(kBrcMerges, static_cast<double>(totals_.merges));
+  s.add(kBrcActorMerges, static_cast<double>(totals_.actor_merges));
   return s;
 }
 

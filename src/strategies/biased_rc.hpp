@@ -61,6 +61,16 @@
 
 namespace gilbench {
 
+inline constexpr Metric kBrcSharedOps{"brc_shared_ops", "count", Better::kNeither,
+                                      "biased_rc: increfs and decrefs by non-owners (atomic RMWs on the shared count)"};
+inline constexpr Metric kBrcQueued{"brc_queued", "count", Better::kNeither,
+                                   "biased_rc: objects queued to their owner for a merge (shared count would go below 0)"};
+inline constexpr Metric kBrcMerges{"brc_merges", "count", Better::kNeither,
+                                   "biased_rc: merges of an object's local count into its shared count (owner gives it up)"};
+inline constexpr Metric kBrcActorMerges{
+    "brc_actor_merges", "count", Better::kNeither,
+    "biased_rc: merges done by a non-owner because the owner was no longer attached"};
+
 // What one thread did under biased_rc, cumulative over its life. Plain
 // thread-local integers: only their own thread writes them.
 struct BrcCounters {
@@ -248,6 +258,7 @@ class BiasedRc::Runtime {
   void release(Worker& w) noexcept { checkpoint(w); }
   void reacquire(Worker&) noexcept {}
   RuntimeStats stats() const;
+  static constexpr const Metric* kMetrics[] = {&kBrcSharedOps, &kBrcQueued, &kBrcMerges, &kBrcActorMerges};
 
  private:
   static void merge_queue(Worker& w) noexcept;
@@ -257,7 +268,6 @@ class BiasedRc::Runtime {
 };
 
 static_assert(Strategy<BiasedRc>);
-static_assert(ImmortalCapable<BiasedRc>);
 static_assert(sizeof(BiasedRc::Header) <= 24);
 
 }  // namespace gilbench

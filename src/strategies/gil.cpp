@@ -74,8 +74,8 @@ RuntimeStats GilState::stats() const {
   RuntimeStats s;
   std::scoped_lock lock(mutex_, switch_mutex_);
   add_core_stats(s);
-  s.add("gil_drop_requests", static_cast<double>(drop_requests_));
-  s.add("gil_forced_switches", static_cast<double>(forced_switches_));
+  s.add(kGilDropRequests, static_cast<double>(drop_requests_));
+  s.add(kGilForcedSwitches, static_cast<double>(forced_switches_));
   return s;
 }
 

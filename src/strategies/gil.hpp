@@ -61,6 +61,9 @@ class GilState : public GilCore {
   }
 
   RuntimeStats stats() const;
+  static constexpr const Metric* kMetrics[] = {&kGilAcquisitions, &kGilContended,    &kGilSwitches,
+                                               &kGilWaitNs,       &kGilWaitFrac,     &kGilDropRequests,
+                                               &kGilForcedSwitches};
 
   std::uint64_t drop_requests() const;
   std::uint64_t forced_switches() const;

@@ -16,10 +16,11 @@ std::vector<GilCore::TraceEvent> GilCore::trace() const {
 }
 
 void GilCore::add_core_stats(RuntimeStats& s) const {
-  s.add("gil_acquisitions", static_cast<double>(acquisitions_));
-  s.add("gil_contended", static_cast<double>(contended_));
-  s.add("gil_switches", static_cast<double>(switch_number_));
-  s.add("gil_wait_ns", static_cast<double>(wait_ns_));
+  s.add(kGilAcquisitions, static_cast<double>(acquisitions_));
+  s.add(kGilContended, static_cast<double>(contended_));
+  s.add(kGilSwitches, static_cast<double>(switch_number_));
+  s.add(kGilWaitNs, static_cast<double>(wait_ns_));
+  s.add(kGilWaitFrac, static_cast<double>(wait_ns_));
 }
 
 }  // namespace gilbench

@@ -22,6 +22,22 @@
 
 namespace gilbench {
 
+// The counters of every GIL (GilCore::add_core_stats).
+inline constexpr Metric kGilAcquisitions{"gil_acquisitions", "count", Better::kNeither, "GIL acquisitions in one run"};
+inline constexpr Metric kGilContended{"gil_contended", "count", Better::kLower, "acquisitions that had to wait"};
+inline constexpr Metric kGilSwitches{"gil_switches", "count", Better::kNeither,
+                                     "hand-offs of the GIL to a different worker"};
+inline constexpr Metric kGilWaitNs{"gil_wait_ns", "ns", Better::kLower, "total time workers waited for the GIL"};
+inline constexpr Metric kGilWaitFrac{"gil_wait_frac", "fraction", Better::kLower,
+                                     "time waiting for the GIL / (workers x wall time)", /*per_worker_time=*/true};
+// Posted by gil and gil_priority; gil_legacy reports them as 0 so the
+// charts compare the variants.
+inline constexpr Metric kGilDropRequests{"gil_drop_requests", "count", Better::kNeither,
+                                         "drop requests posted after a full switch interval without a hand-off"};
+inline constexpr Metric kGilForcedSwitches{
+    "gil_forced_switches", "count", Better::kNeither,
+    "releases forced by a drop request that waited for another worker to take the GIL"};
+
 class GilCore {
  public:
   // One acquisition, as seen by the optional trace (tests only).
@@ -85,8 +101,10 @@ class GilCore {
     last_dropper_ = who;
     last_drop_forced_ = forced;
   }
-  // gil_acquisitions, gil_contended, gil_switches, gil_wait_ns.
+  // gil_acquisitions, gil_contended, gil_switches, gil_wait_ns, gil_wait_frac.
   void add_core_stats(RuntimeStats& s) const;
+  static constexpr const Metric* kCoreMetrics[] = {&kGilAcquisitions, &kGilContended, &kGilSwitches,
+                                                   &kGilWaitNs, &kGilWaitFrac};
 
   mutable std::mutex mutex_;      // guards everything below
   std::condition_variable cond_;  // waiters for the lock

@@ -44,16 +44,11 @@ RuntimeStats GilLegacyState::stats() const {
   std::lock_guard lock(mutex_);
   add_core_stats(s);
   // This GIL has neither: reported as 0 so the charts compare the variants.
-  s.add("gil_drop_requests", 0);
-  s.add("gil_forced_switches", 0);
-  s.add("gil_check_releases", static_cast<double>(check_releases_));
-  s.add("gil_futile_wakeups", static_cast<double>(futile_wakeups_));
+  s.add(kGilDropRequests, 0);
+  s.add(kGilForcedSwitches, 0);
+  s.add(kGilCheckReleases, static_cast<double>(check_releases_));
+  s.add(kGilFutileWakeups, static_cast<double>(futile_wakeups_));
   return s;
-}
-
-std::uint64_t GilLegacyState::check_releases() const {
-  std::lock_guard lock(mutex_);
-  return check_releases_;
 }
 
 }  // namespace gilbench

@@ -39,6 +39,13 @@
 
 namespace gilbench {
 
+inline constexpr Metric kGilCheckReleases{
+    "gil_check_releases", "count", Better::kNeither,
+    "gil_legacy: releases at the check interval, each followed at once by a retake"};
+inline constexpr Metric kGilFutileWakeups{
+    "gil_futile_wakeups", "count", Better::kLower,
+    "gil_legacy: waiters woken that found the GIL taken again (the multicore GIL battle)"};
+
 class GilLegacyState : public GilCore {
  public:
   struct Worker {
@@ -62,7 +69,9 @@ class GilLegacyState : public GilCore {
   }
 
   RuntimeStats stats() const;
-  std::uint64_t check_releases() const;
+  static constexpr const Metric* kMetrics[] = {&kGilAcquisitions,   &kGilContended,     &kGilSwitches,
+                                               &kGilWaitNs,         &kGilWaitFrac,      &kGilDropRequests,
+                                               &kGilForcedSwitches, &kGilCheckReleases, &kGilFutileWakeups};
 
  private:
   void take(int who);

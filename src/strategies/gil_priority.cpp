@@ -49,14 +49,9 @@ void GilPriorityState::yield(Worker& w) {
 RuntimeStats GilPriorityState::stats() const {
   RuntimeStats s = GilState::stats();
   std::lock_guard lock(mutex_);
-  s.add("gil_priority_requests", static_cast<double>(priority_requests_));
-  s.add("gil_priority_handoffs", static_cast<double>(priority_handoffs_));
+  s.add(kGilPriorityRequests, static_cast<double>(priority_requests_));
+  s.add(kGilPriorityHandoffs, static_cast<double>(priority_handoffs_));
   return s;
-}
-
-std::uint64_t GilPriorityState::priority_requests() const {
-  std::lock_guard lock(mutex_);
-  return priority_requests_;
 }
 
 }  // namespace gilbench

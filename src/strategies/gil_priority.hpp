@@ -43,6 +43,13 @@ namespace gilbench {
 // Protected inheritance: the steps of GilState are reused, but its
 // attach/release/... (which know nothing of priority) are not callable on a
 // GilPriorityState.
+inline constexpr Metric kGilPriorityRequests{
+    "gil_priority_requests", "count", Better::kNeither,
+    "gil_priority: drop requests posted at once by a worker back from a blocking call"};
+inline constexpr Metric kGilPriorityHandoffs{
+    "gil_priority_handoffs", "count", Better::kNeither,
+    "gil_priority: waits for the GIL won by an IO-bound worker (ahead of CPU-bound ones)"};
+
 class GilPriorityState : protected GilState {
  public:
   struct Worker : GilState::Worker {
@@ -68,13 +75,15 @@ class GilPriorityState : protected GilState {
   }
 
   RuntimeStats stats() const;
+  static constexpr const Metric* kMetrics[] = {
+      &kGilAcquisitions,   &kGilContended,        &kGilSwitches,        &kGilWaitNs, &kGilWaitFrac, &kGilDropRequests,
+      &kGilForcedSwitches, &kGilPriorityRequests, &kGilPriorityHandoffs};
 
   using GilCore::enable_trace;
   using GilCore::trace;
   using GilCore::TraceEvent;
   using GilState::drop_requests;
   using GilState::forced_switches;
-  std::uint64_t priority_requests() const;
 
  private:
   void take(Worker& w);

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <cstdint>
 
 namespace gilbench {
@@ -62,8 +63,10 @@ static_assert(sizeof(ObjectMutex) == 4);
 // operations free of deadlock (PEP 703's two-object critical section).
 class OrderedPairGuard {
  public:
+  // std::less: a total order over unrelated pointers, which `<` is not.
   OrderedPairGuard(ObjectMutex& a, ObjectMutex& b) noexcept
-      : first_(&a < &b ? &a : &b), second_(&a < &b ? &b : (&a == &b ? nullptr : &a)) {
+      : first_(std::less<ObjectMutex*>{}(&a, &b) ? &a : &b),
+        second_(&a == &b ? nullptr : std::less<ObjectMutex*>{}(&a, &b) ? &b : &a) {
     first_->lock();
     if (second_) second_->lock();
   }

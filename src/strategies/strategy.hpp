@@ -22,45 +22,38 @@
 //     rt.reacquire(w)   leaving it (Py_END_ALLOW_THREADS)
 //     rt.detach(w)      a worker ends (final release)
 //     rt.stats()        the strategy's counters for the finished run
-//   S::make_immortal(h)  optional (PEP 683): from now on incref/decref of h
-//                     are no-ops; call before the object is shared. Objects
-//                     are made immortal and freed through an ImmortalSet
+//   S::make_immortal(h)  PEP 683: from now on incref/decref of h are
+//                     no-ops; call before the object is shared. Objects are
+//                     made immortal and freed through an ImmortalSet
 //                     (runtime/object.hpp). S::is_immortal(h) tells.
+//   S::Runtime::kMetrics  optional: the counters its stats() may emit,
+//                     declared in the strategy's header (runtime/metric.hpp)
 //
 // How to add a strategy: write src/strategies/<token>.hpp with a struct that
 // satisfies Strategy and a Notes block saying what it models, then add it to
 // AllStrategies in src/strategies/all.hpp. Benchmarks and the typed tests
-// pick it up from that list.
+// pick it up from that list; its counters are declared in its header and
+// listed in its Runtime's kMetrics.
 #pragma once
 
 #include <chrono>
 #include <concepts>
 #include <cstdint>
-#include <string>
 #include <string_view>
-#include <utility>
-#include <vector>
+
+#include "runtime/metric.hpp"
 
 namespace gilbench {
-
-using namespace std::chrono_literals;
 
 // Settings shared by all strategies of one run.
 struct RunConfig {
   int workers = 1;
   // Ideal GIL timeslice: how long a waiter waits before it posts a drop
   // request (sys.setswitchinterval; CPython's default is 5 ms).
-  std::chrono::nanoseconds switch_interval = 5ms;
+  std::chrono::nanoseconds switch_interval = std::chrono::milliseconds(5);
   // gil_legacy: release and retake every this many checkpoints (Python 2's
   // sys.setcheckinterval, default 100 "ticks").
   int check_interval = 100;
-};
-
-// A strategy's counters for one finished run, as (name, value) pairs; the
-// names must be registered in src/report/metrics.cpp with unit and direction.
-struct RuntimeStats {
-  std::vector<std::pair<std::string, double>> counters;
-  void add(std::string name, double value) { counters.emplace_back(std::move(name), value); }
 };
 
 // The guard of strategies whose containers need no lock of their own.
@@ -82,13 +75,15 @@ struct NoRuntime {
 
 template <class S>
 concept Strategy =
-    requires(typename S::Header& a, typename S::Header& b, typename S::Runtime& rt,
+    requires(typename S::Header& a, typename S::Header& b, const typename S::Header& c, typename S::Runtime& rt,
              typename S::Runtime::Worker& w) {
       { S::kName } -> std::convertible_to<std::string_view>;
       { S::kThreaded } -> std::convertible_to<bool>;
       requires std::default_initializable<typename S::Header>;
       { S::incref(a) } noexcept;
       { S::decref(a) } noexcept -> std::same_as<bool>;
+      { S::make_immortal(a) } noexcept;
+      { S::is_immortal(c) } noexcept -> std::same_as<bool>;
       S::lock(a);
       S::lock(a, b);
       requires std::constructible_from<typename S::Runtime, const RunConfig&>;
@@ -101,16 +96,13 @@ concept Strategy =
       { rt.stats() } -> std::convertible_to<RuntimeStats>;
     };
 
-// Strategies whose counts have an immortal state (see S::make_immortal).
-template <class S>
-concept ImmortalCapable = Strategy<S> && requires(typename S::Header& h) {
-  { S::make_immortal(h) } noexcept;
-  { S::is_immortal(h) } noexcept -> std::same_as<bool>;
-};
-
-// Frees the object whose header is h (defined in runtime/object.hpp). For
-// strategies that free objects outside a decref, e.g. biased_rc's merge.
-template <class S>
-void free_object(typename S::Header& h) noexcept;
+// The counters S's runtime may emit (empty if it declares none).
+template <Strategy S>
+constexpr MetricList metrics_of() {
+  if constexpr (requires { S::Runtime::kMetrics; })
+    return S::Runtime::kMetrics;
+  else
+    return {};
+}
 
 }  // namespace gilbench

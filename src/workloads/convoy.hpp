@@ -45,7 +45,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "report/histogram.hpp"
+#include "runtime/histogram.hpp"
 #include "runtime/blocking_io.hpp"
 #include "runtime/object.hpp"
 #include "workloads/echo_round_trip.hpp"

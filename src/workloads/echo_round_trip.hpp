@@ -53,7 +53,7 @@ std::uint64_t echo_round_trip(Context<S>& ctx, int fd, std::uint64_t id, std::si
   const std::span<std::byte> out(request.data(), bytes);
   const std::span<std::byte> in(reply.data(), bytes);
   fill_request(id, out);
-  ctx.blocking([&] { send_all(fd, out); });
+  ctx.blocking([&] { write_all(fd, out); });
   ctx.blocking([&] { recv_all(fd, in); });
   if (!std::equal(in.begin(), in.end(), out.begin()))
     throw std::runtime_error("echo mismatch in request " + std::to_string(id));

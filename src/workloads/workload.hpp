@@ -44,8 +44,18 @@ struct Shard {
   constexpr std::int64_t end(std::int64_t n) const noexcept { return n * (index + 1) / count; }
 };
 
+// What a runner needs of a workload (or of a wrapper around one, such as
+// the driver's test hooks): its State, run and finish.
 template <class W>
-concept Workload =
+concept Runnable = requires(const typename W::Params& p, Context<Serial>& ctx,
+                            typename W::template State<Serial>& st) {
+  requires std::constructible_from<typename W::template State<Serial>, const typename W::Params&>;
+  { W::run(ctx, st, Shard{}) } -> std::same_as<Tally>;
+  { W::finish(st) } -> std::same_as<Tally>;
+};
+
+template <class W>
+concept Workload = Runnable<W> &&
     requires(const typename W::Params& p, Context<Serial>& ctx,
              typename W::template State<Serial>& st, nlohmann::json& j) {
       { W::kName } -> std::convertible_to<std::string_view>;

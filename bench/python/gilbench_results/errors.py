@@ -1,10 +1,23 @@
 """Bad input and how a message shows it: one line, never a traceback."""
 
+import argparse
 import re
 
 
 class InputError(Exception):
     """Bad input, usage or environment: the caller prints it as one line (plot.py: exit 2)."""
+
+
+class UsageError(InputError):
+    """A bad command line (ArgumentParser's errors)."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that raises UsageError instead of printing its usage and exiting, so that
+    a bad command line is one line (and the caller's exit status)."""
+
+    def error(self, message):
+        raise UsageError(message)
 
 
 # Control characters and Unicode line separators: escaped where text must stay one line.

@@ -1,9 +1,11 @@
 // The worker side of the process runner: gilbench --worker. One worker
-// process serves one pool; the conversation is in the Notes of processes.hpp.
+// process serves one pool; the conversation is in the Notes of
+// src/runners/processes.hpp.
 //
 // The workload is found by name in AllWorkloads, so every workload added to
 // that list runs under `process` with no change here. The work is done only
-// through measured_run<Serial, W> (the callgrind lane counts exactly that).
+// through measured_run<Serial, Injected<W>> (the callgrind lane counts
+// exactly that; bench/hooks.hpp). The test hooks arrive as arguments.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -18,8 +20,12 @@
 #include <string>
 #include <vector>
 
+#include "worker_main.hpp"
+
+#include "hooks.hpp"
 #include "runners/process_protocol.hpp"
 #include "runners/processes.hpp"
+#include "runtime/blocking_io.hpp"
 #include "runtime/object.hpp"
 #include "strategies/serial.hpp"
 #include "workloads/all.hpp"
@@ -33,11 +39,12 @@ using Clock = std::chrono::steady_clock;
 struct WorkerArgs {
   int index = -1;
   pid_t parent = 0;
-  std::string misbehave;  // test only
+  Hooks hooks;  // test only
 };
 
 WorkerArgs parse_worker_args(const std::vector<std::string>& args) {
   WorkerArgs a;
+  std::vector<std::string> hooks;
   for (const auto& arg : args) {
     const auto eq = arg.find('=');
     const std::string name = arg.substr(0, eq);
@@ -46,14 +53,15 @@ WorkerArgs parse_worker_args(const std::vector<std::string>& args) {
       a.index = std::stoi(value);
     } else if (name == "--parent") {
       a.parent = static_cast<pid_t>(std::stol(value));
-    } else if (name == "--misbehave") {
-      bool known = false;
-      for (auto m : wire::kMisbehaviours) known |= m == value;
-      if (!known) throw std::invalid_argument("unknown --misbehave mode '" + value + "'");
-      a.misbehave = value;
     } else {
-      throw std::invalid_argument("unknown worker argument '" + arg + "'");
+      hooks.push_back(arg);
     }
+  }
+  a.hooks = Hooks::from_worker_args(hooks);
+  if (!a.hooks.misbehave.empty()) {
+    bool known = false;
+    for (auto m : kMisbehaviours) known |= m == a.hooks.misbehave;
+    if (!known) throw std::invalid_argument("unknown --misbehave mode '" + a.hooks.misbehave + "'");
   }
   if (a.index < 0 || a.parent <= 0) throw std::invalid_argument("needs --index=N and --parent=PID");
   return a;
@@ -63,35 +71,28 @@ WorkerArgs parse_worker_args(const std::vector<std::string>& args) {
 class Job {
  public:
   virtual ~Job() = default;
-  // measured_run on the shard (and the injection's extra share), then
-  // W::finish on this process's own state.
+  // measured_run on the shard, then W::finish on this process's own state.
   virtual Tally run() = 0;
 };
 
 template <Workload W>
 class WorkloadJob final : public Job {
  public:
-  WorkloadJob(const typename W::Params& params, Shard shard, int split)
-      : state_(params), shard_(shard), split_(split) {
-    if (split > 0) extra_.emplace(params);
-  }
+  WorkloadJob(const typename W::Params& params, Shard shard, int split) : state_({params, split}), shard_(shard) {}
 
   Tally run() override {
     Serial::Runtime runtime{RunConfig{}};
     Serial::Runtime::Worker worker(shard_.index);
     Attached<Serial> attached(runtime, worker);
-    Context<Serial> ctx(runtime, worker, shard_.index, shard_.count);
-    Tally t = measured_run<Serial, W>(ctx, state_, shard_);
-    if (extra_) (void)measured_run<Serial, W>(ctx, *extra_, Shard{shard_.index, shard_.count * split_});
-    t.merge(W::finish(state_));
+    Context<Serial> ctx(runtime, worker, shard_.index);
+    Tally t = measured_run<Serial, Injected<W>>(ctx, state_, shard_);
+    t.merge(Injected<W>::finish(state_));
     return t;
   }
 
  private:
-  typename W::template State<Serial> state_;
-  std::optional<typename W::template State<Serial>> extra_;  // Injection only
+  typename Injected<W>::template State<Serial> state_;
   Shard shard_;
-  int split_;
 };
 
 std::unique_ptr<Job> make_job(const std::string& workload, const nlohmann::json& params, Shard shard,
@@ -111,7 +112,7 @@ std::int64_t peak_rss_kb() {
   return u.ru_maxrss;  // KiB on Linux
 }
 
-void send(int fd, const nlohmann::json& message) { wire::write_all(fd, wire::encode(message)); }
+void send(int fd, const nlohmann::json& message) { write_all(fd, wire::encode(message)); }
 
 // The request loop. RETURNS: the exit status.
 int serve(const WorkerArgs& a, int in, int out) {
@@ -121,6 +122,7 @@ int serve(const WorkerArgs& a, int in, int out) {
              {"clock_ns", std::chrono::nanoseconds(Clock::now().time_since_epoch()).count()}});
   std::unique_ptr<Job> job;
   AllocCounts start;
+  std::string misbehave;  // test only: this run's, if this worker is the last of its pool
   std::vector<AnyRef<Serial>> leaked;  // misbehave=leak: kept past the release, freed at exit
   for (;;) {
     const std::optional<std::string> payload = wire::read_frame(in);
@@ -131,24 +133,24 @@ int serve(const WorkerArgs& a, int in, int out) {
       if (job) throw std::runtime_error("'prepare' while a run is still prepared");
       start = thread_alloc_counts();
       const auto& shard = m.at("shard");
-      job = make_job(m.at("workload").get<std::string>(), m.at("params"),
-                     Shard{shard.at("index").get<int>(), shard.at("count").get<int>()},
-                     m.at("split").get<int>());
+      const Shard s{shard.at("index").get<int>(), shard.at("count").get<int>()};
+      job = make_job(m.at("workload").get<std::string>(), m.at("params"), s, a.hooks.inject_split);
+      misbehave = s.index == s.count - 1 ? a.hooks.misbehave : "";
       send(out, {{"op", "prepared"}, {"state_bytes", (thread_alloc_counts() - start).bytes}});
     } else if (op == "run") {
       if (!job) throw std::runtime_error("'run' before 'prepare'");
-      if (a.misbehave == "crash") ::raise(SIGKILL);
-      if (a.misbehave == "exit") std::_Exit(wire::kMisbehaveExitStatus);
-      if (a.misbehave == "hang")
+      if (misbehave == "crash") ::raise(SIGKILL);
+      if (misbehave == "exit") std::_Exit(kMisbehaveExitStatus);
+      if (misbehave == "hang")
         for (;;) ::pause();
-      if (a.misbehave == "garbage") {
-        wire::write_all(out, "this is not a frame\n");
+      if (misbehave == "garbage") {
+        write_all(out, "this is not a frame\n");
         continue;  // and wait for a request that never comes
       }
       const auto t0 = Clock::now();
       Tally t = job->run();
       const auto busy = std::chrono::nanoseconds(Clock::now() - t0).count();
-      if (a.misbehave == "leak") leaked.push_back(make<IntObj<Serial>>(0));
+      if (misbehave == "leak") leaked.push_back(make<IntObj<Serial>>(0));
       send(out, {{"op", "result"}, {"tally", t}, {"busy_ns", busy}});
     } else if (op == "release") {
       job.reset();

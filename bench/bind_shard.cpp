@@ -1,0 +1,28 @@
+// The threads factories of the strategies of one shard: compiled once per
+// shard (CMakeLists.txt: GILBENCH_SHARD = 0 .. GILBENCH_SHARDS - 1), strategy
+// i of AllStrategies going to shard i % GILBENCH_SHARDS, so the heaviest
+// instantiations of the build are spread over parallel compiles.
+#include "bind.hpp"
+#include "strategies/all.hpp"
+#include "workloads/all.hpp"
+
+#if !defined(GILBENCH_SHARD) || !defined(GILBENCH_SHARDS)
+#error "compile with -DGILBENCH_SHARD=i -DGILBENCH_SHARDS=n"
+#endif
+
+namespace gilbench {
+
+template <>
+void bind_shard<GILBENCH_SHARD>(Binders& b) {
+  for_each_type_indexed(AllStrategies{}, [&]<Strategy S, std::size_t I> {
+    if constexpr (I % GILBENCH_SHARDS == GILBENCH_SHARD) {
+      const std::string s(S::kName);
+      for_each_type(AllWorkloads{},
+                    [&]<Workload W> { b.cells[{std::string(W::kName), s}] = {&ThreadsRunner<S, W>::make, kThreadsFault}; });
+      b.cells[{std::string(Convoy::kName), s}] = {&ConvoyThreadsRunner<S>::make, kThreadsFault};
+      b.strategies[s] = {S::kThreaded, requires { S::kUsesSwitchInterval; }};
+    }
+  });
+}
+
+}  // namespace gilbench

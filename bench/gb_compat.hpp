@@ -1,0 +1,34 @@
+// What differs between the Google Benchmark versions gilbench builds with
+// (1.7.1, Debian 12's, through 1.9.x): 1.8 replaced Run::error_occurred and
+// error_message with skipped (an enum) and skip_message. CMakeLists.txt sets
+// GILBENCH_GB_SKIPPED_API from the version it finds.
+#pragma once
+
+#include <string>
+
+#include <benchmark/benchmark.h>
+
+#ifndef GILBENCH_GB_SKIPPED_API
+#define GILBENCH_GB_SKIPPED_API 0
+#endif
+
+namespace gilbench {
+
+// The repetition failed (SkipWithError).
+inline bool run_failed(const benchmark::BenchmarkReporter::Run& r) {
+#if GILBENCH_GB_SKIPPED_API
+  return r.skipped == benchmark::internal::SkippedWithError;
+#else
+  return r.error_occurred;
+#endif
+}
+
+inline const std::string& run_message(const benchmark::BenchmarkReporter::Run& r) {
+#if GILBENCH_GB_SKIPPED_API
+  return r.skip_message;
+#else
+  return r.error_message;
+#endif
+}
+
+}  // namespace gilbench
