@@ -44,7 +44,6 @@ usage: /usr/bin/python3 bench/python/twin.py [--quick] [--out FILE] [--workers 1
 import json
 import os
 import random
-import statistics
 import subprocess
 import sys
 import time
@@ -54,6 +53,7 @@ sys.path.insert(0, HERE)
 
 from gilbench_results import durations, schema  # noqa: E402
 from gilbench_results.errors import ArgumentParser, InputError, UsageError  # noqa: E402
+from gilbench_results.stats import median  # noqa: E402
 from pytwin import convoy, params, report, runners, shared_dict, workloads  # noqa: E402
 
 PROG = "twin"
@@ -76,7 +76,7 @@ def parse_intervals(text):
     return out
 
 
-def parse_names(text, flag, known):
+def checked_names(text, flag, known):
     names = text.split(",")
     for n in names:
         if n not in known:
@@ -143,13 +143,13 @@ def parse_args(argv):
         raise UsageError("--repetitions: '%s' is not an integer" % a.repetitions)
     if not 1 <= a.repetitions <= 1000:
         raise UsageError("--repetitions: %d is out of range [1, 1000]" % a.repetitions)
-    a.strategies = parse_names(a.strategies, "--strategies", runners.STRATEGIES) if a.strategies \
+    a.strategies = checked_names(a.strategies, "--strategies", runners.STRATEGIES) if a.strategies \
         else list(runners.STRATEGIES)
     names = [w.NAME for w in workloads.ALL] + [runners.STARTUP_WORKLOAD]
-    a.workloads = parse_names(a.workloads, "--workloads", names) if a.workloads else names
+    a.workloads = checked_names(a.workloads, "--workloads", names) if a.workloads else names
     a.switch_intervals = [ns / durations.NS_PER_S for ns in parse_intervals(a.switch_interval)]
     if a.test_corrupt_checksum is not None:
-        parse_names(a.test_corrupt_checksum, "--test-corrupt-checksum", names)
+        checked_names(a.test_corrupt_checksum, "--test-corrupt-checksum", names)
     if a.out is not None and not a.out:
         raise UsageError("--out: empty file name")
     return a
@@ -411,7 +411,7 @@ def summary(benches):
     for b in benches:
         times = sorted(r["real_time"] for r in b.rows if not r.get("error_occurred"))
         failed = any(r.get("error_occurred") for r in b.rows)
-        med = statistics.median(times) if times and not failed else None
+        med = median(times) if times and not failed else None
         key = schema.variant(b.fields)  # strategy, plus /interval:<d> if any
         cells.setdefault(b.workload_name, {}).setdefault(key, {})[b.workers] = med
         if b.strategy == REFERENCE and med:

@@ -37,10 +37,11 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from . import schema
+from . import durations, schema
 from .errors import InputError, one_line, shown
 
-TIME_UNITS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
+# Google Benchmark's time_unit values, in seconds (the units of durations.py).
+TIME_UNITS = {unit: ns / durations.NS_PER_S for unit, ns in durations.UNITS}
 # Google Benchmark's own numeric row fields: everything else numeric is a counter.
 GB_FIELDS = {"family_index", "per_family_instance_index", "repetitions", "repetition_index",
              "threads", "iterations", "real_time", "cpu_time"}

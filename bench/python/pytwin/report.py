@@ -23,6 +23,7 @@ import statistics
 import sys
 
 from gilbench_results.output import write_output
+from gilbench_results.stats import median
 
 # Every per-benchmark counter the twin writes, with its unit and which
 # direction is better (the gilbench_metrics block; names and meanings as in
@@ -179,7 +180,7 @@ def _stat(kind, values):
     if kind == "mean":
         return statistics.fmean(values) if hasattr(statistics, "fmean") else statistics.mean(values)
     if kind == "median":
-        return statistics.median(values)
+        return median(values)
     if kind == "stddev":
         return statistics.stdev(values) if len(values) > 1 else 0.0
     mean = _stat("mean", values)
