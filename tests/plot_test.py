@@ -37,7 +37,7 @@ COMPARE_PY = "/usr/share/benchmark/compare.py"
 sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.join(REPO, "bench", "python"))
 import plot  # noqa: E402
-from gilbench_results import durations, gate, instructions, render, schema, stats  # noqa: E402
+from gilbench_results import charts, durations, gate, instructions, render, schema, stats  # noqa: E402
 from gilbench_results.load import load_result  # noqa: E402
 
 
@@ -59,6 +59,11 @@ def rows_by_verdict(report, lane):
     for row in next(x for x in report["lanes"] if x["key"] == lane)["rows"]:
         out.setdefault(row["verdict"], []).append(row["name"])
     return out
+
+
+def gate_report(base, new, **options):
+    """The gate's data on two files, in this process (gate.compare)."""
+    return gate.compare(load_result(base), load_result(new), gate.Options(**options).check())
 
 
 def fields(data):
@@ -508,7 +513,10 @@ class GateRefusesBadData(OneLine):
         # not gated: printed only
         code, out, err = run_plot("compare", A, path, "--gate", "time,ratio")
         self.assertEqual(code, 0, err)
-        self.assertIn("Not compared: no instruction counts", out)
+        lane = gate_report(A, path, gate="time,ratio").lane("instructions")
+        self.assertEqual((lane.compared, lane.gated, lane.rows), (False, False, []))
+        self.assertIn("Not compared: no instruction counts", lane.notes[0])
+        self.assertIn(lane.notes[0], out)
 
     def test_one_row_missing_in_new(self):
         def drop_one(data):
@@ -525,18 +533,24 @@ class GateRefusesBadData(OneLine):
             del lane["counts"]["list_sum/gil/workers:1"]
             lane["failed"] = {"list_sum/gil/workers:1": "gilbench under callgrind exited 1"}
             data["context"][schema.INSTRUCTIONS_KEY] = json.dumps(lane)
-        code, out, err = run_plot("compare", A, self.mutated("vg_failed.json", failed),
-                                  "--gate", "instructions")
+        path = self.mutated("vg_failed.json", failed)
+        code, out, err = run_plot("compare", A, path, "--gate", "instructions")
         self.assertEqual(code, 1, err)
-        self.assertIn("**FAILED** under valgrind in new: gilbench under callgrind exited 1", out)
+        report = gate_report(A, path, gate="instructions")
+        self.assertEqual(report.exit_status, 1)
+        (lane, row), = report.regressions
+        self.assertEqual((lane, row.name, row.verdict, row.note),
+                         ("instructions", "list_sum/gil/workers:1", "failed",
+                          "under valgrind in new: gilbench under callgrind exited 1"))
 
     def test_files_without_counts_compare_without_the_lane(self):
         def no_lane(data):
             del data["context"][schema.INSTRUCTIONS_KEY]
         base = self.write("base.json", (lambda d: (no_lane(d), d)[1])(load(A)))
-        code, out, err = run_plot("compare", base, self.mutated("new.json", no_lane))
+        new = self.mutated("new.json", no_lane)
+        code, out, err = run_plot("compare", base, new)
         self.assertEqual(code, 0, err)
-        self.assertIn("gated lanes: time, ratio.", out)
+        self.assertEqual(gate_report(base, new).gated, ["time", "ratio"])
         self.assert_bad(["compare", base, base, "--gate", "instructions"], "instructions lane")
 
     def test_zero_comparable_rows_in_a_gated_lane(self):
@@ -920,8 +934,20 @@ class Charts(TempDir):
         self.assertEqual(summary, stdout, "the summary is printed too")
         self.assertIn("## Speedup over the reference at 2 workers", summary)
         self.assertIn("## 1-worker overhead", summary)
-        self.assertRegex(summary, r"\| gil \| [0-9.]+x \|")
         self.assertIn("countdown (cpu)", summary)
+        h = self.headline(A, SWEEP)
+        self.assertEqual(h["workers"], 2)
+        self.assertEqual(h["workloads"], ["countdown", "list_sum"])  # convoy: io_convoy
+        self.assertNotIn("serial", h["labels"], "the reference is no row of its own")
+        self.assertGreater(h["speedup"][("countdown", "gil")], 0)
+        ratio, lo, hi = h["overhead"]["countdown"]["gil"]
+        self.assertTrue(lo <= ratio <= hi)
+        self.assertEqual(h["failed"], set())
+        self.assertRegex(summary, r"\| gil \| %.2fx \|" % h["speedup"][("countdown", "gil")])
+
+    def headline(self, *paths):
+        """The summary's data (Charts.headline) of these files."""
+        return charts.Charts([load_result(p) for p in paths], self.tmp, 2).headline()
 
     def test_second_file_joins_the_charts(self):
         # A twin-like file: its own reference row, strategies of its own.
@@ -934,10 +960,10 @@ class Charts(TempDir):
         out = os.path.join(self.tmp, "charts")
         code, stdout, err = run_plot("charts", A, twin, "--out", out)
         self.assertEqual(code, 0, err)
-        self.assertIn("| twin_threads |", stdout)
-        self.assertIn("| gil |", stdout)
-        self.assertEqual(stdout.count("| serial |"), 0, "the reference is no row of its own")
         self.check_images(out, ["speedup", "overhead"])
+        h = self.headline(A, twin)
+        self.assertEqual(set(h["labels"]), {"gil", "fine_lock", "twin_threads", "twin_process"})
+        self.assertIn(("countdown", "twin_threads"), h["speedup"])
 
     def test_runs_are_read_from_their_fields_not_their_names(self):
         # The same runs under opaque names: gilbench_runs alone says what each one is.
@@ -950,6 +976,7 @@ class Charts(TempDir):
         code, stdout, err = run_plot("charts", opaque, "--out", os.path.join(self.tmp, "b"))
         self.assertEqual(code, 0, err)
         self.assertEqual(stdout.split("\n", 3)[3], expected.split("\n", 3)[3])
+        self.assertEqual(self.headline(opaque), self.headline(SWEEP))
         self.check_images(os.path.join(self.tmp, "b"), ["speedup", "overhead", "io_convoy",
                                                         "sweep_interval", "gil_stats"])
 
@@ -957,6 +984,7 @@ class Charts(TempDir):
         out = os.path.join(self.tmp, "charts")
         code, stdout, err = run_plot("charts", A, A2, "--out", out)
         self.assertEqual(code, 0, err)
+        self.assertIn("gil (quick_a2)", self.headline(A, A2)["labels"])
         self.assertIn("| gil (quick_a2) |", stdout)
 
 
@@ -999,7 +1027,9 @@ class InstructionLane(TempDir):
         # the gate reads them back: the file against itself changes nothing
         code, out, _ = run_plot("compare", path, path)
         self.assertEqual(code, 0)
-        self.assertIn("| `countdown/serial/workers:1` |", out.split("### Instruction counts")[1])
+        rows = gate_report(path, path).lane("instructions").rows
+        self.assertEqual(sorted(r.name for r in rows), sorted(keep[:2]))
+        self.assertEqual({(r.change, r.verdict) for r in rows}, {(0.0, "")})
 
 
 if __name__ == "__main__":

@@ -31,6 +31,6 @@ def manual():
              ("compare BASE.json NEW.json", gate),
              ("instructions RESULT.json --gilbench BIN", instructions),
              ("Reading results", load), ("Writing files", output)]
-    return "".join("\n%s\n\n%s" % (title, "\n".join(
+    return "".join("\n%s\n\n%s\n" % (title, "\n".join(
         "    " + line if line else "" for line in module.__doc__.strip().splitlines()))
         for title, module in parts)

@@ -475,27 +475,34 @@ class Charts:
                     "(median, whiskers = min..max of repetitions)")
         self.save(fig, "gil_stats")
 
-    def summary(self):
-        """The headline markdown: speedup at N workers and 1-worker overhead."""
+    def headline(self):
+        """The summary's figures: {"workers": N, "workloads": [...], "labels": [...],
+        "speedup": {(workload, label): median speedup at N workers},
+        "overhead": {workload: {label: (median ratio, lo, hi)}} at 1 worker,
+        "failed": {(workload, label) with a failed run}}."""
         n = self.headline_workers
         speed, fails = {}, set()
         for w in self.workloads:
             for s in self.primary(w):
                 run = next((r for r in s.runs if r.workers == n), None)
-                if run and run.failed:
-                    fails.add((w, s.label))
                 sp = self.speedups(run) if run else None
                 if sp:
                     speed[(w, s.label)] = sp[0]
-                for r in s.runs:
-                    if r.failed:
-                        fails.add((w, s.label))
+                if any(r.failed for r in s.runs):
+                    fails.add((w, s.label))
         over = self.one_worker()
-        workloads = [w for w in self.workloads
-                     if any(k[0] == w for k in (*speed, *fails)) or w in over]
-        labels = [lab for lab in self.labels
-                  if any(k[1] == lab for k in (*speed, *fails))
-                  or any(lab in over.get(w, {}) for w in over)]
+        return {"workers": n, "speedup": speed, "overhead": over, "failed": fails,
+                "workloads": [w for w in self.workloads
+                              if any(k[0] == w for k in (*speed, *fails)) or w in over],
+                "labels": [lab for lab in self.labels
+                           if any(k[1] == lab for k in (*speed, *fails))
+                           or any(lab in over.get(w, {}) for w in over)]}
+
+    def summary(self):
+        """The headline markdown (headline() rendered), written to DIR/summary.md."""
+        h = self.headline()
+        n, speed, over, fails = h["workers"], h["speedup"], h["overhead"], h["failed"]
+        workloads, labels = h["workloads"], h["labels"]
         head = "| strategy | " + " | ".join(
             w + (f" ({self.kinds[w]})" if w in self.kinds else "") for w in workloads) + " |"
         rule = "|---|" + "---:|" * len(workloads)

@@ -4,7 +4,8 @@ compare() returns a Report: per lane its rows (benchmark, base and new
 values, change, p, q, verdict, note), whether the lane is gated, the
 problems that keep a gated lane from judging, the regressions, and the exit
 decision (Report.exit_status: 0 no regression, 1 regression, 2 a gated lane
-cannot judge). render.py writes it as markdown or JSON. Exit status 1 means:
+cannot judge). render.py writes it as markdown (what compare prints, and
+writes with --markdown FILE) or JSON (--json FILE). Exit status 1 means:
 a gated lane flagged a row, or a run failed in NEW (a benchmark with
 error_occurred, or a row BASE counted that failed or has no measured region
 under callgrind in NEW); 2 is also bad input (InputError: files that cannot
