@@ -25,7 +25,9 @@ import os
 import sys
 
 REPO = os.path.dirname(os.path.abspath(__file__))
-LIBRARY = os.path.join(REPO, "bench", "python")
+# The library: bench/python in a checkout, python/ beside an installed plot.py.
+LIBRARY = next((d for d in (os.path.join(REPO, "bench", "python"), os.path.join(REPO, "python"))
+                if os.path.isdir(d)), os.path.join(REPO, "bench", "python"))
 sys.path.insert(0, LIBRARY)
 try:
     import gilbench_results
@@ -148,7 +150,6 @@ def cmd_compare(args):
 def cmd_instructions(args):
     return instructions.count(instructions.Options(
         args.result, args.gilbench, args.jobs, args.repeat, args.tolerance, args.filter, args.out))
-
 
 def cmd_fidelity(argv):
     """Hands over to bench/python/fidelity.py's main(argv)."""

@@ -22,9 +22,10 @@ process_startup/process and /threads). gilbench's shared_read_immortal has
 no twin: CPython cannot make user objects immortal.
 
 The workloads' parameters are gilbench's, read from the binary (`--gilbench
-BIN --params --format=json`, default: build/gilbench of this checkout) or from
-a gilbench result file of the same scale (--params-from RESULT.json); the twin
-has no copy of its own (pytwin/params.py). --list needs neither.
+BIN --params --format=json`, default: build/gilbench of this checkout, else
+gilbench on PATH) or from a gilbench result file of the same scale
+(--params-from RESULT.json); the twin has no copy of its own
+(pytwin/params.py). --list needs neither.
 
 Every run's tally must equal the serial tally (computed once per workload,
 untimed; convoy's is fixed by its parameters); a mismatch or a failed worker
@@ -58,8 +59,11 @@ from pytwin import convoy, params, report, runners, shared_dict, workloads  # no
 
 PROG = "twin"
 REFERENCE = "cpython_serial"
-# The gilbench binary of this checkout, whose parameters the twin runs with.
+# The gilbench binary whose parameters the twin runs with: this checkout's build, else
+# (an installed twin) gilbench on PATH.
 GILBENCH = os.path.join(os.path.dirname(os.path.dirname(HERE)), "build", "gilbench")
+if not os.path.exists(GILBENCH):
+    GILBENCH = "gilbench"
 CHECKSUM_MASK = (1 << 52) - 1
 
 
@@ -119,7 +123,7 @@ def parse_args(argv):
     p.add_argument("--out", default=None, help="write the JSON results to FILE (atomically)")
     p.add_argument("--gilbench", default=GILBENCH, metavar="BIN",
                    help="the gilbench binary whose workload parameters to run with (its --params; "
-                        "default: build/gilbench of this checkout)")
+                        "default: build/gilbench of this checkout, else gilbench on PATH)")
     p.add_argument("--params-from", default=None, metavar="RESULT.json",
                    help="take the parameters from this gilbench result file instead (its "
                         "gilbench_params; it must have run at the same scale)")
