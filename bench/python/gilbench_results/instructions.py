@@ -23,7 +23,6 @@ it writes nothing.
 """
 
 import concurrent.futures
-import json
 import math
 import os
 import re
@@ -37,7 +36,7 @@ from dataclasses import dataclass
 from . import schema
 from .errors import InputError, bad_option, shown
 from .load import load_result
-from .output import write_output
+from .output import json_text, write_output
 from .stats import median
 
 # The measured region of every run (src/runners/threads.hpp, measured_run).
@@ -218,8 +217,9 @@ def count(args):
             "no_measured_region": sorted(uncounted)}
     target = args.out or args.result
     data = result.data  # the file as load_result read it: nothing else changes
-    data["context"][schema.INSTRUCTIONS_KEY] = json.dumps(lane, sort_keys=True)
-    write_output(target, json.dumps(data, indent=2) + "\n")
+    data["context"][schema.INSTRUCTIONS_KEY] = json_text(lane, sort_keys=True)
+    # strict JSON: the NaN Google Benchmark 1.7.1 wrote in _cv rows becomes null
+    write_output(target, json_text(data, indent=2) + "\n")
     print(f"instructions: {len(counts)} of {len(names)} counted in {time.time() - started:.0f} s"
           f", stored in {target} (context {schema.INSTRUCTIONS_KEY})", file=sys.stderr)
     if uncounted:

@@ -10,16 +10,44 @@ target is followed, so its target is replaced and the link stays a link
 /tmp, refused as the kernel's protected_symlinks would); a character device,
 FIFO or /dev/stdout is written directly. A failed write is an InputError
 (plot.py: exit 2) with the OS reason.
+
+Every JSON file the tools write (the twin's result file, the file
+`instructions` rewrites, compare --json, export, history.json) is strict
+JSON (RFC 8259), through json_text(): a number that is not finite (NaN,
+Infinity: Google Benchmark 1.7.1 writes NaN in the _cv rows of counters that
+are always 0) is written as null, wherever it is, and json.dumps runs with
+allow_nan=False, so that nothing else can slip through. JSON.parse,
+serde_json and strict Python parsers read every file.
 """
 
 import contextlib
 import errno
+import json
+import math
 import os
 import stat
 import sys
 import tempfile
 
 from .errors import InputError
+
+
+def finite(value):
+    """value with every float that is not finite (NaN, +-Infinity) replaced by None, in
+    nested lists, tuples and dicts too: what strict JSON can hold (null)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
+
+
+def json_text(value, indent=None, **options):
+    """value as strict JSON text: non-finite numbers as null (finite()), never a bare NaN
+    or Infinity (allow_nan=False). options go to json.dumps (sort_keys, separators)."""
+    return json.dumps(finite(value), indent=indent, allow_nan=False, **options)
 
 
 def current_umask():

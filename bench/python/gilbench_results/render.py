@@ -5,11 +5,11 @@ Both write the same data: markdown() the report plot.py compare prints (and
 for programs (--json; NaN becomes null).
 """
 
-import json
 import math
 
 from .errors import one_line
 from .gate import VERDICTS
+from .output import json_text
 from .stats import median, relative_iqr
 
 VERDICT_TEXT = {"regression": "**REGRESSION**", "failed": "**FAILED**", "improved": "improved",
@@ -193,5 +193,5 @@ def as_data(report):
 
 
 def as_json(report):
-    """as_data(report) as JSON text (strict: no NaN)."""
-    return json.dumps(as_data(report), indent=1, allow_nan=False) + "\n"
+    """as_data(report) as strict JSON text (output.json_text: no NaN, null instead)."""
+    return json_text(as_data(report), indent=1) + "\n"

@@ -9,12 +9,13 @@ gilbench's benchmark::AddCustomContext writes them. A failed repetition is a
 row with error_occurred/error_message and no time, never a silent time.
 
 Differences from the library, on purpose: the median of an even number of
-repetitions is the true median (1.7.1's is not), and library_build_type is
-"none" (no library is involved).
+repetitions is the true median (1.7.1's is not), library_build_type is
+"none" (no library is involved), and the file is strict JSON: the _cv of a
+counter whose mean is 0 (1.7.1 writes NaN there) is null, as is any other
+value that is not a finite number (gilbench_results.output.json_text).
 """
 
 import datetime
-import json
 import math
 import os
 import platform
@@ -22,7 +23,7 @@ import socket
 import statistics
 import sys
 
-from gilbench_results.output import write_output
+from gilbench_results.output import json_text, write_output
 from gilbench_results.stats import median
 
 # Every per-benchmark counter the twin writes, with its unit and which
@@ -221,5 +222,5 @@ def write_json(path, context, benchmarks):
     """Writes the result file through the results library's one writer (exclusive
     temporary file, renamed over the target; missing directories are made).
     Raises gilbench_results.errors.InputError."""
-    write_output(path, json.dumps({"context": context, "benchmarks": benchmarks}, indent=2)
+    write_output(path, json_text({"context": context, "benchmarks": benchmarks}, indent=2)
                  + "\n", make_dirs=True)
