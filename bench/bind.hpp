@@ -76,7 +76,8 @@ class ThreadsRunner final : public RowRunner {
 
   Outcome run() override {
     RunResult r = run_threads<S, Injected<W>>(pool_, config_, params_);
-    return {r.seconds, r.tally, static_cast<double>(r.tally.items), config_.workers, r.allocs, std::move(r.stats)};
+    return {r.seconds, r.tally, static_cast<double>(r.tally.items), config_.workers, r.cpu_seconds, r.allocs,
+            std::move(r.stats)};
   }
 
   static std::unique_ptr<RowRunner> make(const RowInputs& in) { return std::make_unique<ThreadsRunner>(in); }

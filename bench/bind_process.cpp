@@ -31,7 +31,8 @@ class ProcessRunner final : public RowRunner {
 
   Outcome run() override {
     RunResult r = process_run_result(pool_.run(workload_, params_), pool_);
-    return {r.seconds, r.tally, static_cast<double>(r.tally.items), pool_.size(), r.allocs, std::move(r.stats)};
+    return {r.seconds,    r.tally,  static_cast<double>(r.tally.items), pool_.size(),
+            r.cpu_seconds, r.allocs, std::move(r.stats)};
   }
   void finish() override { pool_.shutdown(); }
 

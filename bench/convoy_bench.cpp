@@ -25,6 +25,7 @@ Outcome ConvoyResult::outcome(int workers) const {
   o.tally->merge(loaded.tally);
   o.items = static_cast<double>(loaded.tally.items);
   o.workers = workers;
+  o.cpu_seconds = cpu_seconds;
   o.allocs = allocs;
   auto rate = [](const Convoy::Phase& p) { return p.seconds > 0 ? static_cast<double>(p.tally.items) / p.seconds : 0; };
   const double rps = rate(loaded);
@@ -56,6 +57,16 @@ class Burners {
       }
     }
     for (std::size_t i = 0; i < burners_.size(); ++i) await_ready(i);
+  }
+
+  // Kills and reaps every burner. RETURNS their CPU time, summed.
+  double stop() {
+    double cpu = 0;
+    for (auto& b : burners_) {
+      b->kill_and_reap();
+      cpu += b->cpu_seconds();
+    }
+    return cpu;
   }
 
   // Throws unless every burner is still running: one that died mid-run
@@ -109,6 +120,8 @@ ConvoyResult run_convoy_processes(int k, const Convoy::Params& params, const std
       Burners burners(k, exe, crash_last_burner);
       result.loaded = Convoy::io_loaded(ctx, fd, params, &result.latency);
       burners.check_alive();
+      // The burners' whole lives (start-up included) against phase 2.
+      result.cpu_seconds = result.loaded.cpu_seconds + burners.stop();
     }
   }
   result.allocs = ledger.total();

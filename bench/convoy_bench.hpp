@@ -56,6 +56,7 @@ struct ConvoyResult {
   LatencyHistogram latency;  // phase 2 round trips, ns
   AllocCounts allocs;
   RuntimeStats stats;
+  double cpu_seconds = 0;  // phase 2: the IO worker's, and the CPU workers' (their whole run)
 
   // As a row's outcome: real time = phase 2, tally of every phase, items =
   // phase 2's round trips, the io_* counters and the strategy's.
@@ -73,7 +74,7 @@ ConvoyResult run_convoy_threads(WorkerPool& pool, const RunConfig& config, const
     typename S::Runtime runtime(config);
     {
       Convoy::State<S> state(params, k);
-      pool.run([&](int i) {
+      const WorkerPool::Timing t = pool.run([&](int i) {
         AllocLedger::Scope scope(ledger);
         if (i > 0) Convoy::await_start(state);
         typename S::Runtime::Worker worker(i);
@@ -85,6 +86,9 @@ ConvoyResult run_convoy_threads(WorkerPool& pool, const RunConfig& config, const
           (void)Convoy::cpu_worker(ctx, state);
       });
       result.latency = state.latency;
+      // The CPU workers run only while phase 2 does; the IO worker's share
+      // is its phase 2.
+      result.cpu_seconds = t.cpu_seconds - t.worker_cpu_seconds[0] + result.loaded.cpu_seconds;
     }
     result.stats = runtime.stats();
   }

@@ -126,6 +126,7 @@ int run(int argc, char** argv) {
   const Suite suite = make_suite(o);
   try {
     set_name_filter(o.filter);
+    set_time_unit(o.time_unit);
   } catch (const UsageError& e) {
     std::fprintf(stderr, "gilbench: %s\n", e.what());
     return 2;
@@ -178,7 +179,13 @@ int run(int argc, char** argv) {
   Collector collector;
   std::ostringstream file_text;
   const auto file = out.empty() ? nullptr : file_reporter(o.out_format, file_text);
-  ConsoleOut console(collector, file.get());
+  // --benchmark_format=json|csv: that format on stdout, the console lines on stderr.
+  const auto display = o.display_format == "console" ? nullptr : file_reporter(o.display_format, std::cout);
+  std::vector<benchmark::BenchmarkReporter*> forward;
+  if (file) forward.push_back(file.get());
+  if (display) forward.push_back(display.get());
+  ConsoleOut console(collector, forward);
+  if (display) console.SetOutputStream(&std::cerr);
   const std::size_t ran = benchmark::RunSpecifiedBenchmarks(&console);
   progress().finish();
   benchmark::Shutdown();
@@ -187,14 +194,14 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "gilbench: no benchmark matched\n");
     return 2;
   }
-  std::fputs(summary_table(collector).c_str(), stdout);
+  std::fputs(summary_table(collector).c_str(), display ? stderr : stdout);
   int status = 0;
   if (!out.empty()) {
     if (const std::string why = out.write(file_text.str()); !why.empty()) {
       std::fprintf(stderr, "gilbench: %s\n", why.c_str());
       status = 1;
     } else {
-      std::printf("\nresults: %s\n", o.out.c_str());
+      std::fprintf(display ? stderr : stdout, "\nresults: %s\n", o.out.c_str());
     }
   }
   std::fflush(stdout);

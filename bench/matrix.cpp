@@ -159,6 +159,7 @@ std::vector<const Metric*> all_metrics() {
   };
   add(kRowMetrics);
   for_each_type(AllStrategies{}, [&]<Strategy S> { add(metrics_of<S>()); });
+  add(kThreadsMetrics);
   add(kProcessMetrics);
   add(kConvoyMetrics);
   return all;

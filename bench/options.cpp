@@ -48,6 +48,20 @@ std::vector<std::string> parse_names(const std::string& text, const std::string&
   return names;
 }
 
+// Google Benchmark's flags that gilbench refuses, and why.
+constexpr std::pair<std::string_view, std::string_view> kRefusedBenchmarkFlags[] = {
+    {"--benchmark_min_time",
+     "every gilbench repetition is one run of fixed work (Iterations(1)), so a minimum time does not apply; "
+     "use --repetitions for more samples"},
+    {"--benchmark_min_warmup_time", "gilbench builds each run's state before its timed region; there is no warm-up loop"},
+    {"--benchmark_report_aggregates_only",
+     "the result file must hold every repetition (plot.py computes its statistics from them)"},
+    {"--benchmark_perf_counters",
+     "gilbench times each run with its own clock; for instruction counts use plot.py instructions (callgrind)"},
+    {"--benchmark_counters_tabular",
+     "gilbench's console prints one line per benchmark; every counter is in --out or --benchmark_format=json|csv"},
+};
+
 // A list flag that takes one value: refuse "a,b".
 std::string one_name(const std::string& text, const std::string& flag, const std::vector<std::string>& known) {
   const std::vector<std::string> names = parse_names(text, flag, known);
@@ -129,6 +143,22 @@ Options parse_options(int argc, char** argv, const std::vector<std::string>& kno
       }
       continue;
     }
+    if (arg.rfind("--benchmark_format=", 0) == 0) {
+      o.display_format = arg.substr(19);
+      if (o.display_format != "json" && o.display_format != "csv" && o.display_format != "console")
+        throw UsageError("--benchmark_format: '" + o.display_format + "' is not console, json or csv");
+      continue;
+    }
+    if (arg.rfind("--benchmark_time_unit=", 0) == 0) {
+      o.time_unit = arg.substr(22);
+      if (o.time_unit != "ns" && o.time_unit != "us" && o.time_unit != "ms" && o.time_unit != "s")
+        throw UsageError("--benchmark_time_unit: '" + o.time_unit + "' is not ns, us, ms or s");
+      continue;
+    }
+    // Google Benchmark flags that cannot mean what they say here: refused,
+    // with the reason, rather than silently ignored.
+    for (const auto& [flag, why] : kRefusedBenchmarkFlags)
+      if (arg == flag || arg.rfind(std::string(flag) + "=", 0) == 0) throw UsageError(std::string(flag) + ": " + std::string(why));
     if (arg.rfind("--benchmark_repetitions=", 0) == 0) {
       benchmark_reps = arg.substr(24);
       parse_int(benchmark_reps, "--benchmark_repetitions", 1, 1000);

@@ -4,19 +4,31 @@
 #include "run_spec.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <iterator>
 #include <cstdio>
 #include <set>
 #include <sstream>
 
 namespace gilbench {
 
-std::vector<benchmark::BenchmarkReporter::Run> clean_names(
-    const std::vector<benchmark::BenchmarkReporter::Run>& runs) {
-  std::vector<benchmark::BenchmarkReporter::Run> out = runs;
-  for (auto& r : out) {
+std::vector<benchmark::BenchmarkReporter::Run> clean_runs(const std::vector<benchmark::BenchmarkReporter::Run>& runs) {
+  using Run = benchmark::BenchmarkReporter::Run;
+  std::vector<Run> out;
+  for (Run r : runs) {
     r.run_name.iterations.clear();
     r.run_name.time_type.clear();
     r.run_name.repetitions.clear();
+    if (auto it = r.counters.find(kCpuTimeCounter); it != r.counters.end()) {
+      r.cpu_accumulated_time = it->second.value * static_cast<double>(r.iterations);
+      r.counters.erase(it);
+    }
+    for (auto it = r.counters.begin(); it != r.counters.end();)
+      it = std::isfinite(it->second.value) ? std::next(it) : r.counters.erase(it);
+    if (r.run_type == Run::RT_Aggregate &&
+        !(std::isfinite(r.real_accumulated_time) && std::isfinite(r.cpu_accumulated_time)))
+      continue;
+    out.push_back(std::move(r));
   }
   return out;
 }
@@ -59,7 +71,8 @@ std::string human(double v) {
 }  // namespace
 
 bool ConsoleOut::ReportContext(const Context& context) {
-  if (file_ && !file_->ReportContext(context)) return false;
+  for (auto* r : forward_)
+    if (!r->ReportContext(context)) return false;
   // Google Benchmark's header, less the long JSON values of the context
   // (counter registry, parameters), which belong in the result file.
   std::ostringstream basic;
@@ -69,17 +82,21 @@ bool ConsoleOut::ReportContext(const Context& context) {
   for (std::string line; std::getline(lines, line);) {
     if (line.size() > kWidth) line = line.substr(0, kWidth - 20) + " ... (see the JSON)";
     GetErrorStream() << line << "\n";
+    if (line.find("Library was built as DEBUG") != std::string::npos)
+      GetErrorStream() << "gilbench: note: Debian builds Google Benchmark without NDEBUG, so it says DEBUG, but "
+                          "optimised; gilbench times every run with its own clock, so this does not affect the "
+                          "figures\n";
   }
   return true;
 }
 
 void ConsoleOut::Finalize() {
-  if (file_) file_->Finalize();
+  for (auto* r : forward_) r->Finalize();
 }
 
 void ConsoleOut::ReportRuns(const std::vector<Run>& runs) {
-  if (file_) file_->ReportRuns(runs);
-  const auto clean = clean_names(runs);
+  for (auto* r : forward_) r->ReportRuns(runs);
+  const auto clean = clean_runs(runs);
   collector_.add(clean);
   std::vector<double> ms;
   const Run* last = nullptr;

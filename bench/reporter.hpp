@@ -10,12 +10,24 @@
 
 namespace gilbench {
 
-// Strips Google Benchmark's decorations ("/iterations:1", "/manual_time"):
-// gilbench's names are exactly <workload>/<strategy>/workers:<n>[/...], and
-// the iteration count and time type are fixed by the suite and recorded in
-// the context (gilbench_time).
-std::vector<benchmark::BenchmarkReporter::Run> clean_names(
-    const std::vector<benchmark::BenchmarkReporter::Run>& runs);
+// The counter that carries a run's cpu_time from the benchmark body to the
+// reporters: Google Benchmark measures the CPU time of its own thread, which
+// only waits for the workers, so the body measures the workers' (threads'
+// and child processes') and the reporters put it in cpu_time. Aggregate rows
+// carry the counter's statistic, which is the same statistic of cpu_time.
+inline constexpr const char* kCpuTimeCounter = "gilbench_cpu_seconds";
+
+// What every reporter gets instead of Google Benchmark's runs:
+// - the clean names: gilbench's names are exactly
+//   <workload>/<strategy>/workers:<n>[/...] (no "/iterations:1",
+//   "/manual_time"; the iteration count and time type are fixed by the suite
+//   and recorded in the context, gilbench_time);
+// - cpu_time from kCpuTimeCounter, which is removed;
+// - no value that is not a finite number: JSON has no NaN. Google Benchmark
+//   1.7.1 computes 0/0 for the coefficient of variation of an all-zero
+//   counter; such a counter is left out of that aggregate row, and an
+//   aggregate row whose times are not finite is left out.
+std::vector<benchmark::BenchmarkReporter::Run> clean_runs(const std::vector<benchmark::BenchmarkReporter::Run>& runs);
 
 // What the summary table and the exit status need from every run.
 class Collector {
@@ -36,30 +48,31 @@ class Collector {
 // Benchmark's tabular console output is one column per counter of every
 // strategy: too wide to read.)
 //
-// It also feeds `file`, when given, everything it gets: the result file is
-// produced in memory by that reporter and written by gilbench at the end
-// (bench/output_file.hpp), never opened by Google Benchmark.
+// It also feeds each of `forward` everything it gets: the result file is
+// produced in memory by such a reporter and written by gilbench at the end
+// (bench/output_file.hpp), never opened by Google Benchmark; and with
+// --benchmark_format=json|csv another one writes that format to stdout,
+// while these lines go to stderr (SetOutputStream).
 class ConsoleOut : public benchmark::BenchmarkReporter {
  public:
-  explicit ConsoleOut(Collector& c, benchmark::BenchmarkReporter* file = nullptr)
-      : collector_(c), file_(file) {}
+  ConsoleOut(Collector& c, std::vector<benchmark::BenchmarkReporter*> forward)
+      : collector_(c), forward_(std::move(forward)) {}
   bool ReportContext(const Context& context) override;
   void ReportRuns(const std::vector<Run>& runs) override;
   void Finalize() override;
 
  private:
   Collector& collector_;
-  benchmark::BenchmarkReporter* file_;
+  std::vector<benchmark::BenchmarkReporter*> forward_;
 };
 
-// Google Benchmark's file reporters (json, csv, console) with gilbench's
-// clean run names.
+// Google Benchmark's file reporters (json, csv, console) on clean_runs().
 template <class Base>
 class CleanNames : public Base {
  public:
   using Base::Base;
   void ReportRuns(const std::vector<benchmark::BenchmarkReporter::Run>& runs) override {
-    Base::ReportRuns(clean_names(runs));
+    Base::ReportRuns(clean_runs(runs));
   }
 };
 

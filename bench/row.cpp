@@ -8,6 +8,7 @@
 #include <exception>
 
 #include "options.hpp"  // UsageError
+#include "reporter.hpp"  // kCpuTimeCounter
 
 namespace gilbench {
 
@@ -27,6 +28,8 @@ struct NameFilter {
   }
 } g_filter;
 
+benchmark::TimeUnit g_time_unit = benchmark::kMillisecond;
+
 double low52(std::uint64_t checksum) {
   // A double holds 53 bits exactly; the low 52 are enough to tell runs apart.
   return static_cast<double>(checksum & ((std::uint64_t{1} << 52) - 1));
@@ -45,6 +48,9 @@ void write_counters(benchmark::State& state, const RunSpec& spec, const Outcome&
     set(kBytesPerObject,
         o.allocs.allocated > 0 ? static_cast<double>(o.allocs.bytes) / static_cast<double>(o.allocs.allocated) : 0);
   }
+  // cpu_time: the workers' CPU time, not the waiting main thread's; carried
+  // to the reporters in this counter (bench/reporter.hpp).
+  if (o.cpu_seconds >= 0) state.counters[kCpuTimeCounter] = benchmark::Counter(o.cpu_seconds);
   for (const auto& [metric, value] : o.stats.counters) {
     if (!metric->per_worker_time) {
       set(*metric, value);
@@ -132,6 +138,13 @@ void set_name_filter(const std::string& filter) {
   g_filter.active = true;
 }
 
+void set_time_unit(const std::string& unit) {
+  g_time_unit = unit == "ns"   ? benchmark::kNanosecond
+                : unit == "us" ? benchmark::kMicrosecond
+                : unit == "s"  ? benchmark::kSecond
+                               : benchmark::kMillisecond;
+}
+
 bool name_selected(const std::string& name) {
   return !g_filter.active || (::regexec(&g_filter.re, name.c_str(), 0, nullptr, 0) == 0) != g_filter.negated;
 }
@@ -152,7 +165,7 @@ bool register_benchmark(const RunSpec& spec, std::function<void(benchmark::State
                                })
       ->UseManualTime()
       ->Iterations(1)
-      ->Unit(benchmark::kMillisecond);
+      ->Unit(g_time_unit);
   return true;
 }
 

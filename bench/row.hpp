@@ -37,6 +37,7 @@ struct Outcome {
   std::optional<Tally> tally;  // the result; nullopt for rows that compute none (start-up)
   double items = 0;            // work items of the timed region (items_per_second)
   int workers = 0;             // workers that ran (convoy: K + 1), for per-worker-time metrics
+  double cpu_seconds = -1;     // CPU time of every worker of the timed region (< 0: not measured)
   AllocCounts allocs;          // objects of the run: every one must be freed
   RuntimeStats stats;          // the strategy's, the runner's and the workload's counters
 };
@@ -103,9 +104,13 @@ void skip_before_loop(benchmark::State& state, const std::string& why);
 // the regex is malformed.
 void set_name_filter(const std::string& filter);
 bool name_selected(const std::string& name);
+// The time unit of every row registered from now on: ns, us, ms (default)
+// or s (--benchmark_time_unit).
+void set_time_unit(const std::string& unit);
 
 // Registers `body` under row's name the way every gilbench run is
-// measured: manual (wall) time, one iteration per repetition, milliseconds.
+// measured: manual (wall) time, one iteration per repetition, in the time
+// unit set by set_time_unit().
 // Returns false (and registers nothing) if the filter does not select it.
 //
 // Once a repetition fails, every later repetition of the benchmark fails at

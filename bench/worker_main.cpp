@@ -25,6 +25,8 @@
 #include "hooks.hpp"
 #include "runners/process_protocol.hpp"
 #include "runners/processes.hpp"
+#include "runners/start_gate.hpp"
+#include "runtime/cpu_time.hpp"
 #include "runtime/blocking_io.hpp"
 #include "runtime/object.hpp"
 #include "strategies/serial.hpp"
@@ -39,6 +41,7 @@ using Clock = std::chrono::steady_clock;
 struct WorkerArgs {
   int index = -1;
   pid_t parent = 0;
+  std::string gate;  // the start gate's name (runners/start_gate.hpp)
   Hooks hooks;  // test only
 };
 
@@ -53,6 +56,8 @@ WorkerArgs parse_worker_args(const std::vector<std::string>& args) {
       a.index = std::stoi(value);
     } else if (name == "--parent") {
       a.parent = static_cast<pid_t>(std::stol(value));
+    } else if (name == "--gate") {
+      a.gate = value;
     } else {
       hooks.push_back(arg);
     }
@@ -63,7 +68,8 @@ WorkerArgs parse_worker_args(const std::vector<std::string>& args) {
     for (auto m : kMisbehaviours) known |= m == a.hooks.misbehave;
     if (!known) throw std::invalid_argument("unknown --misbehave mode '" + a.hooks.misbehave + "'");
   }
-  if (a.index < 0 || a.parent <= 0) throw std::invalid_argument("needs --index=N and --parent=PID");
+  if (a.index < 0 || a.parent <= 0 || a.gate.empty())
+    throw std::invalid_argument("needs --index=N, --parent=PID and --gate=NAME");
   return a;
 }
 
@@ -116,6 +122,8 @@ void send(int fd, const nlohmann::json& message) { write_all(fd, wire::encode(me
 
 // The request loop. RETURNS: the exit status.
 int serve(const WorkerArgs& a, int in, int out) {
+  const StartGate gate = StartGate::open(a.gate);
+  std::uint64_t runs = 0;
   send(out, {{"op", "ready"},
              {"pid", ::getpid()},
              {"index", a.index},
@@ -147,11 +155,19 @@ int serve(const WorkerArgs& a, int in, int out) {
         write_all(out, "this is not a frame\n");
         continue;  // and wait for a request that never comes
       }
+      send(out, {{"op", "armed"}});
+      gate.wait_for(++runs);
       const auto t0 = Clock::now();
+      const double cpu0 = process_cpu_seconds();
       Tally t = job->run();
+      const double cpu = process_cpu_seconds() - cpu0;
       const auto busy = std::chrono::nanoseconds(Clock::now() - t0).count();
       if (misbehave == "leak") leaked.push_back(make<IntObj<Serial>>(0));
-      send(out, {{"op", "result"}, {"tally", t}, {"busy_ns", busy}});
+      send(out, {{"op", "result"},
+                 {"tally", t},
+                 {"busy_ns", busy},
+                 {"cpu_ns", cpu * 1e9},
+                 {"start_ns", std::chrono::nanoseconds(t0.time_since_epoch()).count()}});
     } else if (op == "release") {
       job.reset();
       const AllocCounts d = thread_alloc_counts() - start;

@@ -173,6 +173,29 @@ code=$?
 [ "$code" -eq 0 ] || fail "SIGHUP killed a run started with SIGHUP ignored (exit $code)"
 [ -f "$tmp/hup.json" ] || fail "the SIGHUP-ignoring run wrote no result"
 
+# ---- Google Benchmark's flags: honoured as documented, or refused with the reason ----
+expect_exit 2 "--benchmark_min_time: every gilbench repetition is one run" --benchmark_min_time=2
+expect_exit 2 "--benchmark_perf_counters: gilbench times each run" --benchmark_perf_counters=INSTRUCTIONS
+expect_exit 2 "--benchmark_report_aggregates_only: the result file must hold every repetition" --benchmark_report_aggregates_only=true
+expect_exit 2 "--benchmark_format: 'xml' is not console, json or csv" --benchmark_format=xml
+expect_exit 2 "--benchmark_time_unit: 'h' is not" --benchmark_time_unit=h
+# --benchmark_format=json: JSON on stdout (valid: no NaN), the console on stderr.
+"$bin" --quick --workloads=countdown --strategies=serial,atomic_rc --repetitions=3 --benchmark_format=json \
+  --benchmark_time_unit=us >"$tmp/fmt.json" 2>"$tmp/fmt.err" || fail "--benchmark_format=json exited $?"
+grep -q "Speedup over serial" "$tmp/fmt.err" || fail "--benchmark_format=json: no summary on stderr"
+/usr/bin/python3 - "$tmp/fmt.json" <<'PY' || fail "--benchmark_format=json: stdout is not strict JSON with us and the workers' cpu_time"
+import json, sys
+def bad(c): raise ValueError("not JSON: " + c)
+d = json.load(open(sys.argv[1]), parse_constant=bad)
+rows = [b for b in d["benchmarks"] if b["run_type"] == "iteration"]
+assert rows and all(b["time_unit"] == "us" for b in rows), rows[0]["time_unit"]
+assert any(b.get("aggregate_name") == "cv" for b in d["benchmarks"]), "3 repetitions make cv rows"
+for b in rows:
+    # cpu_time is the workers' CPU, not the waiting main thread's (~0)
+    assert b["cpu_time"] > 0.3 * b["real_time"], (b["name"], b["cpu_time"], b["real_time"])
+    assert "gilbench_cpu_seconds" not in b
+PY
+
 # ---- the process runner (src/runners/processes.hpp) ----
 # workers_of PID: the worker processes a gilbench with that pid started (live or not yet reaped).
 workers_of() { pgrep -f -- "--worker --index=[0-9]+ --parent=$1( |\$)"; }

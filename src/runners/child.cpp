@@ -150,16 +150,23 @@ pid_t Child::pid() const noexcept { return impl_->pid; }
 int Child::in_fd() const noexcept { return impl_->replies.native_source(); }
 int Child::out_fd() const noexcept { return impl_->requests.native_sink(); }
 
-bool Child::try_reap() noexcept {
-  if (reaped_) return true;
-  int status = 0;
-  pid_t got;
-  while ((got = ::waitpid(impl_->pid, &status, WNOHANG)) < 0 && errno == EINTR) {
-  }
-  if (got == 0) return false;
+void Child::note_reaped(pid_t got, int status, const struct rusage& usage) noexcept {
   reaped_ = true;
   // got < 0 (ECHILD): someone else reaped it; report it as killed.
   status_ = got == impl_->pid ? status : (SIGKILL & 0x7f);
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; };
+  cpu_seconds_ = got == impl_->pid ? seconds(usage.ru_utime) + seconds(usage.ru_stime) : 0;
+}
+
+bool Child::try_reap() noexcept {
+  if (reaped_) return true;
+  int status = 0;
+  struct rusage usage {};
+  pid_t got;
+  while ((got = ::wait4(impl_->pid, &status, WNOHANG, &usage)) < 0 && errno == EINTR) {
+  }
+  if (got == 0) return false;
+  note_reaped(got, status, usage);
   return true;
 }
 
@@ -167,11 +174,11 @@ void Child::kill_and_reap() noexcept {
   if (try_reap()) return;
   ::kill(impl_->pid, SIGKILL);
   int status = 0;
+  struct rusage usage {};
   pid_t got;
-  while ((got = ::waitpid(impl_->pid, &status, 0)) < 0 && errno == EINTR) {
+  while ((got = ::wait4(impl_->pid, &status, 0, &usage)) < 0 && errno == EINTR) {
   }
-  reaped_ = true;
-  status_ = got == impl_->pid ? status : (SIGKILL & 0x7f);
+  note_reaped(got, status, usage);
 }
 
 }  // namespace gilbench

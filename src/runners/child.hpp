@@ -24,6 +24,7 @@
 // pipe ends) and releases both when it is destroyed.
 #pragma once
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <memory>
@@ -55,12 +56,15 @@ class Child {
   void kill_and_reap() noexcept;
   bool reaped() const noexcept { return reaped_; }
   int status() const noexcept { return status_; }  // wait status, once reaped
+  double cpu_seconds() const noexcept { return cpu_seconds_; }  // user + system, once reaped
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
   bool reaped_ = false;
   int status_ = 0;
+  double cpu_seconds_ = 0;
+  void note_reaped(pid_t got, int status, const struct rusage& usage) noexcept;
 };
 
 }  // namespace gilbench

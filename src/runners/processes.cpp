@@ -19,6 +19,7 @@
 
 #include "runners/child.hpp"
 #include "runners/process_protocol.hpp"
+#include "runtime/cpu_time.hpp"
 
 namespace gilbench {
 
@@ -99,14 +100,15 @@ struct ProcessPool::Worker {
   }
 };
 
-ProcessPool::ProcessPool(int workers, ProcessOptions options) : options_(std::move(options)), size_(workers) {
+ProcessPool::ProcessPool(int workers, ProcessOptions options)
+    : options_(std::move(options)), size_(workers), gate_(StartGate::create()) {
   if (workers < 1) throw ProcessError("a process pool needs at least one worker");
   ignore_sigpipe();
   startup_.assign(static_cast<std::size_t>(workers), 0.0);
   std::vector<Clock::time_point> spawned(static_cast<std::size_t>(workers));
   for (int i = 0; i < workers; ++i) {
     std::vector<std::string> args = {"--worker", "--index=" + std::to_string(i),
-                                     "--parent=" + std::to_string(::getpid())};
+                                     "--parent=" + std::to_string(::getpid()), "--gate=" + gate_.name()};
     args.insert(args.end(), options_.worker_args.begin(), options_.worker_args.end());
     spawned[static_cast<std::size_t>(i)] = Clock::now();
     try {
@@ -124,6 +126,7 @@ ProcessPool::ProcessPool(int workers, ProcessOptions options) : options_(std::mo
     startup_[static_cast<std::size_t>(w.index)] =
         std::max(0.0, seconds_between(spawned[static_cast<std::size_t>(w.index)], ready));
   });
+  gate_.unlink();  // every worker has mapped it (each maps it before saying it is ready)
 }
 
 ProcessPool::~ProcessPool() {
@@ -287,13 +290,17 @@ ProcessRun ProcessPool::run(std::string_view workload, const nlohmann::json& par
     out.workers[static_cast<std::size_t>(w.index)].state_bytes = m.at("state_bytes").get<std::int64_t>();
   });
 
-  // Run, timed: the request out, the work, the result back, parsed and merged.
+  // Run: the request out, every worker armed at the start gate (untimed);
+  // then, timed, the gate opens, the work, the result back, parsed and merged.
   std::uint64_t bytes_before = 0;
   for (auto& w : workers_) bytes_before += w->bytes_in + w->bytes_out;
   const std::string run_frame = wire::encode({{"op", "run"}});
-  bool first = true;
-  const auto start = Clock::now();
   for (auto& w : workers_) send(*w, run_frame, "run");
+  collect("run", "armed", options_.timeout, [](Worker&, const nlohmann::json&) {});
+  bool first = true;
+  const double parent_cpu = thread_cpu_seconds();
+  const auto start = Clock::now();
+  gate_.open_for(++runs_);
   out.merge_seconds = collect("run", "result", options_.timeout, [&](Worker& w, const nlohmann::json& m) {
     Tally t = m.at("tally").get<Tally>();
     if (first)
@@ -301,9 +308,20 @@ ProcessRun ProcessPool::run(std::string_view workload, const nlohmann::json& par
     else
       out.tally.merge(t);
     first = false;
-    out.workers[static_cast<std::size_t>(w.index)].busy_seconds = m.at("busy_ns").get<double>() * 1e-9;
+    auto& r = out.workers[static_cast<std::size_t>(w.index)];
+    r.busy_seconds = m.at("busy_ns").get<double>() * 1e-9;
+    r.cpu_seconds = m.at("cpu_ns").get<double>() * 1e-9;
+    r.start_ns = m.at("start_ns").get<std::int64_t>();
   });
   out.seconds = seconds_between(start, Clock::now());
+  out.cpu_seconds = thread_cpu_seconds() - parent_cpu;
+  std::int64_t first_start = INT64_MAX, last_start = INT64_MIN;
+  for (const WorkerReport& r : out.workers) {
+    out.cpu_seconds += r.cpu_seconds;
+    first_start = std::min(first_start, r.start_ns);
+    last_start = std::max(last_start, r.start_ns);
+  }
+  out.skew_seconds = static_cast<double>(last_start - first_start) * 1e-9;
   for (auto& w : workers_) out.ipc_bytes += w->bytes_in + w->bytes_out;
   out.ipc_bytes -= bytes_before;
 
@@ -383,6 +401,8 @@ RunResult process_run_result(const ProcessRun& run, const ProcessPool& pool) {
   double startup = 0;
   for (double s : pool.startup_seconds()) startup += s;
   if (!pool.startup_seconds().empty()) startup /= static_cast<double>(pool.startup_seconds().size());
+  r.cpu_seconds = run.cpu_seconds;
+  r.stats.add(kStartSkewUs, run.skew_seconds * 1e6);
   r.stats.add(kStartupMs, startup * 1e3);
   r.stats.add(kIpcBytes, static_cast<double>(run.ipc_bytes));
   r.stats.add(kIpcFrac, run.seconds > 0 ? std::max(0.0, run.seconds - slowest) / run.seconds : 0);

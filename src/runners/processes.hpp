@@ -16,7 +16,11 @@
 //   parent -> worker i                  worker i -> parent            timed
 //   prepare{workload, params, shard}    prepared{state_bytes}          no
 //     (builds the workload's State<Serial> from the Params)
-//   run{}                               result{tally, busy_ns}         yes
+//   run{}                               armed{}                        no
+//     (then spins on the start gate, runners/start_gate.hpp; when every
+//      worker is armed the parent starts the clock and opens the gate)
+//                                       result{tally, busy_ns, cpu_ns,  yes
+//                                              start_ns}
 //     (measured_run on its shard, then W::finish on its own state; the parent
 //      parses and merges each result as it arrives; the clock stops after
 //      the last merge)
@@ -52,6 +56,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runners/start_gate.hpp"
 #include "runners/threads.hpp"
 #include "runtime/heap.hpp"
 #include "runtime/metric.hpp"
@@ -119,15 +124,19 @@ struct WorkerReport {
   int index = 0;
   pid_t pid = 0;
   double busy_seconds = 0;      // measured_run(s) + W::finish, timed inside the worker
+  double cpu_seconds = 0;       // its CPU time over the same work
+  std::int64_t start_ns = 0;    // steady_clock when it started the work (the clock is system-wide)
   AllocCounts allocs;           // prepare to release: state, run and drop
   std::int64_t state_bytes = 0; // object bytes of its State (+ the injection's copy)
   std::int64_t rss_peak_kb = 0; // getrusage ru_maxrss after the release
 };
 
 struct ProcessRun {
-  double seconds = 0;             // first run request sent .. last result merged
+  double seconds = 0;             // the gate opened (every worker armed) .. last result merged
+  double skew_seconds = 0;        // first .. last worker starting its work
   double merge_seconds = 0;       // parent: parsing result frames + merging tallies
-  std::uint64_t ipc_bytes = 0;    // frames of the timed phase, both directions
+  double cpu_seconds = 0;         // the workers' CPU time over their work, and the parent's over the run
+  std::uint64_t ipc_bytes = 0;    // frames of the run phase (run, armed, result), both directions
   Tally tally;                    // merged over workers
   std::vector<WorkerReport> workers;
 };
@@ -167,6 +176,8 @@ class ProcessPool {
 
   ProcessOptions options_;
   int size_ = 0;
+  StartGate gate_;
+  std::uint64_t runs_ = 0;  // run phases so far: the gate's value for the next is runs_ + 1
   std::vector<std::unique_ptr<Worker>> workers_;  // empty once torn down
   std::vector<double> startup_;
 };

@@ -1,14 +1,20 @@
 // The threads runner: N workers as threads of this process.
 //
-// WorkerPool keeps its threads for one benchmark (the pool is built before
-// the timed region, like a ThreadPoolExecutor), and run() hands every thread
-// its job and returns the wall time from the release of the workers to the
-// end of the last one. run_threads<S, W>() is one measured run: the shared
+// WorkerPool keeps its threads for one repetition (the pool is built before
+// the timed region, like a ThreadPoolExecutor). run() hands every thread its
+// job, waits until every one of them is running and spinning at a start
+// barrier, then releases them and returns the wall time from the release to
+// the end of the last one: as Google Benchmark starts the clock of a
+// threaded benchmark only after all threads pass a barrier. The wake-up of
+// an idle CPU (up to a millisecond on some VMs) stays outside the timed
+// region; what is left of it shows as the start skew (first to last worker
+// starting its work). run_threads<S, W>() is one measured run: the shared
 // state is built and freed outside the timed region, the strategy's runtime
 // (the GIL) is fresh for each run, and the allocation ledger proves that
 // every object of the run was freed exactly once.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -39,14 +45,24 @@ class WorkerPool {
 
   int size() const noexcept { return static_cast<int>(threads_.size()); }
 
+  // What run() measured.
+  struct Timing {
+    double seconds = 0;      // release of the workers .. the last one's finish
+    double skew_seconds = 0; // first .. last worker starting its job
+    double cpu_seconds = 0;  // CPU time of the workers' jobs, summed
+    std::vector<double> worker_cpu_seconds;
+  };
+
   // Runs job(i) on worker i for every worker and waits for all of them.
-  // RETURNS: seconds from the release of the workers to the last finish.
   // An exception thrown by a job is rethrown here (the first one).
-  double run(const std::function<void(int)>& job);
+  Timing run(const std::function<void(int)>& job);
 
  private:
   void loop(int index);
   void stop() noexcept;
+  // Spins (yielding the CPU, which the releasing thread may need) until
+  // `word` reaches `value`.
+  static void spin_until(const std::atomic<std::uint64_t>& word, std::uint64_t value) noexcept;
 
   std::vector<std::thread> threads_;
   std::mutex mutex_;
@@ -59,7 +75,21 @@ class WorkerPool {
   bool stopping_ = false;
   std::chrono::steady_clock::time_point last_finish_;
   std::exception_ptr error_;
+  std::vector<std::chrono::steady_clock::time_point> started_;  // per worker, this run
+  std::vector<double> cpu_seconds_;                              // per worker, this run
+  // The start barrier: workers count themselves in, then spin until
+  // release_ holds this run's generation.
+  std::atomic<std::uint64_t> arrived_{0};
+  std::atomic<std::uint64_t> release_{0};
 };
+
+// How evenly the workers of a run started (WorkerPool::Timing::skew_seconds):
+// large values mean the start barrier could not hold them (more workers
+// than CPUs) and part of the run was not parallel.
+inline constexpr Metric kStartSkewUs{"start_skew_us", "us", Better::kLower,
+                                     "time from the first worker starting its work to the last one (after the "
+                                     "start barrier releases them all)"};
+inline constexpr const Metric* kThreadsMetrics[] = {&kStartSkewUs};
 
 // A worker's membership of the runtime: attach() now, detach() at scope exit,
 // so a worker that throws still releases the GIL to the others.
@@ -78,6 +108,7 @@ class Attached {
 
 struct RunResult {
   double seconds = 0;
+  double cpu_seconds = 0;  // of every worker (threads or processes), summed
   Tally tally;
   AllocCounts allocs;  // summed over every thread of the run
   RuntimeStats stats;
@@ -103,17 +134,20 @@ RunResult run_threads(WorkerPool& pool, const RunConfig& config, const typename 
     {
       typename W::template State<S> state(params);
       std::vector<Tally> partial(static_cast<std::size_t>(n));
-      result.seconds = pool.run([&](int i) {
+      const WorkerPool::Timing t = pool.run([&](int i) {
         AllocLedger::Scope worker_thread(ledger);
         typename S::Runtime::Worker worker(i);
         Attached<S> attached(runtime, worker);
         Context<S> ctx(runtime, worker, i);
         partial[static_cast<std::size_t>(i)] = measured_run<S, W>(ctx, state, Shard{i, n});
       });
+      result.seconds = t.seconds;
+      result.cpu_seconds = t.cpu_seconds;
+      result.stats.add(kStartSkewUs, t.skew_seconds * 1e6);
       for (const Tally& t : partial) result.tally.merge(t);
       result.tally.merge(W::finish(state));
     }
-    result.stats = runtime.stats();
+    result.stats.append(runtime.stats());
   }
   result.allocs = ledger.total();
   return result;

@@ -47,6 +47,7 @@
 
 #include "runtime/histogram.hpp"
 #include "runtime/blocking_io.hpp"
+#include "runtime/cpu_time.hpp"
 #include "runtime/object.hpp"
 #include "workloads/echo_round_trip.hpp"
 #include "workloads/workload.hpp"
@@ -89,6 +90,7 @@ struct Convoy {
   struct Phase {
     Tally tally;  // its round trips (items) and their echoes' digests
     double seconds = 0;
+    double cpu_seconds = 0;  // the IO worker's CPU time in the phase
   };
 
   template <Strategy S>
@@ -114,6 +116,7 @@ struct Convoy {
   static Phase io_phase(Context<S>& ctx, int fd, const Params& p, std::int64_t first, std::int64_t count,
                         LatencyHistogram* latency) {
     Phase ph;
+    const double cpu_start = thread_cpu_seconds();
     const auto start = std::chrono::steady_clock::now();
     auto before = start;
     for (std::int64_t i = first; i < first + count; ++i) {
@@ -130,6 +133,7 @@ struct Convoy {
       ++ph.tally.items;
     }
     ph.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    ph.cpu_seconds = thread_cpu_seconds() - cpu_start;
     return ph;
   }
 

@@ -8,21 +8,40 @@ file's context: no strategy, workload or worker count is listed here, so a
 new strategy or workload needs no edit of this file.
 
   speedup      per workload: speedup over the reference against worker
-               count, one line per strategy, the ideal line, the spread of
-               repetitions (band = min..max, dots = repetitions)
+               count, one line per strategy, the ideal line up to the CPU
+               count (gilbench_nproc, else num_cpus), which a dotted line
+               marks, the spread of repetitions (band = min..max, dots =
+               repetitions)
   overhead     1-worker time of each strategy / 1-worker reference time
-  io_<w>       for workloads with io_* counters (convoy): each io_* counter
-               (throughput, latency percentiles) against the worker count,
-               per strategy
+  instructions 1-worker instruction count of each strategy / the
+               reference's (callgrind, the files that hold the counts)
+  io_<w>       for workloads with io_* counters (convoy): the throughput
+               counters against K (the CPU workers beside the IO worker),
+               per strategy, and the latency percentiles at K=1 as bars
+               (io_rps_alone, the IO worker measured alone, is no function
+               of K and is left out)
   sweep_<axis> when runs carry a further varying axis (e.g. interval): IO
                throughput or speedup against it
-  gil_stats    every gil_* counter, for the strategies that have them
+  gil_stats    every gil_* counter per second of run (counts per second,
+               nanoseconds as seconds per second; fractions as they are),
+               at each strategy's largest worker count within the CPU count
+
+Every series has its own colour (PALETTE: neighbours at least 30 apart in
+CIE L*a*b*), and the CPython twin's series (its file's gilbench_runtime is
+cpython) are drawn dashed with hollow square markers, so that they read
+apart from gilbench's even where the colours are close; each is measured
+against its own file's reference (serial; the twin: cpython_serial).
+Legends go under the panels and titles are wrapped to the figure's width:
+layout_problems() checks every figure before it is saved (no text outside
+the figure, no legend over an axes, the title over no panel) and
+Charts.layout keeps what it found per chart (empty: the tests assert it).
 """
 
 import io
 import json
 import math
 import os
+import textwrap
 from dataclasses import dataclass
 
 from . import durations, schema
@@ -33,9 +52,24 @@ from .stats import median
 
 # The chart's x axis: the workers of each run (convoy: K, its CPU workers).
 X_KEY = "workers"
+# Runs that report this counter (convoy) count K, the CPU workers beside one IO worker.
+K_COUNTER = "io_rps"
+K_LABEL = "K CPU workers (beside the IO worker)"
 # Counter families drawn as a group: name prefix -> chart.
 IO_PREFIX = "io_"
 GIL_PREFIX = "gil_"
+# io_* counters left out of the IO chart: measured with the IO worker alone, no function of K.
+ALONE_SUFFIX = "_alone"
+# io_* latency percentiles (unit us): bars at K=1 rather than lines against K.
+LATENCY_UNIT = "us"
+# Series colours, in the order labels take them: picked greedily so that each is as far as
+# possible (CIE76 distance in L*a*b*) from those before it; the first 14 are at least 33
+# apart, all 18 at least 29. Grey is left to the reference lines (ideal, 1.0, CPU count).
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#654522", "#ff1493",
+           "#000080", "#e7969c", "#bcbd22", "#17becf", "#c2b280", "#1b9e77", "#a6761d",
+           "#b3446c", "#637939", "#393b79", "#882d17"]
+# The CPython twin's files say so in their context.
+RUNTIME_KEY, CPYTHON = "gilbench_runtime", "cpython"
 
 
 @dataclass
@@ -47,6 +81,7 @@ class Series:
     runs: list  # Run, sorted by x
     primary: bool  # the variant drawn on the speedup and overhead charts
     is_reference: bool
+    cpython: bool = False  # from the CPython twin's file: drawn in its own style
 
 
 def sort_value(text):
@@ -98,7 +133,8 @@ def build_series(results):
                     continue  # each file keeps its own reference; draw the first one
                 label = f"{s} ({stem})"
             taken.setdefault((w, s), fi)
-            series.append(Series(label, w, sorted(runs, key=lambda r: r.workers), primary, is_ref))
+            series.append(Series(label, w, sorted(runs, key=lambda r: r.workers), primary, is_ref,
+                                 result.context.get(RUNTIME_KEY) == CPYTHON))
     return series
 
 
@@ -109,18 +145,155 @@ def ordered(values, preferred):
     return first + [v for v in seen if v not in first]
 
 
-class Charts:
-    """Draws every chart of a set of result files into one directory."""
+def wrap_to_width(text_artist, fig, fraction=0.96):
+    """Wraps a text artist (a title) onto more lines until it fits fraction of the
+    figure's width."""
+    renderer = fig.canvas.get_renderer()
+    text = " ".join(text_artist.get_text().split())
+    for _ in range(8):
+        width = text_artist.get_window_extent(renderer).width
+        if width <= fraction * fig.bbox.width:
+            return
+        longest = max(len(line) for line in text_artist.get_text().split("\n"))
+        chars = max(10, int(longest * fraction * fig.bbox.width / width) - 1)
+        text_artist.set_text(textwrap.fill(text, chars))
 
-    def __init__(self, results, out, headline_workers):
+
+def _outside(box, width, height, slack=1.0):
+    return (box.x0 < -slack or box.y0 < -slack or box.x1 > width + slack
+            or box.y1 > height + slack)
+
+
+def _overlap(a, b, slack=1.0):
+    return (min(a.x1, b.x1) - max(a.x0, b.x0) > slack
+            and min(a.y1, b.y1) - max(a.y0, b.y0) > slack)
+
+
+def layout_problems(fig):
+    """What is wrong with a figure's layout, as lines (empty: nothing): a title, label,
+    tick label or legend that reaches outside the figure (clipped when saved), a legend
+    over an axes (over the data), a figure title over a panel."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    width, height = fig.bbox.width, fig.bbox.height
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    legends = list(fig.legends) + [ax.get_legend() for ax in axes if ax.get_legend()]
+    texts = [("figure title", fig._suptitle)] + [("legend", leg) for leg in legends]
+    for ax in axes:
+        texts += [("title", ax.title), ("x label", ax.xaxis.label), ("y label", ax.yaxis.label)]
+        texts += [("tick label", t) for t in ax.get_xticklabels() + ax.get_yticklabels()]
+    problems = []
+    for what, artist in texts:
+        if artist is None or not artist.get_visible():
+            continue
+        if hasattr(artist, "get_text") and not artist.get_text():
+            continue
+        if _outside(artist.get_window_extent(renderer), width, height):
+            name = artist.get_text()[:40] if hasattr(artist, "get_text") else ""
+            problems.append(f"{what} {name!r} reaches outside the figure (clipped)".replace(
+                " ''", ""))
+    boxes = [ax.get_window_extent(renderer) for ax in axes]
+    for leg in legends:
+        if any(_overlap(leg.get_window_extent(renderer), box) for box in boxes):
+            problems.append("a legend lies over an axes (over the data)")
+    title = fig._suptitle
+    if title is not None and title.get_text():
+        box = title.get_window_extent(renderer)
+        if any(_overlap(box, ax.get_tightbbox(renderer)) for ax in axes):
+            problems.append("the figure title lies over a panel")
+    return problems
+
+
+class Figures:
+    """What every chart of the library shares: matplotlib, the palette and the styles,
+    panels, the legend and title under and over them, the layout check, and saving."""
+
+    def __init__(self, out, labels=()):
         import matplotlib
         matplotlib.use("Agg")
         # Names are drawn as they are: a "$" in a name is no mathtext to parse.
         matplotlib.rcParams["text.parse_math"] = False
         import matplotlib.pyplot as plt
         self.plt = plt
-        self.results = results
         self.out = out
+        self.labels = list(labels)
+        self.colors = {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(self.labels)}
+        self.cpython_labels = set()
+        self.written = []
+        self.layout = {}  # chart stem -> layout_problems() of its figure
+
+    def color(self, label):
+        return self.colors.get(label, "0.25")
+
+    def style(self, label):
+        """Line style of a series: the CPython twin's dashed with hollow square markers."""
+        if label in self.cpython_labels:
+            return dict(color=self.color(label), ls="--", marker="s", mfc="white", ms=4)
+        return dict(color=self.color(label), ls="-", marker="o", ms=4)
+
+    def save(self, fig, stem):
+        """Checks the layout, writes DIR/stem.png and DIR/stem.svg (through write_output)
+        and closes the figure."""
+        try:
+            self.layout[stem] = layout_problems(fig)
+            for ext in ("png", "svg"):
+                path = os.path.join(self.out, f"{stem}.{ext}")
+                image = io.BytesIO()
+                fig.savefig(image, format=ext, dpi=110 if ext == "png" else None)
+                write_output(path, image.getvalue())
+                self.written.append(path)
+        finally:
+            self.plt.close(fig)
+
+    def grid(self, n, width=4.4, height=3.4):
+        """A figure of n panels, up to 4 to a row; returns (figure, the n axes). The
+        figure grows in finish() to hold the title and the legend."""
+        cols = min(n, 4 if n > 6 else 3 if n > 2 else n)
+        rows = math.ceil(n / cols)
+        fig, axes = self.plt.subplots(rows, cols, figsize=(max(6.4, width * cols),
+                                                           height * rows), squeeze=False)
+        for ax in axes.flat[n:]:
+            ax.set_visible(False)
+        return fig, list(axes.flat[:n])
+
+    def finish(self, fig, axes, title=None, legend=True):
+        """The title (wrapped to the figure's width) over the panels, one shared legend
+        under them (as many columns as fit the width), the figure grown by their
+        heights, and a layout that leaves room for both."""
+        renderer = fig.canvas.get_renderer()
+        width_in, panels_in = fig.get_size_inches()
+        top_in = bottom_in = 0.0
+        if title:
+            text = fig.suptitle(title, fontsize=10, y=0.995, va="top")
+            wrap_to_width(text, fig)
+            top_in = text.get_window_extent(renderer).height / fig.dpi + 0.2
+        if legend:
+            handles = {}
+            for ax in axes:
+                for h, lab in zip(*ax.get_legend_handles_labels()):
+                    handles.setdefault(lab, h)
+            order = [lab for lab in self.labels if lab in handles] + \
+                    [lab for lab in handles if lab not in self.labels]
+            ncol = min(len(order), 6) or 1
+            while True:
+                leg = fig.legend([handles[lab] for lab in order], order, loc="lower center",
+                                 ncol=ncol, bbox_to_anchor=(0.5, 0.0), frameon=False,
+                                 fontsize=9)
+                if ncol == 1 or leg.get_window_extent(renderer).width <= 0.97 * fig.bbox.width:
+                    break
+                leg.remove()
+                ncol -= 1
+            bottom_in = leg.get_window_extent(renderer).height / fig.dpi + 0.1
+        height_in = panels_in + top_in + bottom_in
+        fig.set_size_inches(width_in, height_in)
+        fig.tight_layout(rect=(0, bottom_in / height_in, 1, 1 - top_in / height_in))
+
+
+class Charts(Figures):
+    """Draws every chart of a set of result files into one directory."""
+
+    def __init__(self, results, out, headline_workers):
+        self.results = results
         self.headline_workers = headline_workers
         self.series = build_series(results)
         workload_order = []
@@ -132,43 +305,33 @@ class Charts:
             for k, v in r.metrics.items():
                 self.metrics.setdefault(k, v)
         self.workloads = ordered([s.workload for s in self.series], workload_order)
-        self.labels = ordered([s.label for s in self.series], strategy_order)
-        palette = plt.get_cmap("tab10").colors + plt.get_cmap("Dark2").colors
-        self.colors = {label: palette[i % len(palette)] for i, label in enumerate(self.labels)}
+        super().__init__(out, ordered([s.label for s in self.series], strategy_order))
+        self.cpython_labels = {s.label for s in self.series if s.cpython}
         self.kinds = {}
         for r in results:
             for w, kind in r.kinds.items():
                 self.kinds.setdefault(w, kind)
-        self.written = []
 
     # helpers ---------------------------------------------------------------
-
-    def save(self, fig, stem):
-        """Writes DIR/stem.png and DIR/stem.svg (through write_output) and closes the figure."""
-        try:
-            for ext in ("png", "svg"):
-                path = os.path.join(self.out, f"{stem}.{ext}")
-                image = io.BytesIO()
-                fig.savefig(image, format=ext, dpi=110 if ext == "png" else None)
-                write_output(path, image.getvalue())
-                self.written.append(path)
-        finally:
-            self.plt.close(fig)
-
-    def grid(self, n, width=4.4, height=3.4):
-        """A figure of n panels, up to 4 to a row; returns (figure, the n axes)."""
-        cols = min(n, 4 if n > 6 else 3 if n > 2 else n)
-        rows = math.ceil(n / cols)
-        fig, axes = self.plt.subplots(rows, cols, figsize=(width * cols, height * rows),
-                                      squeeze=False)
-        for ax in axes.flat[n:]:
-            ax.set_visible(False)
-        return fig, list(axes.flat[:n])
 
     def metric_label(self, counter):
         """'io_p99_us (us)': the counter with its unit from gilbench_metrics."""
         unit = self.metrics.get(counter, {}).get("unit")
         return f"{counter} ({unit})" if unit else counter
+
+    @staticmethod
+    def cpus(result):
+        """The CPU count of the machine that wrote the file (gilbench_nproc, else
+        num_cpus), or None."""
+        c = result.context
+        for key in ("gilbench_nproc", "num_cpus"):
+            try:
+                n = int(c.get(key))
+            except (TypeError, ValueError):
+                continue
+            if n > 0:
+                return n
+        return None
 
     @staticmethod
     def speedups(run):
@@ -179,19 +342,29 @@ class Charts:
         ref_med = median(ref.samples())
         return ref_med / median(run.samples()), [ref_med / t for t in run.samples()]
 
-    def x_axis(self, ax, xs, key):
+    def counts_k(self, workload):
+        """True when the workload's worker count is K, the CPU workers beside an IO worker
+        (its runs report K_COUNTER: convoy)."""
+        return any(K_COUNTER in r.counters for s in self.series if s.workload == workload
+                   for r in s.runs)
+
+    def x_name(self, workload):
+        return "K" if self.counts_k(workload) else X_KEY
+
+    def x_axis(self, ax, xs, label):
         """Ticks at the worker counts; log2 scale when they span 4x or more."""
         xs = sorted(set(xs))
         if xs and min(xs) > 0 and max(xs) / min(xs) >= 4:
             ax.set_xscale("log", base=2)
         ax.set_xticks(xs)
         ax.set_xticklabels([str(x) for x in xs])
-        ax.set_xlabel(key)
+        ax.set_xlabel(label)
 
     def line(self, ax, label, xs, med, lo, hi, points):
         """One series: the medians joined, a min..max band (or bar), every repetition a dot."""
-        color = self.colors[label]
-        ax.plot(xs, med, marker="o", ms=4, color=color, label=label)
+        style = self.style(label)
+        color = style["color"]
+        ax.plot(xs, med, label=label, **style)
         if len(xs) > 1:
             ax.fill_between(xs, lo, hi, color=color, alpha=0.15 if len(self.labels) <= 4 else 0.07,
                             lw=0)
@@ -202,31 +375,37 @@ class Charts:
         py = [y for ys in points for y in ys]
         ax.scatter(px, py, s=6, color=color, alpha=0.45, lw=0)
 
-    def finish(self, fig, axes, title=None, legend=True):
-        """Suptitle, one shared legend under the panels, and a layout that leaves
-        room for both (computed in inches, so saving needs no tight bounding box)."""
-        height = fig.get_size_inches()[1]
-        top = 1.0
-        if title:
-            fig.suptitle(title, fontsize=10)
-            top = 1 - 0.4 / height
-        bottom = 0.0
-        if legend:
-            handles = {}
-            for ax in axes:
-                for h, lab in zip(*ax.get_legend_handles_labels()):
-                    handles.setdefault(lab, h)
-            order = [lab for lab in self.labels if lab in handles] + \
-                    [lab for lab in handles if lab not in self.labels]
-            ncol = min(len(order), 6) or 1
-            fig.legend([handles[lab] for lab in order], order, loc="lower center", ncol=ncol,
-                       bbox_to_anchor=(0.5, 0.0), frameon=False)
-            bottom = (0.3 * math.ceil(len(order) / ncol) + 0.15) / height
-        fig.tight_layout(rect=(0, bottom, 1, top))
+    def bars(self, ax, groups, labels, cells, whiskers=True):
+        """Grouped bars: one group per entry of groups, one bar per label; cells maps
+        (group, label) to (median, lo, hi). Returns the groups drawn."""
+        width = 0.8 / max(1, len(labels))
+        for j, lab in enumerate(labels):
+            xs, ys, lo, hi = [], [], [], []
+            for i, g in enumerate(groups):
+                if (g, lab) in cells:
+                    m, low, high = cells[(g, lab)]
+                    xs.append(i + (j - (len(labels) - 1) / 2) * width)
+                    ys.append(m)
+                    lo.append(m - low)
+                    hi.append(high - m)
+            cpython = lab in self.cpython_labels
+            ax.bar(xs, ys, width, yerr=[lo, hi] if whiskers else None, capsize=2,
+                   color="white" if cpython else self.color(lab), label=lab, ecolor="0.35",
+                   edgecolor=self.color(lab), hatch="//" if cpython else None,
+                   lw=1 if cpython else 0)
+        ax.set_xticks(range(len(groups)))
+        ax.set_xticklabels(groups, rotation=20, ha="right", fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
 
     def primary(self, workload, with_reference=False):
         return [s for s in self.series if s.workload == workload and s.primary
                 and (with_reference or not s.is_reference)]
+
+    def reference_name(self, workload):
+        """The references of the workload's files: 'serial' or 'serial / cpython_serial'."""
+        refs = ordered([s.runs[0].source.reference for s in self.series
+                        if s.workload == workload], [])
+        return " / ".join(refs) if refs else "the reference"
 
     # charts ----------------------------------------------------------------
 
@@ -235,7 +414,8 @@ class Charts:
 
         A workload without a reference row is drawn as wall time instead
         (e.g. a start-up benchmark), unless it has io_* counters: those have
-        their own chart.
+        their own chart. The ideal line (speedup = workers) stops at the CPU
+        count, which a dotted vertical line marks.
         """
         panels = []
         for w in self.workloads:
@@ -249,6 +429,7 @@ class Charts:
         fig, axes = self.grid(len(panels))
         for ax, (w, relative) in zip(axes, panels):
             all_x = []
+            cpus = set()
             for s in self.primary(w, with_reference=not relative):
                 if relative:
                     pts = [(r.workers, self.speedups(r)) for r in s.runs]
@@ -258,33 +439,40 @@ class Charts:
                            for r in s.runs if r.times]
                 if not pts:
                     continue
+                cpus.update(n for n in (self.cpus(s.runs[0].source),) if n)
                 xs = [x for x, _, _ in pts]
                 all_x += xs
                 self.line(ax, s.label, xs, [m for _, m, _ in pts], [min(p) for _, _, p in pts],
                           [max(p) for _, _, p in pts], [p for _, _, p in pts])
-            key = X_KEY
             if relative:
-                if key == "workers" and min(all_x) >= 1:
-                    xs = sorted(set(all_x) | {1})
-                    ax.plot(xs, xs, ls="--", color="0.4", lw=1, label="ideal")
+                self.ideal(ax, all_x, cpus, not self.counts_k(w))
                 ax.axhline(1.0, color="0.7", lw=0.8)
-                ax.set_ylabel("speedup over " + self.reference_name(w))
+                ax.set_ylabel(f"speedup over {self.reference_name(w)} (1 worker)")
             else:
                 ax.set_ylabel("wall time of one run (ms)")
             ax.set_ylim(bottom=0)
-            self.x_axis(ax, all_x, key)
+            self.x_axis(ax, all_x, K_LABEL if self.counts_k(w) else X_KEY)
             kind = self.kinds.get(w)
             ax.set_title(w + (f" ({kind})" if kind else ""))
             ax.grid(alpha=0.3)
-        self.finish(fig, axes, "Speedup over the reference (1 worker) against workers: median, "
-                    "band = min..max of repetitions, dots = repetitions")
+        self.finish(fig, axes, "Speedup over each file's reference at 1 worker (gilbench: "
+                    "serial; the CPython twin, dashed: cpython_serial) against workers: median, "
+                    "band = min..max of repetitions, dots = repetitions; the ideal stops at the "
+                    "CPU count")
         self.save(fig, "speedup")
 
-    def reference_name(self, workload):
-        for s in self.series:
-            if s.workload == workload:
-                return s.runs[0].source.reference + " (1 worker)"
-        return "reference"
+    def ideal(self, ax, all_x, cpus, workers_axis):
+        """speedup = workers up to the CPU count (no more CPUs, no more speedup), and a
+        dotted line at each CPU count within the axis."""
+        if not workers_axis or not all_x or min(all_x) < 1:
+            return
+        top = max(all_x)
+        limit = min(top, max(cpus)) if cpus else top
+        xs = sorted({x for x in all_x if x <= limit} | {1, limit})
+        ax.plot(xs, xs, ls="--", color="0.4", lw=1, label="ideal (up to the CPU count)")
+        for n in sorted(cpus):
+            if min(all_x) <= n <= top:
+                ax.axvline(n, color="0.55", ls=":", lw=1.2, label=f"{n} CPUs")
 
     def one_worker(self):
         """{workload: {label: (median ratio, lo, hi)}} of t(strategy, 1) / t(reference, 1)."""
@@ -299,51 +487,72 @@ class Charts:
                                                         1 / min(per_rep))
         return table
 
-    def overhead(self):
-        """Grouped bars: 1-worker time relative to the reference, per workload."""
-        table = self.one_worker()
-        if not table:
-            return
+    def overhead_figure(self, table, stem, ylabel, title, whiskers=True):
+        """Grouped bars of {workload: {label: (ratio, lo, hi)}} around 1.0."""
         workloads = [w for w in self.workloads if w in table]
         labels = [lab for lab in self.labels if any(lab in table[w] for w in workloads)]
         width_in = min(18, 1.5 + len(workloads) * (0.22 * len(labels) + 0.35))
-        fig, ax = self.plt.subplots(figsize=(max(6, width_in), 4.2))
-        width = 0.8 / max(1, len(labels))
-        for j, lab in enumerate(labels):
-            xs, ys, lo, hi = [], [], [], []
-            for i, w in enumerate(workloads):
-                if lab in table[w]:
-                    m, l, h = table[w][lab]
-                    xs.append(i + (j - (len(labels) - 1) / 2) * width)
-                    ys.append(m)
-                    lo.append(m - l)
-                    hi.append(h - m)
-            ax.bar(xs, ys, width, yerr=[lo, hi], capsize=2, color=self.colors[lab], label=lab,
-                   ecolor="0.35")
+        fig, ax = self.plt.subplots(figsize=(max(6.4, width_in), 4.2))
+        self.bars(ax, workloads, labels, {(w, lab): v for w in workloads
+                                          for lab, v in table[w].items()}, whiskers)
         ax.axhline(1.0, color="0.3", lw=1, ls="--")
-        ax.set_xticks(range(len(workloads)))
-        ax.set_xticklabels(workloads, rotation=20, ha="right")
-        ax.set_ylabel("t(strategy, 1 worker) / t(reference, 1 worker)")
-        ax.set_title("1-worker overhead over the reference (1.0 = no cost; whiskers = "
-                     "min..max of repetitions)", fontsize=10)
-        ax.grid(axis="y", alpha=0.3)
-        ax.legend(fontsize=8, ncol=min(4, len(labels)))
-        self.finish(fig, [ax], legend=False)
-        self.save(fig, "overhead")
+        ax.set_ylabel(ylabel)
+        self.finish(fig, [ax], title)
+        self.save(fig, stem)
+
+    def overhead(self):
+        """Grouped bars: 1-worker time relative to the reference, per workload."""
+        table = self.one_worker()
+        if table:
+            self.overhead_figure(table, "overhead", "t(strategy, 1 worker) / t(reference, 1 "
+                                 "worker)", "1-worker overhead over the reference (1.0 = no "
+                                 "cost; whiskers = min..max of repetitions)")
+
+    def instruction_table(self):
+        """{workload: {label: (ratio, ratio, ratio)}}: 1-worker instruction count of each
+        strategy / its file's reference count (callgrind; deterministic)."""
+        table = {}
+        for w in self.workloads:
+            for s in self.primary(w):
+                run = next((r for r in s.runs if r.workers == 1), None)
+                counts = run.source.instructions if run else None
+                ref = run.source.reference_run(w) if counts else None
+                if ref is not None and counts.get(ref.name) and counts.get(run.name):
+                    ratio = counts[run.name] / counts[ref.name]
+                    table.setdefault(w, {})[s.label] = (ratio, ratio, ratio)
+        return table
+
+    def instructions(self):
+        """Grouped bars: 1-worker instruction count relative to the reference's."""
+        table = self.instruction_table()
+        if table:
+            self.overhead_figure(table, "instructions", "instructions(strategy, 1 worker) / "
+                                 "instructions(reference)", "1-worker instruction overhead over "
+                                 "the reference (callgrind, measured region: deterministic; "
+                                 "1.0 = no cost)", whiskers=False)
 
     def counters_with(self, prefix, runs):
         names = {c for r in runs for c in r.counters if c.startswith(prefix)}
         return ordered(sorted(names), list(self.metrics))
 
+    def is_latency(self, counter):
+        return self.metrics.get(counter, {}).get("unit") == LATENCY_UNIT
+
     def io(self):
-        """Per workload with io_* counters: each counter against worker count."""
+        """Per workload with io_* counters: each throughput counter against K (lines), and
+        the latency percentiles at K=1 (bars)."""
         for w in self.workloads:
             series = self.primary(w, with_reference=True)
-            counters = self.counters_with(IO_PREFIX, [r for s in series for r in s.runs])
+            counters = [c for c in self.counters_with(IO_PREFIX, [r for s in series
+                                                                  for r in s.runs])
+                        if not c.endswith(ALONE_SUFFIX)]
             if not counters:
                 continue
-            fig, axes = self.grid(len(counters), 4.6, 3.6)
-            for ax, c in zip(axes, counters):
+            lines = [c for c in counters if not self.is_latency(c)]
+            latency = [c for c in counters if self.is_latency(c)]
+            x_name = self.x_name(w)
+            fig, axes = self.grid(len(lines) + bool(latency), 4.6, 3.6)
+            for ax, c in zip(axes, lines):
                 all_x = []
                 for s in series:
                     pts = [(r.workers, r.counter_samples(c)) for r in s.runs if r.counter_samples(c)]
@@ -357,15 +566,40 @@ class Charts:
                 flat = [v for s in series for r in s.runs for v in r.counter_samples(c) if v > 0]
                 if flat and max(flat) / min(flat) > 30:
                     ax.set_yscale("log")
-                self.x_axis(ax, all_x, X_KEY)
+                self.x_axis(ax, all_x, K_LABEL if x_name == "K" else X_KEY)
                 ax.set_ylabel(self.metric_label(c))
                 better = self.metrics.get(c, {}).get("better")
                 ax.set_title(c + (f" ({better} is better)" if better in ("higher", "lower")
                                   else ""), fontsize=10)
                 ax.grid(alpha=0.3)
-            self.finish(fig, axes, f"{w}: IO counters against {X_KEY}, per "
-                        f"strategy (median, band = min..max of repetitions)")
+            if latency:
+                self.latency_bars(axes[-1], series, latency, x_name)
+            self.finish(fig, axes, f"{w}: IO counters against {x_name}, per strategy (median, "
+                        f"band = min..max of repetitions); latency at {x_name}=1")
             self.save(fig, f"io_{w}")
+
+    def latency_bars(self, ax, series, counters, x_name):
+        """The latency percentiles of each strategy's run at K=1 (else its smallest K
+        above 0), as bars: one group per percentile."""
+        cells, labels, ks = {}, [], set()
+        for s in series:
+            have = [r for r in s.runs if r.workers > 0 and any(r.counter_samples(c)
+                                                                for c in counters)]
+            if not have:
+                continue
+            run = min(have, key=lambda r: (r.workers != 1, r.workers))
+            ks.add(run.workers)
+            labels.append(s.label)
+            for c in counters:
+                v = run.counter_samples(c)
+                if v:
+                    cells[(c, s.label)] = (median(v), min(v), max(v))
+        self.bars(ax, counters, labels, cells)
+        if any(m > 0 for m, _, _ in cells.values()):
+            ax.set_yscale("log")
+        ax.set_ylabel(f"latency ({LATENCY_UNIT})")
+        ax.set_title(f"latency at {x_name}=" + ",".join(str(k) for k in sorted(ks))
+                     + " (lower is better)", fontsize=10)
 
     def sweeps(self):
         """Charts against a varying name key other than the worker count (e.g. interval).
@@ -390,7 +624,8 @@ class Charts:
                 if len(values) < 2:
                     continue
                 throughput = next((c for c in self.counters_with(IO_PREFIX, [r for _, r in runs])
-                                   if self.metrics.get(c, {}).get("better") == "higher"), None)
+                                   if self.metrics.get(c, {}).get("better") == "higher"
+                                   and not c.endswith(ALONE_SUFFIX)), None)
                 contended = not throughput and any(r.workers > 1 for _, r in runs)
                 lines = {}
                 for s, r in runs:
@@ -407,17 +642,17 @@ class Charts:
                 continue
             fig, axes = self.grid(len(panels), 4.6, 3.6)
             styles = ["-", "--", ":", "-."]
+            counts = sorted({x for _, _, _, lines in panels for _, x in lines})
             for ax, (w, values, throughput, lines) in zip(axes, panels):
-                counts = sorted({x for _, x in lines})
+                x_name = self.x_name(w)
                 for (label, x), pts in sorted(lines.items(), key=lambda kv: (
                         self.labels.index(kv[0][0]) if kv[0][0] in self.labels else 99, kv[0][1])):
                     pts.sort()
-                    color = self.colors.get(label, "0.2")
-                    ax.plot([p for p, _ in pts], [median(v) for _, v in pts], marker="o", ms=4,
-                            ls=styles[counts.index(x) % len(styles)], color=color,
-                            label=f"{label} {X_KEY}:{x}")
+                    style = dict(self.style(label), ls=styles[counts.index(x) % len(styles)])
+                    ax.plot([p for p, _ in pts], [median(v) for _, v in pts],
+                            label=f"{label} {x_name}={x}", **style)
                     ax.scatter([p for p, v in pts for _ in v], [y for _, v in pts for y in v],
-                               s=6, alpha=0.45, lw=0, color=color)
+                               s=6, alpha=0.45, lw=0, color=style["color"])
                 ax.set_xticks(range(len(values)))
                 ax.set_xticklabels(values)
                 ax.set_xlabel(key)
@@ -425,54 +660,67 @@ class Charts:
                     ax.set_ylabel(self.metric_label(throughput))
                     ax.set_yscale("log")
                 else:
-                    ax.set_ylabel("speedup over " + self.reference_name(w))
+                    ax.set_ylabel(f"speedup over {self.reference_name(w)} (1 worker)")
                 ax.set_title(w, fontsize=10)
                 ax.grid(alpha=0.3)
-                ax.legend(fontsize=7)
             self.finish(fig, axes, f"Sweep over {key}: IO throughput or speedup (median, "
-                        f"dots = repetitions)", legend=False)
+                        f"dots = repetitions; line style = worker count)")
             self.save(fig, f"sweep_{key}")
 
+    def per_second(self, run, counter):
+        """The counter of each repetition per second of that repetition's wall time
+        (unit count: per second; ns: seconds per second); other units as they are.
+        Returns (values, unit text)."""
+        unit = self.metrics.get(counter, {}).get("unit", "")
+        values = run.counters.get(counter, {})
+        if unit == "count":
+            return [values[i] / run.times[i] for i in sorted(values) if i in run.times], "per s"
+        if unit == "ns":
+            return [values[i] / 1e9 / run.times[i] for i in sorted(values) if i in run.times], \
+                "s per s of run"
+        return [values[i] for i in sorted(values)], unit
+
+    def gil_run(self, series, counter):
+        """The series' run the GIL chart shows: its largest worker count within its file's
+        CPU count (else its smallest) that has the counter."""
+        have = [r for r in series.runs if r.counter_samples(counter)]
+        if not have:
+            return None
+        n = self.cpus(have[0].source)
+        within = [r for r in have if n is None or r.workers <= n]
+        return max(within, key=lambda r: r.workers) if within else min(have,
+                                                                        key=lambda r: r.workers)
+
     def gil_stats(self):
-        """Every gil_* counter, per workload and strategy, at the largest worker count."""
+        """Every gil_* counter per second of run, per workload and strategy, at each
+        strategy's largest worker count within the CPU count."""
         runs = [r for s in self.series if s.primary for r in s.runs]
         counters = self.counters_with(GIL_PREFIX, runs)
         if not counters:
             return
         fig, axes = self.grid(len(counters), 4.8, 3.4)
+        shown = set()
         for ax, c in zip(axes, counters):
-            cells = {}
+            cells, unit = {}, ""
             for s in self.series:
-                if not s.primary:
-                    continue
-                have = [r for r in s.runs if r.counter_samples(c)]
-                if have:
-                    r = max(have, key=lambda r: r.workers)
-                    cells[(s.workload, s.label)] = (r.counter_samples(c), r.workers)
+                run = self.gil_run(s, c) if s.primary else None
+                values, unit = self.per_second(run, c) if run else ([], unit)
+                if values:
+                    cells[(s.workload, s.label)] = (median(values), min(values), max(values))
+                    shown.add(run.workers)
             workloads = [w for w in self.workloads if any(k[0] == w for k in cells)]
             labels = [lab for lab in self.labels if any(k[1] == lab for k in cells)]
-            width = 0.8 / max(1, len(labels))
-            for j, lab in enumerate(labels):
-                xs, ys, lo, hi = [], [], [], []
-                for i, w in enumerate(workloads):
-                    if (w, lab) in cells:
-                        v = cells[(w, lab)][0]
-                        xs.append(i + (j - (len(labels) - 1) / 2) * width)
-                        ys.append(median(v))
-                        lo.append(median(v) - min(v))
-                        hi.append(max(v) - median(v))
-                ax.bar(xs, ys, width, yerr=[lo, hi], capsize=2, color=self.colors[lab], label=lab,
-                       ecolor="0.35")
-            flat = [median(v) for v, _ in cells.values() if median(v) > 0]
+            self.bars(ax, workloads, labels, cells)
+            flat = [m for m, _, _ in cells.values() if m > 0]
             if flat and max(flat) / min(flat) > 50:
                 ax.set_yscale("log")
-            ax.set_xticks(range(len(workloads)))
-            ax.set_xticklabels(workloads, rotation=25, ha="right", fontsize=8)
-            ax.set_ylabel(self.metric_label(c), fontsize=8)
+            ax.set_ylabel(unit, fontsize=8)
             ax.set_title(c, fontsize=10)
-            ax.grid(axis="y", alpha=0.3)
-        self.finish(fig, axes, "GIL statistics per run at each strategy's largest worker count "
-                    "(median, whiskers = min..max of repetitions)")
+        self.finish(fig, axes, "GIL statistics per second of run (counts per second; waits in "
+                    "seconds per second, summed over workers), at each strategy's largest "
+                    "worker count within the CPU count ("
+                    + ", ".join(str(n) for n in sorted(shown)) + " workers): median, whiskers = "
+                    "min..max of repetitions")
         self.save(fig, "gil_stats")
 
     def headline(self):
@@ -556,6 +804,7 @@ def draw(results, out, headline_workers):
     try:
         charts.speedup()
         charts.overhead()
+        charts.instructions()
         charts.io()
         charts.sweeps()
         charts.gil_stats()
