@@ -105,6 +105,9 @@ TEST(SuiteBody, AFailedRepetitionFailsItsBenchmarkAndNothingElse) {
 // a first repetition that failed before passing ones crashes it (the failed
 // run has no statistics list).
 TEST(SuiteBodyDeathTest, GoogleBenchmarkAloneLosesTheWholeRun) {
+  // Debian's 1.7.1, built without NDEBUG, checks and dies; a release build
+  // of 1.9 compiles the check out (and guards its statistics).
+  if (GILBENCH_GB_SKIPPED_API) GTEST_SKIP() << "shown on Google Benchmark 1.7.1";
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH((void)run_plan("pbp", false), "run_iterations");
   EXPECT_DEATH((void)run_plan("ippp", false), "");

@@ -144,7 +144,7 @@ RunResult run_threads(WorkerPool& pool, const RunConfig& config, const typename 
       result.seconds = t.seconds;
       result.cpu_seconds = t.cpu_seconds;
       result.stats.add(kStartSkewUs, t.skew_seconds * 1e6);
-      for (const Tally& t : partial) result.tally.merge(t);
+      for (const Tally& part : partial) result.tally.merge(part);
       result.tally.merge(W::finish(state));
     }
     result.stats.append(runtime.stats());

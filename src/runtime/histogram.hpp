@@ -85,7 +85,7 @@ class LatencyHistogram {
   // The bucket of v, and the largest value that lands in bucket i.
   static std::size_t index(std::uint64_t v) noexcept {
     if (v < kLinear) return static_cast<std::size_t>(v);
-    const int exponent = std::bit_width(v) - 1;  // >= kSubBits
+    const int exponent = static_cast<int>(std::bit_width(v)) - 1;  // >= kSubBits
     const int shift = exponent - kSubBits + 1;   // bucket width is 2^shift
     const std::uint64_t mantissa = v >> shift;   // in [kPerOctave, kLinear)
     return static_cast<std::size_t>(kLinear + static_cast<std::uint64_t>(exponent - kSubBits) * kPerOctave +

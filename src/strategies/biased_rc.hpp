@@ -229,7 +229,7 @@ struct BiasedRc {
 class BiasedRc::Runtime {
  public:
   struct Worker {
-    explicit Worker(int index) noexcept : index(index) {}
+    explicit Worker(int worker) noexcept : index(worker) {}
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
 

@@ -43,7 +43,7 @@ namespace gilbench {
 class GilState : public GilCore {
  public:
   struct Worker {
-    explicit Worker(int id) : id(id) {}
+    explicit Worker(int worker) : id(worker) {}
     int id;  // the worker index: the GIL's notion of "thread state"
   };
 

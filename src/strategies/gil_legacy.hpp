@@ -49,7 +49,7 @@ inline constexpr Metric kGilFutileWakeups{
 class GilLegacyState : public GilCore {
  public:
   struct Worker {
-    explicit Worker(int id) : id(id) {}
+    explicit Worker(int worker) : id(worker) {}
     int id;
     int ticker = 0;  // checkpoints left before the next check; this worker's only
   };

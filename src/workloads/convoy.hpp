@@ -95,8 +95,7 @@ struct Convoy {
 
   template <Strategy S>
   struct State {
-    State(const Params& p, int cpu_workers)
-        : params(p), cpu_workers(cpu_workers), peer(std::chrono::microseconds(p.peer_delay_us)) {}
+    State(const Params& p, int k) : params(p), cpu_workers(k), peer(std::chrono::microseconds(p.peer_delay_us)) {}
     Params params;
     int cpu_workers;  // K
     EchoPeer peer;
