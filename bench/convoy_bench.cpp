@@ -47,7 +47,8 @@ namespace {
 class Burners {
  public:
   Burners(int k, const std::string& exe, bool crash_last) {
-    std::vector<std::string> args = {"--cpu-burner", std::to_string(getpid())};
+    std::vector<std::string> args = {"--cpu-burner", std::to_string(getpid()),
+                                     allocator() == Allocator::kGlibc ? "--allocator=glibc" : "--allocator=mimalloc"};
     for (int i = 0; i < k; ++i) {
       if (crash_last && i == k - 1) args.push_back("crash");
       try {
@@ -129,9 +130,20 @@ ConvoyResult run_convoy_processes(int k, const Convoy::Params& params, const std
 }
 
 int cpu_burner_main(int argc, char** argv) {
-  const bool crash = argc == 4 && std::strcmp(argv[3], "crash") == 0;
-  if (argc != 3 && !crash) {
-    std::fprintf(stderr, "usage: gilbench --cpu-burner PARENT_PID [crash] (internal)\n");
+  // gilbench --cpu-burner PARENT_PID [--allocator=NAME] [crash]
+  bool crash = false;
+  for (int i = 3; i < argc; ++i) {
+    if (std::strcmp(argv[i], "crash") == 0) {
+      crash = true;
+    } else if (std::strcmp(argv[i], "--allocator=glibc") == 0) {
+      set_allocator(Allocator::kGlibc);
+    } else if (std::strcmp(argv[i], "--allocator=mimalloc") != 0 || !set_allocator(Allocator::kMimalloc)) {
+      std::fprintf(stderr, "usage: gilbench --cpu-burner PARENT_PID [--allocator=NAME] [crash] (internal)\n");
+      return 2;
+    }
+  }
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: gilbench --cpu-burner PARENT_PID [--allocator=NAME] [crash] (internal)\n");
     return 2;
   }
   // Die with the parent; if it is already gone, do not start at all.

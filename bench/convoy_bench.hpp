@@ -103,7 +103,7 @@ ConvoyResult run_convoy_processes(int k, const Convoy::Params& params, const std
                                   bool crash_last_burner = false);
 
 // The hidden --cpu-burner mode of the gilbench binary:
-// `gilbench --cpu-burner PARENT_PID [crash]`. Writes one byte to stdout
+// `gilbench --cpu-burner PARENT_PID [--allocator=NAME] [crash]`. Writes one byte to stdout
 // when it runs, then burns CPU until killed (with `crash`, a test hook: it
 // kills itself 1 ms later instead). RETURNS an exit status.
 int cpu_burner_main(int argc, char** argv);

@@ -60,6 +60,7 @@ void add_context(const Suite& suite, const std::vector<RunSpec>& runs, const std
       "set with SetIterationTime; 1 iteration per repetition; shared state built outside it; "
       "process: first run request sent to last result merged (IPC, serialisation, merge inside)");
   add("gilbench_worker_timeout", format_duration(suite.process.timeout));
+  add("gilbench_allocator", allocator_description());
   add("gilbench_nproc", std::to_string(m.nproc));
   add("gilbench_cpu_model", m.cpu_model);
   add("gilbench_kernel", m.kernel);
@@ -114,6 +115,12 @@ int run(int argc, char** argv) {
     return 0;
   }
   if (o.worker_mode) return worker_main(o.worker_args);
+  // The object heap, before the first object (the serial tallies) is made.
+  if (!o.allocator.empty() && !set_allocator(o.allocator == "glibc" ? Allocator::kGlibc : Allocator::kMimalloc)) {
+    std::fprintf(stderr, "gilbench: --allocator=%s: this build has no mimalloc (sanitizer builds use the "
+                         "sanitizer's malloc)\n", o.allocator.c_str());
+    return 2;
+  }
   if (o.params) {
     std::printf("%s\n", all_params().dump(2).c_str());
     return 0;

@@ -96,6 +96,8 @@ Suite make_suite(const Options& o) {
   s.workloads = o.workloads;
   s.params = all_params()[o.quick ? "quick" : "default"];
   s.process.timeout = o.worker_timeout;
+  // Worker processes and burners use the same object heap as this process.
+  s.process.worker_args = {std::string("--allocator=") + (allocator() == Allocator::kGlibc ? "glibc" : "mimalloc")};
   s.process.startup_timeout = o.worker_timeout;
   s.inject_workload = o.inject_workload;
   s.inject_strategy = o.inject_strategy;

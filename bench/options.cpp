@@ -249,6 +249,10 @@ Options parse_options(int argc, char** argv, const std::vector<std::string>& kno
       o.inject_fraction = std::strtod(f.c_str(), &end);
       if (f.empty() || *end != '\0' || errno != 0 || !(o.inject_fraction > 0) || o.inject_fraction > 1)
         throw UsageError(name + ": fraction '" + f + "' is not in (0, 1]");
+    } else if (name == "--allocator") {
+      o.allocator = need_value();
+      if (o.allocator != "mimalloc" && o.allocator != "glibc")
+        throw UsageError(name + ": '" + o.allocator + "' is not mimalloc or glibc");
     } else if (name == "--worker-timeout") {
       o.worker_timeout = parse_duration(need_value(), name, std::chrono::milliseconds(1),
                                         std::chrono::hours(1));
@@ -300,6 +304,10 @@ checksum against the serial one, and reports Google Benchmark results named
                            over it (a link is followed; a device, a FIFO or
                            /dev/stdout is written in place); left alone when
                            nothing ran
+  --allocator=NAME         the object heap of every runner: mimalloc (default:
+                           per-thread heaps, as free-threaded CPython) or glibc
+                           (whose malloc skips its locks in a process with one
+                           thread, which favours `process` workers)
   --worker-timeout=D       process runner: how long to wait for any answer
                            from a worker before it counts as hung (default
                            60s); the benchmark then fails, the others run

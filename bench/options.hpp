@@ -29,6 +29,7 @@ struct Options {
   std::string out_format = "json";  // json, csv or console (--benchmark_out_format)
   std::string display_format = "console";  // stdout: console, json or csv (--benchmark_format)
   std::string time_unit = "ms";     // of every row (--benchmark_time_unit)
+  std::string allocator;            // --allocator: mimalloc or glibc (empty: the build's default)
   std::vector<std::string> strategies;  // empty: all
   std::vector<std::string> workloads;   // empty: all
   std::string corrupt_checksum;             // test only: workload whose result is falsified

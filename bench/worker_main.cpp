@@ -58,6 +58,11 @@ WorkerArgs parse_worker_args(const std::vector<std::string>& args) {
       a.parent = static_cast<pid_t>(std::stol(value));
     } else if (name == "--gate") {
       a.gate = value;
+    } else if (name == "--allocator") {
+      // Before the first object: the parent's object heap (runtime/heap.hpp).
+      if ((value != "glibc" && value != "mimalloc") ||
+          !set_allocator(value == "glibc" ? Allocator::kGlibc : Allocator::kMimalloc))
+        throw std::invalid_argument("unknown or unavailable --allocator '" + value + "'");
     } else {
       hooks.push_back(arg);
     }

@@ -146,7 +146,7 @@ struct StrObj : Object<S> {
 template <Strategy S>
 struct ListObj : Object<S> {
   static constexpr Type kType = Type::kList;
-  std::vector<AnyRef<S>> items;  // guarded by S::lock(header)
+  std::vector<AnyRef<S>, HeapAllocator<AnyRef<S>>> items;  // guarded by S::lock(header)
   ListObj() noexcept : Object<S>(kType) {}
 };
 
@@ -159,7 +159,7 @@ struct DictObj : Object<S> {
     Ref<StrObj<S>> key;  // null: empty slot
     AnyRef<S> value;
   };
-  std::vector<Slot> slots;  // guarded by S::lock(header); size is a power of two
+  std::vector<Slot, HeapAllocator<Slot>> slots;  // guarded by S::lock(header); size is a power of two
   std::size_t used = 0;     // guarded likewise
   DictObj() : Object<S>(kType), slots(8) {}
 };
@@ -303,7 +303,7 @@ typename DictObj<S>::Slot& dict_find(DictObj<S>& d, const StrObj<S>& key) noexce
 
 template <Strategy S>
 void dict_grow(DictObj<S>& d) {
-  std::vector<typename DictObj<S>::Slot> old(d.slots.size() * 2);
+  decltype(d.slots) old(d.slots.size() * 2);
   old.swap(d.slots);
   for (auto& s : old)
     if (s.key) {

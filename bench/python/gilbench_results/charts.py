@@ -181,7 +181,10 @@ def layout_problems(fig):
     texts = [("figure title", fig._suptitle)] + [("legend", leg) for leg in legends]
     for ax in axes:
         texts += [("title", ax.title), ("x label", ax.xaxis.label), ("y label", ax.yaxis.label)]
-        texts += [("tick label", t) for t in ax.get_xticklabels() + ax.get_yticklabels()]
+        for axis in (ax.xaxis, ax.yaxis):  # the ticks drawn: those within the view
+            lo, hi = sorted(axis.get_view_interval())
+            texts += [("tick label", t.label1) for t in axis.get_major_ticks()
+                      if lo <= t.get_loc() <= hi]
     problems = []
     for what, artist in texts:
         if artist is None or not artist.get_visible():
@@ -221,6 +224,14 @@ class Figures:
         self.cpython_labels = set()
         self.written = []
         self.layout = {}  # chart stem -> layout_problems() of its figure
+
+    def log_y(self, ax):
+        """A log y axis labelled in plain numbers (text.parse_math is off, so the default
+        10^n labels, which are mathtext, would show their source)."""
+        from matplotlib.ticker import FuncFormatter, NullFormatter
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
 
     def color(self, label):
         return self.colors.get(label, "0.25")
@@ -286,7 +297,8 @@ class Figures:
             bottom_in = leg.get_window_extent(renderer).height / fig.dpi + 0.1
         height_in = panels_in + top_in + bottom_in
         fig.set_size_inches(width_in, height_in)
-        fig.tight_layout(rect=(0, bottom_in / height_in, 1, 1 - top_in / height_in))
+        # tight_layout keeps the panels clear of the figure title by itself
+        fig.tight_layout(rect=(0, bottom_in / height_in, 1, 1))
 
 
 class Charts(Figures):
@@ -565,7 +577,7 @@ class Charts(Figures):
                               [max(v) for v in vals], vals)
                 flat = [v for s in series for r in s.runs for v in r.counter_samples(c) if v > 0]
                 if flat and max(flat) / min(flat) > 30:
-                    ax.set_yscale("log")
+                    self.log_y(ax)
                 self.x_axis(ax, all_x, K_LABEL if x_name == "K" else X_KEY)
                 ax.set_ylabel(self.metric_label(c))
                 better = self.metrics.get(c, {}).get("better")
@@ -596,7 +608,7 @@ class Charts(Figures):
                     cells[(c, s.label)] = (median(v), min(v), max(v))
         self.bars(ax, counters, labels, cells)
         if any(m > 0 for m, _, _ in cells.values()):
-            ax.set_yscale("log")
+            self.log_y(ax)
         ax.set_ylabel(f"latency ({LATENCY_UNIT})")
         ax.set_title(f"latency at {x_name}=" + ",".join(str(k) for k in sorted(ks))
                      + " (lower is better)", fontsize=10)
@@ -658,7 +670,7 @@ class Charts(Figures):
                 ax.set_xlabel(key)
                 if throughput:
                     ax.set_ylabel(self.metric_label(throughput))
-                    ax.set_yscale("log")
+                    self.log_y(ax)
                 else:
                     ax.set_ylabel(f"speedup over {self.reference_name(w)} (1 worker)")
                 ax.set_title(w, fontsize=10)
@@ -713,7 +725,7 @@ class Charts(Figures):
             self.bars(ax, workloads, labels, cells)
             flat = [m for m, _, _ in cells.values() if m > 0]
             if flat and max(flat) / min(flat) > 50:
-                ax.set_yscale("log")
+                self.log_y(ax)
             ax.set_ylabel(unit, fontsize=8)
             ax.set_title(c, fontsize=10)
         self.finish(fig, axes, "GIL statistics per second of run (counts per second; waits in "

@@ -1,11 +1,15 @@
 """plot.py's command line: every sub-command, its options, help and exit statuses.
 
 build_parser() is what plot.py parses its arguments with; plot.py runs the
-sub-command through the library's modules. Standard library only.
+sub-command through the library's modules. A bad command line raises
+errors.UsageError (plot.py: one line `plot.py: error: ...`, exit 2), for the
+sub-commands too. Standard library only.
 """
 
 import argparse
 import os
+
+from .errors import ArgumentParser
 
 EXIT_STATUSES = ("exit status: 0 pass; 1 regression (compare only); 2 bad input, usage or "
                  "environment (one line on stderr); 3 internal error (--debug or PLOT_DEBUG=1 "
@@ -117,7 +121,7 @@ def add_history(sub):
 
 def build_parser():
     """The argument parser of plot.py and its sub-commands (fidelity has its own)."""
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="plot.py", description="Charts, regression gate, tracker export, history and "
         "instruction-count lane for gilbench results (see the module docstring: "
         "pydoc ./plot.py).", epilog=EXIT_STATUSES)

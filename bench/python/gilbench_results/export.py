@@ -49,6 +49,7 @@ import math
 import os
 from dataclasses import dataclass, field
 
+from . import schema
 from .errors import InputError
 from .gate import speedup_samples
 from .output import json_text, write_output
@@ -106,7 +107,7 @@ def entries(result):
     failed = [r.name for r in result.runs.values() if r.failed]
     if failed:
         notes.append(f"{result.path}: {len(failed)} failed runs left out (e.g. {failed[0]})")
-    for run in result.runs.values():
+    for run in ordered_runs(result):
         if run.failed or not run.times:
             continue
         t = run.samples()
@@ -128,6 +129,20 @@ def entries(result):
     if len(kept) < len(out):
         notes.append(f"{len(out) - len(kept)} values that are not finite numbers left out")
     return kept, notes
+
+
+def ordered_runs(result):
+    """The file's runs in the suite's order: workload, strategy (as gilbench_strategies
+    lists them), worker count, further axes."""
+    workloads = list(result.kinds)
+    strategies = list(result.ctx_json(schema.STRATEGIES_KEY, []))
+
+    def rank(items, x):
+        return (items.index(x), "") if x in items else (len(items), x)
+
+    return sorted(result.runs.values(), key=lambda r: (
+        rank(workloads, r.workload), rank(strategies, r.strategy), r.workers,
+        sorted(r.axes.items())))
 
 
 def scaled(entry):
@@ -184,6 +199,8 @@ def export(result, fmt, out=None):
         else:
             write_output(out, text)
             done.written.append(out)
+            done.notes.append(f"wrote {out} ({len({e.benchmark for e in items})} benchmarks, "
+                              f"{len(items)} metrics)")
         return done
     if out is None:
         raise InputError("export --format=github-action-benchmark needs --out DIR (it writes "
@@ -199,7 +216,11 @@ def export(result, fmt, out=None):
         path = os.path.join(out, GAB_FILES[better])
         write_output(path, json_text(data, indent=1) + "\n")
         done.written.append(path)
+    sizes = {b: sum(e.better == b for e in items) for b in GAB_FILES}
     done.notes.append("wrote " + ", ".join(
-        f"{os.path.basename(p)} ({n} entries)" for p, n in zip(
-            done.written, (sum(e.better == b for e in items) for b in GAB_FILES))))
+        f"{os.path.join(out, GAB_FILES[b])} ({n} entries)" for b, n in sizes.items()))
+    for b, n in sizes.items():
+        if not n:  # the action fails on a file without an entry
+            done.notes.append(f"{GAB_FILES[b]} has no entry: leave out the action step "
+                              f"that reads it")
     return done

@@ -47,6 +47,10 @@ be compared). Three lanes:
                 with margin). Valgrind runs one thread at a time, so
                 multi-worker rows stay on the time and ratio lanes.
 
+When both files hold a machine fingerprint (gilbench_fingerprint), the
+report shows both and, for each unit cost that differs by more than 1.5x,
+the rows it moves (fingerprint.py).
+
 --gate picks which lanes can fail the job; the others are printed for
 information. The default gates time, ratio when BASE has a row with an
 in-run ratio, and instructions when BASE holds instruction counts (so two
@@ -74,7 +78,7 @@ import math
 import zlib
 from dataclasses import dataclass, field
 
-from . import schema
+from . import fingerprint, schema
 from .errors import InputError, bad_option, one_line
 from .stats import bh_adjust, bootstrap_speedup_test, median, min_u_pvalue, u_test, \
     u_test_repetitions
@@ -158,6 +162,8 @@ class Report:
     power: dict = None  # the U test cannot flag a lone row: {n1, n2, pmin, benchmarks}
     same_machine: bool = True
     busy: dict = field(default_factory=dict)  # "base"/"new" -> ran on a busy machine
+    fingerprints: dict = field(default_factory=dict)  # "base"/"new" -> gilbench_fingerprint
+    unit_costs: list = field(default_factory=list)  # fingerprint.Difference of both files
 
     @property
     def gated(self):
@@ -460,4 +466,7 @@ def compare(base, new, options):
                    if r.verdict in ("regression", "failed")]
     return Report(base, new, opt, names, only_base, only_new, lanes, problems, regressions,
                   power(base, new, names, opt.alpha), same_machine(base, new),
-                  {"base": busy(base), "new": busy(new)})
+                  {"base": busy(base), "new": busy(new)},
+                  {"base": base.fingerprint, "new": new.fingerprint},
+                  fingerprint.compare(base.fingerprint, new.fingerprint,
+                                      [new.runs[n] for n in names]))

@@ -22,13 +22,13 @@ file, row and value); context: load_avg a list of finite numbers, num_cpus
 an integer, describe()'s keys strings, the gilbench_* JSON strings decoding
 to the type read (gilbench_runs an object of {workload, strategy, runner,
 workers, axes} objects; gilbench_instructions an object whose counts are
-finite numbers > 0). Only the iteration rows are read: Google Benchmark
-1.7.1 writes bare NaN in the _cv aggregate rows of counters that are always
-0, and such rows are skipped unread. A counter that is not a finite number
-(or is beyond +-1e30, which no gilbench counter reaches and matplotlib
-cannot scale) in an iteration row is dropped from that row (Result.dropped
-counts them): counters are drawn, never gated, and one bad value should not
-hide the rest of a run.
+finite numbers > 0; gilbench_fingerprint an object). Only the iteration
+rows are read: Google Benchmark 1.7.1 writes bare NaN in the _cv aggregate
+rows of counters that are always 0, and such rows are skipped unread. A
+counter that is not a finite number (or is beyond +-1e30, which no gilbench
+counter reaches and matplotlib cannot scale) in an iteration row is dropped
+from that row (Result.dropped counts them): counters are drawn, never gated,
+and one bad value should not hide the rest of a run.
 """
 
 import json
@@ -137,6 +137,12 @@ class Result:
         return self.ctx_json(schema.WORKLOADS_KEY, {})
 
     @property
+    def fingerprint(self):
+        """The machine fingerprint (gilbench_fingerprint: cpu, unit_costs_ns,
+        speed_spread), or None when the file has none."""
+        return self.ctx_json(schema.FINGERPRINT_KEY, None)
+
+    @property
     def instructions(self):
         """{name: instructions} from the instruction lane, or None."""
         lane = self.ctx_json(schema.INSTRUCTIONS_KEY, None)
@@ -207,6 +213,7 @@ CONTEXT_JSON = {
     schema.INTERVALS_KEY: (_list_of(str), "a list of strings"),
     schema.INSTRUCTIONS_KEY: (_instruction_lane, "an object with counts {name: number > 0}, "
                               "failed {name: reason} and no_measured_region [names]"),
+    schema.FINGERPRINT_KEY: (lambda v: isinstance(v, dict), "an object"),
 }
 # The other context values that are read: key -> (check, what).
 CONTEXT_PLAIN = {

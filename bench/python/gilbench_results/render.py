@@ -2,12 +2,20 @@
 
 Both write the same data: markdown() the report plot.py compare prints (and
 --markdown writes), as_json() the lanes, rows, verdicts and exit decision
-for programs (--json; NaN becomes null).
+for programs (--json; NaN becomes null). The markdown puts a one-line
+verdict first (what decides the exit status), then the files, the flagged
+rows of every lane in one table, both machine fingerprints side by side
+(when the files hold them) with the rows each differing unit cost moves,
+and folds every lane's full table under <details>. annotations() gives the
+GitHub Actions `::error` commands of the flagged rows of gated lanes
+(plot.py prints them on stderr when GITHUB_ACTIONS=true; the runner reads
+workflow commands from both streams).
 """
 
 import math
 
 from .errors import one_line
+from . import fingerprint
 from .gate import VERDICTS
 from .output import json_text
 from .stats import median, relative_iqr
@@ -107,8 +115,90 @@ def verdict_line(report):
     return verdict
 
 
+FLAGGED = ("regression", "failed")
+
+
+def flagged_rows(report):
+    """[(lane, Row)] of every lane's rows that regressed or failed (gated or not)."""
+    return [(lane, r) for lane in report.lanes for r in lane.rows if r.verdict in FLAGGED]
+
+
+def summary_line(report):
+    """The one-line verdict: what decides the exit status, in one sentence."""
+    gated = [(lane, r) for lane, r in flagged_rows(report) if lane.gated]
+    other = [(lane, r) for lane, r in flagged_rows(report) if not lane.gated]
+    counts = {}
+    for lane, _ in gated:
+        counts[lane.key] = counts.get(lane.key, 0) + 1
+    text = verdict_line(report)
+    if gated:
+        text += ": " + ", ".join(f"{n} in {k}" for k, n in counts.items())
+    if other:
+        text += f"; {len(other)} flagged in lanes that do not gate"
+    return text + f" (exit status {report.exit_status})"
+
+
+def value_text(lane_key):
+    """A lane's value format with its unit (time: ms)."""
+    fmt = TABLES[lane_key][1]
+    return (lambda v: fmt(v) + " ms" if fmt(v) != "–" else fmt(v)) if lane_key == "time" else fmt
+
+
+def flagged_table(report, flagged):
+    """The flagged rows of every lane in one table."""
+    lines = ["| lane | benchmark | base | new | change | q (BH) | verdict |",
+             "|---|---|---:|---:|---:|---:|---|"]
+    for lane, r in flagged:
+        fmt = value_text(lane.key)
+        name = one_line(r.name).replace("|", "\\|")
+        verdict = VERDICT_TEXT[r.verdict] + ("" if lane.gated else " (not gated)")
+        if r.note:
+            verdict = one_line(f"{verdict} {r.note}").replace("|", "\\|")
+        lines.append(f"| {lane.key} | `{name}` | {fmt(r.base)} | {fmt(r.new)} | "
+                     f"{fmt_change(r.change)} | {fmt_q(r.q)} | {verdict} |")
+    return lines
+
+
+def fingerprint_lines(report):
+    """Both machines' fingerprints side by side, and the rows each differing cost moves."""
+    base, new = report.fingerprints.get("base"), report.fingerprints.get("new")
+    if base is None and new is None:
+        return []
+    lines = ["", "### Machine fingerprints", ""]
+    if base is None or new is None:
+        missing = "base" if base is None else "new"
+        return lines + [f"Only one file has a machine fingerprint (none in {missing}): the "
+                        f"machines cannot be compared cost by cost.", ""]
+    lines += ["| | base | new | new / base | moves |", "|---|---:|---:|---:|---|"]
+    for key, a, b in fingerprint.cpu_fields(base, new):
+        lines.append(f"| cpu {one_line(key)} | {one_line(a)} | {one_line(b)} | | |")
+    for d in report.unit_costs:
+        mark = " **(differs)**" if d.differs else ""
+        lines.append(f"| {d.section} {one_line(d.name)} | {d.base:.4g} | {d.new:.4g} | "
+                     f"{d.ratio:.2f}x{mark} | {d.cost.affects} |")
+    differing = [d for d in report.unit_costs if d.differs]
+    lines.append("")
+    if not differing:
+        lines.append(f"No unit cost differs by more than {fingerprint.FACTOR}x.")
+    flagged = {r.name for _, r in flagged_rows(report)}
+    for d in differing:
+        hit = [n for n in d.rows if n in flagged]
+        lines.append(f"- **{one_line(d.name)}** differs {d.ratio:.2f}x (base {d.base:.4g}, new "
+                     f"{d.new:.4g}): it moves {d.cost.affects}: {len(d.rows)} compared rows"
+                     + (f", of which flagged: {name_list_md(hit)}" if hit else
+                        ", none of them flagged") + ".")
+    return lines + [""]
+
+
+def name_list_md(names, limit=6):
+    text = ", ".join(f"`{one_line(n)}`" for n in names[:limit])
+    return text + (f" (+{len(names) - limit} more)" if len(names) > limit else "")
+
+
 def markdown(report):
-    """The gate's report as markdown (what plot.py compare prints)."""
+    """The gate's report as markdown (what plot.py compare prints): the one-line verdict
+    first, then the files, the flagged rows, the machine fingerprints, and every lane's
+    full table folded under <details>."""
     base, new, opt = report.base, report.new, report.options
     body = []
     for lane in report.lanes:
@@ -123,17 +213,13 @@ def markdown(report):
             body += markdown_table(lane.rows, columns, fmt, with_q)
         body += [("\n" if lane.rows else "") + one_line(note) for note in lane.notes]
 
-    head = ["## gilbench compare: " + verdict_line(report), "",
+    head = ["## gilbench compare: " + summary_line(report), "",
             f"- base: {one_line(base.describe())}", f"- new: {one_line(new.describe())}",
-            f"- gated lanes: {', '.join(report.gated)}. Time and "
-            f"ratio changes are flagged when beyond the threshold and significant "
-            f"(Benjamini-Hochberg q < alpha); instruction counts when beyond the threshold."]
-    if report.regressions:
-        listed = [f"`{one_line(r.name)}` ({lane} " + (
-            f"{fmt_change(r.change)})" if r.verdict == "regression" else "lane: the run failed)")
-            for lane, r in report.regressions]
-        head.append("- regressions: " + ", ".join(listed[:20])
-                    + (f" (+{len(listed) - 20} more)" if len(listed) > 20 else ""))
+            f"- gated lanes: {', '.join(report.gated)}; thresholds: time {opt.threshold:.0%} "
+            f"(q < {opt.alpha}), ratio {opt.ratio_threshold:.0%} (q < {opt.ratio_alpha}), "
+            f"instructions {opt.instr_threshold:.0%}. Time and ratio changes are flagged when "
+            f"beyond the threshold and significant (Benjamini-Hochberg q < alpha); instruction "
+            f"counts when beyond the threshold."]
     for problem in report.problems:
         head.append(f"- **cannot judge:** {problem}")
     if report.only_base or report.only_new:
@@ -156,7 +242,40 @@ def markdown(report):
                  f"possible U-test p is {p['pmin']:.2g}, so a regression of a single benchmark "
                  f"among {p['benchmarks']} cannot reach q < {opt.alpha} after the BH correction. "
                  f"Use more repetitions (9 or more, odd)."]
-    return "\n".join(head + body) + "\n"
+    flagged = flagged_rows(report)
+    if flagged:
+        head += ["", "### Flagged rows", ""] + flagged_table(report, flagged)
+    head += fingerprint_lines(report)
+    rows = sum(len(lane.rows) for lane in report.lanes)
+    fold = ["", "<details><summary>Full tables: " + ", ".join(
+        f"{lane.key} ({len(lane.rows)} rows)" for lane in report.lanes)
+        + f", {rows} rows in all</summary>", ""] + body + ["", "</details>"]
+    return "\n".join(head + fold) + "\n"
+
+
+def annotation_text(text, property_value=False):
+    """Escapes text for a GitHub Actions workflow command (%, CR, LF; in a property
+    value also : and ,)."""
+    text = str(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if property_value else text
+
+
+def annotations(report):
+    """`::error` workflow commands (GitHub Actions), one per flagged row of a gated lane,
+    and one per problem that keeps a gated lane from judging."""
+    lines = []
+    for lane, r in flagged_rows(report):
+        if not lane.gated:
+            continue
+        fmt = value_text(lane.key)
+        what = (f"{lane.key} lane: {fmt(r.base)} -> {fmt(r.new)} ({fmt_change(r.change)})"
+                if r.verdict == "regression" else f"{lane.key} lane: failed: {r.note}")
+        title = annotation_text(f"gilbench {r.verdict}: {r.name}", True)
+        lines.append(f"::error title={title}::{annotation_text(one_line(r.name + ': ' + what))}")
+    for problem in report.problems:
+        lines.append(f"::error title=gilbench compare cannot judge::"
+                     f"{annotation_text(one_line(problem))}")
+    return lines
 
 
 def _number(v):
@@ -179,9 +298,22 @@ def as_data(report):
         "problems": list(report.problems),
         "regressions": [{"lane": lane, "name": r.name, "verdict": r.verdict}
                         for lane, r in report.regressions],
+        "summary": summary_line(report),
+        "thresholds": {"time": report.options.threshold, "time_alpha": report.options.alpha,
+                       "ratio": report.options.ratio_threshold,
+                       "ratio_alpha": report.options.ratio_alpha,
+                       "instructions": report.options.instr_threshold},
+        "flagged": [{"lane": lane.key, "name": r.name, "verdict": r.verdict,
+                     "gated": lane.gated} for lane, r in flagged_rows(report)],
         "power_warning": report.power,
         "same_machine": report.same_machine,
         "busy": dict(report.busy),
+        "fingerprints": {"base": report.fingerprints.get("base"),
+                         "new": report.fingerprints.get("new")},
+        "unit_costs": [{"section": d.section, "name": d.name, "base": d.base, "new": d.new,
+                        "ratio": _number(d.ratio), "differs": d.differs,
+                        "moves": d.cost.affects, "rows": list(d.rows)}
+                       for d in report.unit_costs],
         "lanes": [{"key": lane.key, "title": lane_title(lane, report.options),
                    "gated": lane.gated, "compared": lane.compared, "notes": list(lane.notes),
                    "rows": [{"name": r.name, "base": _number(r.base), "new": _number(r.new),

@@ -30,6 +30,7 @@ STRATEGIES_KEY = "gilbench_strategies"     # [strategy]
 INTERVALS_KEY = "gilbench_switch_intervals"  # [duration], the first the default
 METRICS_KEY = "gilbench_metrics"           # {counter: {unit, better, description}}
 INSTRUCTIONS_KEY = "gilbench_instructions"  # the callgrind lane (plot.py instructions)
+FINGERPRINT_KEY = "gilbench_fingerprint"   # the machine's unit costs (fingerprint.py)
 
 RUNNERS = ("threads", "process")
 DEFAULT_REFERENCE = "serial"
