@@ -16,6 +16,7 @@ import copy
 import errno
 import io
 import json
+import math
 import os
 import shutil
 import stat
@@ -292,6 +293,157 @@ class Compare(TempDir):
         self.assertEqual((len(report["only_base"]), len(report["only_new"])), (5, 0))
         self.assertEqual(len(report["compared"]), 5)
         self.assertIn("left out: 5 only in base, 0 only in new", out)
+
+
+def with_fingerprint(data, costs, spread=None, cpu=None):
+    """data with a gilbench_fingerprint in its context (unit costs in ns)."""
+    fp = {"cpu": cpu or {"model": "Test CPU", "cores": 2}, "unit_costs_ns": costs,
+          "speed_spread": spread or {"max_over_min": 1.02}}
+    data["context"]["gilbench_fingerprint"] = json.dumps(fp)
+    return data
+
+
+COSTS = {"plain_increment": 0.3, "atomic_rmw": 5.0, "cache_line_round_trip_min": 40.0,
+         "cache_line_round_trip_median": 60.0, "mutex_uncontended": 15.0,
+         "mutex_contended": 900.0, "futex_wake": 3000.0, "pipe_round_trip": 8000.0,
+         "thread_start": 20000.0, "process_start": 600000.0}
+
+
+class CompareForCI(TempDir):
+    """compare's CI output: the one-line verdict first, flagged rows, details folded,
+    GitHub annotations, the JSON's thresholds and fingerprints."""
+
+    def compare(self, base, new, *extra, env=None):
+        js = os.path.join(self.tmp, "compare.json")
+        p = subprocess.run(["/usr/bin/python3", PLOT, "compare", base, new, "--json", js,
+                            *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           timeout=600, env=dict(os.environ, **(env or {})))
+        self.assertNotIn("Traceback", p.stderr)
+        return p.returncode, p.stdout, p.stderr, load(js)
+
+    def test_markdown_verdict_first_flagged_rows_then_details(self):
+        code, out, _, report = self.compare(A, SLOW)
+        self.assertEqual(code, 1)
+        lines = out.splitlines()
+        self.assertTrue(lines[0].startswith("## gilbench compare: REGRESSION"), lines[0])
+        self.assertIn("(exit status 1)", lines[0])
+        self.assertEqual(lines[0], "## gilbench compare: " + report["summary"])
+        flagged, details = out.index("### Flagged rows"), out.index("<details>")
+        self.assertLess(flagged, details)
+        self.assertTrue(out.rstrip().endswith("</details>"))
+        table = out[flagged:details]
+        for row in report["flagged"]:
+            self.assertIn(f"| {row['lane']} | `{row['name']}` |", table)
+        self.assertEqual({(r["lane"], r["name"]) for r in report["flagged"]},
+                         {(r["lane"], r["name"]) for r in report["regressions"]})
+        # every lane's full table is inside <details>
+        for title in ("### Wall time", "### In-run ratios", "### Instruction counts"):
+            self.assertGreater(out.index(title), details)
+        code, out, _, report = self.compare(A, A2)
+        self.assertEqual(code, 0)
+        self.assertNotIn("### Flagged rows", out)
+        self.assertTrue(out.startswith("## gilbench compare: no regression (exit status 0)"))
+
+    def test_json_has_thresholds_and_null_fingerprints(self):
+        _, _, _, report = self.compare(A, A2, "--threshold", "0.07", "--ratio-threshold", "0.2")
+        self.assertEqual(report["thresholds"], {"time": 0.07, "time_alpha": 0.05, "ratio": 0.2,
+                                                "ratio_alpha": 0.01, "instructions": 0.01})
+        self.assertEqual(report["fingerprints"], {"base": None, "new": None})
+        self.assertEqual(report["unit_costs"], [])
+        for lane in report["lanes"]:
+            for row in lane["rows"]:
+                self.assertIn(row["verdict"], gate.VERDICTS)
+
+    def test_github_annotations_for_flagged_rows(self):
+        code, out, err, report = self.compare(A, SLOW, env={"GITHUB_ACTIONS": "true"})
+        self.assertEqual(code, 1)
+        errors = [ln for ln in err.splitlines() if ln.startswith("::error ")]
+        self.assertEqual(len(errors), len(report["regressions"]))
+        for ln, row in zip(errors, report["regressions"]):
+            self.assertRegex(ln, r"^::error title=gilbench regression%3A [^:,]+::")
+            self.assertIn(row["name"].replace(":", "%3A"), ln.split("::")[1])
+            self.assertNotIn("\n", ln)
+        self.assertNotIn("::error", out, "annotations go to stderr, not into the markdown")
+        _, _, err, _ = self.compare(A, SLOW)  # not under GitHub Actions
+        self.assertNotIn("::error", err)
+        code, _, err, _ = self.compare(A, A2, env={"GITHUB_ACTIONS": "true"})
+        self.assertEqual((code, err), (0, ""))
+
+    def test_annotation_escaping(self):
+        self.assertEqual(render.annotation_text("50%\r\nx"), "50%25%0D%0Ax")
+        self.assertEqual(render.annotation_text("a:b,c", True), "a%3Ab%2Cc")
+
+    def test_fingerprints_side_by_side_and_the_rows_a_cost_moves(self):
+        base = self.write("base.json", with_fingerprint(load(A), COSTS))
+        slower = dict(COSTS, atomic_rmw=12.0, plain_increment=0.36, brand_new_cost=1.0)
+        new = self.write("new.json", with_fingerprint(load(A2), slower,
+                                                      spread={"max_over_min": 1.9}))
+        code, out, _, report = self.compare(base, new)
+        self.assertEqual(code, 0)
+        self.assertEqual(report["fingerprints"]["base"]["unit_costs_ns"], COSTS)
+        self.assertEqual(report["fingerprints"]["new"]["unit_costs_ns"]["atomic_rmw"], 12.0)
+        costs = {c["name"]: c for c in report["unit_costs"]}
+        self.assertTrue(costs["atomic_rmw"]["differs"])
+        self.assertAlmostEqual(costs["atomic_rmw"]["ratio"], 2.4)
+        runs = load_result(A).runs
+        self.assertEqual(sorted(costs["atomic_rmw"]["rows"]),
+                         sorted(n for n, r in runs.items() if r.strategy == "fine_lock"))
+        self.assertFalse(costs["plain_increment"]["differs"], "1.2x is within 1.5x")
+        self.assertTrue(costs["max_over_min"]["differs"])
+        self.assertEqual(sorted(costs["max_over_min"]["rows"]), sorted(runs), "every row")
+        self.assertNotIn("brand_new_cost", costs, "only in one file: not compared")
+        section = out[out.index("### Machine fingerprints"):out.index("<details>")]
+        self.assertIn("| unit_costs_ns atomic_rmw | 5 | 12 | 2.40x **(differs)** |", section)
+        self.assertIn("| cpu model | Test CPU | Test CPU | | |", section)
+        self.assertIn("- **atomic_rmw** differs 2.40x", section)
+        self.assertIn("fine_lock", section)
+        # an unknown cost is shown, its rows unknown
+        new = self.write("new2.json", with_fingerprint(load(A2), dict(COSTS, brand_new=9.0)))
+        base = self.write("base2.json", with_fingerprint(load(A), dict(COSTS, brand_new=1.0)))
+        _, out, _, report = self.compare(base, new)
+        costs = {c["name"]: c for c in report["unit_costs"]}
+        self.assertEqual(costs["brand_new"]["rows"], [])
+        self.assertIn("rows unknown", costs["brand_new"]["moves"])
+
+    def test_fingerprint_table_maps_costs_to_rows(self):
+        from gilbench_results import fingerprint
+        from gilbench_results.load import Run
+
+        def run(workload, strategy, workers, runner="threads"):
+            return Run(f"{workload}/{strategy}/workers:{workers}", None, workload, strategy,
+                       runner, workers, {})
+
+        def moves(name, r):
+            return fingerprint.cost_of("unit_costs_ns", name).moves(r)
+
+        self.assertTrue(moves("cache_line_round_trip_median", run("shared_read", "atomic_rc", 2)))
+        self.assertTrue(moves("cache_line_round_trip_min", run("shared_dict", "biased_rc", 4)))
+        self.assertFalse(moves("cache_line_round_trip_min", run("shared_read", "atomic_rc", 1)))
+        self.assertFalse(moves("cache_line_round_trip_min", run("shared_read", "gil", 2)))
+        self.assertFalse(moves("cache_line_round_trip_min", run("countdown", "atomic_rc", 2)))
+        self.assertTrue(moves("atomic_rmw", run("countdown", "biased_rc", 1)))
+        self.assertFalse(moves("atomic_rmw", run("countdown", "gil", 1)))
+        self.assertTrue(moves("futex_wake", run("countdown", "gil", 2)))
+        self.assertFalse(moves("thread_start", run("countdown", "gil", 1)))
+        self.assertTrue(moves("process_start", run("countdown", "process", 1, "process")))
+        self.assertTrue(moves("pipe_round_trip", run("process_startup", "threads", 1)))
+        self.assertFalse(moves("pipe_round_trip", run("countdown", "gil", 2)))
+        self.assertTrue(fingerprint.cost_of("speed_spread", "anything").moves(
+            run("countdown", "serial", 1)))
+
+    def test_one_fingerprint_only_is_said(self):
+        base = self.write("base.json", with_fingerprint(load(A), COSTS))
+        code, out, _, report = self.compare(base, A2)
+        self.assertEqual(code, 0)
+        self.assertIsNone(report["fingerprints"]["new"])
+        self.assertIn("Only one file has a machine fingerprint (none in new)", out)
+
+    def test_bad_fingerprint_is_bad_input(self):
+        data = load(A2)
+        data["context"]["gilbench_fingerprint"] = "[1, 2]"
+        code, _, err = run_plot("compare", A, self.write("bad.json", data))
+        self.assertEqual(code, 2, err)
+        self.assertIn("gilbench_fingerprint", err.strip().splitlines()[-1])
 
 
 class BadInput(TempDir):
@@ -986,6 +1138,162 @@ class Charts(TempDir):
         self.assertEqual(code, 0, err)
         self.assertIn("gil (quick_a2)", self.headline(A, A2)["labels"])
         self.assertIn("| gil (quick_a2) |", stdout)
+
+
+def lab(color):
+    """CIE L*a*b* of a matplotlib colour (sRGB, D65)."""
+    from matplotlib.colors import to_rgb
+
+    def lin(c):
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (lin(c) for c in to_rgb(color))
+    xyz = ((0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047,
+           0.2126 * r + 0.7152 * g + 0.0722 * b,
+           (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883)
+    f = [t ** (1 / 3) if t > 216 / 24389 else (24389 / 27 * t + 16) / 116 for t in xyz]
+    return 116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])
+
+
+class Kept(charts.Charts):
+    """Charts that keep their figures (and check their layout) instead of saving them."""
+
+    def save(self, fig, stem):
+        self.layout[stem] = charts.layout_problems(fig)
+        self.figures = getattr(self, "figures", {})
+        self.figures[stem] = fig
+
+
+class ChartContent(TempDir):
+    """What the charts show: the CPU count, the CPython rows, K, the GIL rates, the
+    instruction overhead; and a layout without clipped text or legends over data."""
+
+    def tearDown(self):
+        import matplotlib.pyplot as plt
+        plt.close("all")
+        super().tearDown()
+
+    def kept(self, *paths, draw=("speedup", "overhead", "instructions", "io", "sweeps",
+                                 "gil_stats")):
+        c = Kept([load_result(p) for p in paths], self.tmp, 2)
+        for method in draw:
+            getattr(c, method)()
+        return c
+
+    def twin_like(self):
+        """A2 as the CPython twin would write it: cpython_* strategies, its own reference."""
+        data = load(A2)
+        data["context"]["gilbench_runtime"] = "cpython"
+        data["context"]["gilbench_reference_strategy"] = "cpython_serial"
+        for name, f in fields(data).items():
+            new = "cpython_" + {"gil": "threads", "fine_lock": "process"}.get(
+                f["strategy"], f["strategy"])
+            rename(data, name, name.replace(f"/{f['strategy']}/", f"/{new}/"), strategy=new)
+        return self.write("cpython.json", data)
+
+    def many(self):
+        """One file with 16 strategies of long names (A's runs, copied)."""
+        data = load(A)
+        runs = fields(data)
+        rows = [r for r in data["benchmarks"] if r["run_type"] == "iteration"]
+        for k in range(14):
+            strategy = f"strategy_with_a_long_name_number_{k}"
+            for row in rows:
+                f = runs[row["run_name"]]
+                if f["strategy"] != "gil":
+                    continue
+                name = row["run_name"].replace("/gil/", f"/{strategy}/")
+                runs[name] = dict(f, strategy=strategy)
+                data["benchmarks"].append(dict(row, name=name, run_name=name))
+        data["context"][schema.RUNS_KEY] = json.dumps(runs)
+        data["context"].pop(schema.STRATEGIES_KEY, None)
+        return self.write("many.json", data)
+
+    def test_layout_nothing_clipped_no_legend_over_data(self):
+        for paths in ([A, SWEEP], [A, self.twin_like()], [self.many()], [SWEEP]):
+            out = os.path.join(self.tmp, "out")
+            drawn = charts.draw([load_result(p) for p in paths], out, 2)
+            self.assertTrue(drawn.layout, paths)
+            for stem, problems in drawn.layout.items():
+                self.assertEqual(problems, [], (paths, stem))
+
+    def test_layout_check_finds_problems(self):
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(3, 2))
+        ax.plot([1, 2], [1, 2], label="a series")
+        ax.legend(loc="center")
+        fig.suptitle("a title far too long to fit the figure " * 4)
+        problems = charts.layout_problems(fig)
+        self.assertTrue(any("legend lies over an axes" in p for p in problems), problems)
+        self.assertTrue(any("figure title" in p and "outside" in p for p in problems), problems)
+
+    def test_every_series_has_a_distinct_colour(self):
+        c = self.kept(self.many(), self.twin_like(), draw=())
+        self.assertGreaterEqual(len(c.labels), 18)
+        colours = [c.color(label) for label in c.labels[:len(charts.PALETTE)]]
+        self.assertEqual(len(set(colours)), len(colours))
+        for i, a in enumerate(colours[:14]):
+            for b in colours[:i]:
+                self.assertGreater(math.dist(lab(a), lab(b)), 30, (a, b))
+
+    def test_cpython_rows_have_their_own_style_and_reference(self):
+        c = self.kept(A, self.twin_like(), draw=("speedup",))
+        ax = c.figures["speedup"].axes[0]
+        styles = {line.get_label(): line.get_linestyle() for line in ax.get_lines()}
+        self.assertEqual(styles["cpython_threads"], "--")
+        self.assertEqual(styles["gil"], "-")
+        self.assertEqual(ax.get_ylabel(), "speedup over serial / cpython_serial (1 worker)")
+
+    def test_ideal_line_stops_at_the_cpu_count(self):
+        data = load(A)
+        for name, f in fields(data).items():
+            if f["workers"] == 2:
+                rename(data, name, name.replace("workers:2", "workers:4"), workers=4)
+        data["context"]["gilbench_nproc"] = "2"
+        c = self.kept(self.write("w4.json", data), draw=("speedup",))
+        ax = c.figures["speedup"].axes[0]
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        ideal = lines["ideal (up to the CPU count)"]
+        self.assertEqual(list(ideal.get_xdata()), [1, 2])
+        self.assertEqual(max(ideal.get_ydata()), 2)
+        self.assertEqual(list(lines["2 CPUs"].get_xdata()), [2, 2])
+        self.assertEqual(max(max(line.get_xdata()) for line in ax.get_lines()
+                             if line.get_label() == "gil"), 4)
+
+    def test_convoy_axis_is_k_latency_as_bars_without_io_rps_alone(self):
+        c = self.kept(SWEEP, draw=("io",))
+        axes = [ax for ax in c.figures["io_convoy"].axes if ax.get_visible()]
+        titles = [ax.get_title() for ax in axes]
+        self.assertFalse(any("io_rps_alone" in t for t in titles), titles)
+        self.assertTrue(any(t.startswith("io_rps_ratio") for t in titles), titles)
+        self.assertEqual(titles[-1], "latency at K=1 (lower is better)")
+        self.assertEqual([t.get_text() for t in axes[-1].get_xticklabels()],
+                         ["io_max_us", "io_p50_us", "io_p99_us"])
+        for ax in axes[:-1]:
+            self.assertEqual(ax.get_xlabel(), charts.K_LABEL)
+
+    def test_gil_stats_per_second_within_the_cpu_count(self):
+        c = self.kept(SWEEP, draw=("gil_stats",))
+        fig = c.figures["gil_stats"]
+        panels = {ax.get_title(): ax for ax in fig.axes if ax.get_visible()}
+        self.assertEqual(panels["gil_switches"].get_ylabel(), "per s")
+        self.assertEqual(panels["gil_wait_ns"].get_ylabel(), "s per s of run")
+        self.assertEqual(panels["gil_wait_frac"].get_ylabel(), "fraction")
+        run = load_result(SWEEP).runs["countdown/gil/workers:2/interval:5ms"]
+        rates = [run.counters["gil_switches"][i] / run.times[i] for i in run.times]
+        bars = [p.get_height() for p in panels["gil_switches"].patches]
+        self.assertTrue(any(math.isclose(h, stats.median(rates)) for h in bars),
+                        (bars, stats.median(rates)))
+
+    def test_instruction_overhead_chart(self):
+        c = self.kept(A, draw=("instructions",))
+        ax = c.figures["instructions"].axes[0]
+        counts = load_result(A).instructions
+        want = counts["countdown/gil/workers:1"] / counts["countdown/serial/workers:1"]
+        heights = [p.get_height() for p in ax.patches]
+        self.assertTrue(any(math.isclose(h, want) for h in heights), (heights, want))
+        self.assertNotIn("instructions", self.kept(SWEEP, draw=("instructions",)).__dict__.get(
+            "figures", {}), "no counts, no chart")
 
 
 class CompareDotPy(unittest.TestCase):
