@@ -19,6 +19,7 @@
 #include "options.hpp"
 #include "output_file.hpp"
 #include "report/build_info.hpp"
+#include "report/fingerprint.hpp"
 #include "reporter.hpp"
 #include "worker_main.hpp"
 
@@ -125,6 +126,12 @@ int run(int argc, char** argv) {
     std::printf("%s\n", all_params().dump(2).c_str());
     return 0;
   }
+  if (o.fingerprint) {
+    const nlohmann::json fp = machine_fingerprint();
+    std::fputs(o.format == "json" && o.format_given ? (fp.dump(2) + "\n").c_str() : describe_fingerprint(fp).c_str(),
+               stdout);
+    return 0;
+  }
   if (o.list_counters) {
     std::fputs(o.format == "markdown" ? metrics_markdown().c_str() : (metrics_json().dump(2) + "\n").c_str(), stdout);
     return 0;
@@ -177,6 +184,11 @@ int run(int argc, char** argv) {
       return 2;
     }
   }
+  // The machine, measured before the first benchmark: its unit costs
+  // explain the results (and tell whether two files are comparable).
+  const nlohmann::json fingerprint = machine_fingerprint();
+  std::fputs(describe_fingerprint(fingerprint).c_str(), stderr);
+  benchmark::AddCustomContext("gilbench_fingerprint", fingerprint.dump());
   const int max_workers = *std::max_element(suite.workers.begin(), suite.workers.end());
   const std::vector<std::string> warnings = environment_warnings(max_workers);
   for (const auto& w : warnings) std::fprintf(stderr, "gilbench: warning: %s\n", w.c_str());

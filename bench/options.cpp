@@ -199,11 +199,15 @@ Options parse_options(int argc, char** argv, const std::vector<std::string>& kno
     } else if (name == "--params") {
       no_value();
       o.params = true;
+    } else if (name == "--fingerprint") {
+      no_value();
+      o.fingerprint = true;
     } else if (name == "--list-counters") {
       no_value();
       o.list_counters = true;
     } else if (name == "--format") {
       o.format = need_value();
+      o.format_given = true;
       if (o.format != "json" && o.format != "markdown")
         throw UsageError("--format: '" + o.format + "' is not json or markdown");
     } else if (name == "--quick") {
@@ -314,6 +318,10 @@ checksum against the serial one, and reports Google Benchmark results named
   --list                   print the benchmark names and exit
   --params                 print every workload's parameters at every scale
                            (default, quick, tiny) as JSON and exit
+  --fingerprint [--format=json]
+                           measure the machine (CPU, caches, the unit costs the
+                           workloads are made of, its speed spread right now;
+                           every run does this first, < 3 s) and print it
   --list-counters [--format=json|markdown]
                            print every counter a row can report (unit, better
                            direction, meaning) and exit

@@ -19,7 +19,9 @@ struct Options {
   bool list = false;
   bool params = false;         // --params: print every workload's parameters
   bool list_counters = false;  // --list-counters: print every counter's unit and direction
-  std::string format = "json"; // of --params and --list-counters: json (or markdown, counters only)
+  bool fingerprint = false;    // --fingerprint: measure the machine, print it, exit
+  std::string format = "json"; // of --params, --list-counters, --fingerprint: json or markdown
+  bool format_given = false;
   bool quick = false;
   std::vector<int> workers;  // empty: the mode's default
   std::vector<std::chrono::nanoseconds> switch_intervals;  // empty: 5 ms

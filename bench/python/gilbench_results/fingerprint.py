@@ -16,11 +16,15 @@ the rows it moves: a machine whose cache-line transfers cost 70 ns instead
 of 20 ns slows the shared-data rows under atomic reference counts for real,
 and the gate cannot tell that from a regression of the code. UNIT_COSTS is
 the one table of which cost moves which rows (keyed by the fingerprint's
-section and field, so that a renamed field is one edit); every number under
-speed_spread maps to the entry whose field is None. A field the table does
-not know is still compared and shown, with "rows unknown".
+section and field, so that a renamed field is one edit); a number under
+speed_spread without an entry of its own maps to the entry whose field is
+None, and NOT_COSTS lists the numbers that are no cost (a count of runs). A
+field the table does not know is still compared and shown, with "rows
+unknown". The cpu section, and the speed_spread values that are not numbers
+(bimodal), are shown side by side as text.
 """
 
+import json
 import math
 from dataclasses import dataclass, field
 
@@ -73,6 +77,9 @@ UNIT_COSTS = {
     (COSTS_SECTION, "futex_wake"): Cost(
         "futex wake-up", "multi-worker rows (2+ workers; convoy: K of 1+)",
         lambda r: r.workers >= 2 or (r.workload == "convoy" and r.workers >= 1)),
+    (COSTS_SECTION, "futex_wake_max"): Cost(
+        "futex wake-up (max)", "multi-worker rows (2+ workers; convoy: K of 1+)",
+        lambda r: r.workers >= 2 or (r.workload == "convoy" and r.workers >= 1)),
     (COSTS_SECTION, "thread_start"): Cost(
         "thread start", "multi-worker rows (2+ workers) and process_startup/threads",
         lambda r: r.workers >= 2 or r.workload == "process_startup"),
@@ -80,9 +87,14 @@ UNIT_COSTS = {
         "pipe round trip", "process rows (the process runner, process_startup)", _process),
     (COSTS_SECTION, "process_start"): Cost(
         "process start", "process rows (the process runner, process_startup)", _process),
+    (SPREAD_SECTION, "max_over_min"): Cost(
+        "speed spread: slowest / fastest run of a fixed loop", "every time-lane row",
+        lambda r: True),
     (SPREAD_SECTION, None): Cost(
-        "speed spread between the cores", "every time-lane row", lambda r: True),
+        "speed spread", "every time-lane row", lambda r: True),
 }
+# Numbers of the sections that are no cost (not compared).
+NOT_COSTS = {(SPREAD_SECTION, "runs")}
 UNKNOWN = Cost("", "rows unknown (not in fingerprint.UNIT_COSTS)", lambda r: False)
 
 
@@ -119,7 +131,8 @@ def numbers(fingerprint, section):
     values = (fingerprint or {}).get(section)
     if not isinstance(values, dict):
         return {}
-    return {k: float(v) for k, v in values.items() if is_finite(v) and v > 0}
+    return {k: float(v) for k, v in values.items()
+            if is_finite(v) and v > 0 and (section, k) not in NOT_COSTS}
 
 
 def compare(base_fp, new_fp, runs):
@@ -135,9 +148,23 @@ def compare(base_fp, new_fp, runs):
     return out
 
 
-def cpu_fields(base_fp, new_fp):
-    """[(field, base value, new value)] of the cpu sections, as text."""
-    a = (base_fp or {}).get(CPU_SECTION)
-    b = (new_fp or {}).get(CPU_SECTION)
-    a, b = (x if isinstance(x, dict) else {} for x in (a, b))
-    return [(k, a.get(k), b.get(k)) for k in list(dict.fromkeys(list(a) + list(b)))]
+def text(value, limit=60):
+    """A fingerprint value as a table cell shows it: strings as they are, the rest as
+    compact JSON, cut to limit characters."""
+    shown = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    return shown if len(shown) <= limit else shown[:limit - 3] + "..."
+
+
+def described(base_fp, new_fp):
+    """[(section field, base text, new text)]: the cpu section, and the values of the
+    speed_spread section that are not numbers (e.g. bimodal), side by side."""
+    out = []
+    for section, keep in ((CPU_SECTION, lambda v: True),
+                          (SPREAD_SECTION, lambda v: not is_finite(v))):
+        a = (base_fp or {}).get(section)
+        b = (new_fp or {}).get(section)
+        a, b = (x if isinstance(x, dict) else {} for x in (a, b))
+        for k in dict.fromkeys(list(a) + list(b)):
+            if keep(a.get(k)) and keep(b.get(k)):
+                out.append((f"{section} {k}", text(a.get(k)), text(b.get(k))))
+    return out

@@ -170,8 +170,9 @@ def fingerprint_lines(report):
         return lines + [f"Only one file has a machine fingerprint (none in {missing}): the "
                         f"machines cannot be compared cost by cost.", ""]
     lines += ["| | base | new | new / base | moves |", "|---|---:|---:|---:|---|"]
-    for key, a, b in fingerprint.cpu_fields(base, new):
-        lines.append(f"| cpu {one_line(key)} | {one_line(a)} | {one_line(b)} | | |")
+    for key, a, b in fingerprint.described(base, new):
+        cells = (one_line(x).replace("|", "\\|") for x in (key, a, b))
+        lines.append("| {} | {} | {} | | |".format(*cells))
     for d in report.unit_costs:
         mark = " **(differs)**" if d.differs else ""
         lines.append(f"| {d.section} {one_line(d.name)} | {d.base:.4g} | {d.new:.4g} | "
