@@ -297,16 +297,19 @@ class Compare(TempDir):
 
 def with_fingerprint(data, costs, spread=None, cpu=None):
     """data with a gilbench_fingerprint in its context (unit costs in ns)."""
-    fp = {"cpu": cpu or {"model": "Test CPU", "cores": 2}, "unit_costs_ns": costs,
-          "speed_spread": spread or {"max_over_min": 1.02}}
+    fp = {"cpu": cpu or {"model_name": "Test CPU", "allowed_cpus": [0, 1],
+                         "caches": [{"level": "1", "size": "32K"}] * 4},
+          "unit_costs_ns": costs, "cache_line_pairs": [{"cpu_a": 0, "cpu_b": 1}],
+          "speed_spread": dict({"runs": 7, "loop_ms_median": 10.0, "max_over_min": 1.02,
+                                "bimodal": False}, **(spread or {}))}
     data["context"]["gilbench_fingerprint"] = json.dumps(fp)
     return data
 
 
 COSTS = {"plain_increment": 0.3, "atomic_rmw": 5.0, "cache_line_round_trip_min": 40.0,
          "cache_line_round_trip_median": 60.0, "mutex_uncontended": 15.0,
-         "mutex_contended": 900.0, "futex_wake": 3000.0, "pipe_round_trip": 8000.0,
-         "thread_start": 20000.0, "process_start": 600000.0}
+         "mutex_contended": 900.0, "futex_wake": 3000.0, "futex_wake_max": 9000.0,
+         "pipe_round_trip": 8000.0, "thread_start": 20000.0, "process_start": 600000.0}
 
 
 class CompareForCI(TempDir):
@@ -376,8 +379,9 @@ class CompareForCI(TempDir):
     def test_fingerprints_side_by_side_and_the_rows_a_cost_moves(self):
         base = self.write("base.json", with_fingerprint(load(A), COSTS))
         slower = dict(COSTS, atomic_rmw=12.0, plain_increment=0.36, brand_new_cost=1.0)
-        new = self.write("new.json", with_fingerprint(load(A2), slower,
-                                                      spread={"max_over_min": 1.9}))
+        slower["cache_line_round_trip_min"] = -1  # not measured: not compared
+        new = self.write("new.json", with_fingerprint(load(A2), slower, spread={
+            "max_over_min": 1.9, "runs": 21, "bimodal": True}))
         code, out, _, report = self.compare(base, new)
         self.assertEqual(code, 0)
         self.assertEqual(report["fingerprints"]["base"]["unit_costs_ns"], COSTS)
@@ -392,9 +396,14 @@ class CompareForCI(TempDir):
         self.assertTrue(costs["max_over_min"]["differs"])
         self.assertEqual(sorted(costs["max_over_min"]["rows"]), sorted(runs), "every row")
         self.assertNotIn("brand_new_cost", costs, "only in one file: not compared")
+        self.assertNotIn("cache_line_round_trip_min", costs, "-1: not measured")
+        self.assertNotIn("runs", costs, "a count of runs is no cost")
+        self.assertFalse(costs["loop_ms_median"]["differs"])
         section = out[out.index("### Machine fingerprints"):out.index("<details>")]
         self.assertIn("| unit_costs_ns atomic_rmw | 5 | 12 | 2.40x **(differs)** |", section)
-        self.assertIn("| cpu model | Test CPU | Test CPU | | |", section)
+        self.assertIn("| cpu model_name | Test CPU | Test CPU | | |", section)
+        self.assertIn("| cpu allowed_cpus | [0,1] | [0,1] | | |", section)
+        self.assertIn("| speed_spread bimodal | false | true | | |", section)
         self.assertIn("- **atomic_rmw** differs 2.40x", section)
         self.assertIn("fine_lock", section)
         # an unknown cost is shown, its rows unknown

@@ -159,6 +159,11 @@ def flagged_table(report, flagged):
     return lines
 
 
+def fmt_cost(v):
+    """A unit cost: 4 significant digits, whole numbers with thousands separators."""
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+
+
 def fingerprint_lines(report):
     """Both machines' fingerprints side by side, and the rows each differing cost moves."""
     base, new = report.fingerprints.get("base"), report.fingerprints.get("new")
@@ -175,8 +180,8 @@ def fingerprint_lines(report):
         lines.append("| {} | {} | {} | | |".format(*cells))
     for d in report.unit_costs:
         mark = " **(differs)**" if d.differs else ""
-        lines.append(f"| {d.section} {one_line(d.name)} | {d.base:.4g} | {d.new:.4g} | "
-                     f"{d.ratio:.2f}x{mark} | {d.cost.affects} |")
+        lines.append(f"| {d.section} {one_line(d.name)} | {fmt_cost(d.base)} | "
+                     f"{fmt_cost(d.new)} | {d.ratio:.2f}x{mark} | {d.cost.affects} |")
     differing = [d for d in report.unit_costs if d.differs]
     lines.append("")
     if not differing:
@@ -184,8 +189,8 @@ def fingerprint_lines(report):
     flagged = {r.name for _, r in flagged_rows(report)}
     for d in differing:
         hit = [n for n in d.rows if n in flagged]
-        lines.append(f"- **{one_line(d.name)}** differs {d.ratio:.2f}x (base {d.base:.4g}, new "
-                     f"{d.new:.4g}): it moves {d.cost.affects}: {len(d.rows)} compared rows"
+        lines.append(f"- **{one_line(d.name)}** differs {d.ratio:.2f}x (base {fmt_cost(d.base)}, "
+                     f"new {fmt_cost(d.new)}): it moves {d.cost.affects}: {len(d.rows)} compared rows"
                      + (f", of which flagged: {name_list_md(hit)}" if hit else
                         ", none of them flagged") + ".")
     return lines + [""]
