@@ -19,7 +19,13 @@ exit-status contract:
   - instructions, with a fake --gilbench (a shell script that fails, writes
     nothing, or writes the row without a measured region, so that valgrind
     only runs that script), never exits 0: nothing is counted; and it leaves
-    the result file as it was.
+    the result file as it was;
+  - export (both formats) exits 0 or 2, 2 for a non-finite or non-positive
+    time, and what it writes with 0 is strict JSON (no NaN: json.loads with
+    parse_constant refusing it) valid against the tracker's schema
+    (tests/fixtures/trackers/);
+  - history on a folder of two to three files, some mutated, exits 0 or 2,
+    and its history.json is strict JSON when it exits 0.
 
 plot.main() runs in this process (much faster than a process per example,
 stdout and stderr captured, SystemExit caught); a few examples also run the
@@ -69,11 +75,12 @@ LANE_ROW = "countdown/serial/workers:1"
 SCALE = float(os.environ.get("FUZZ_SCALE", "1"))
 BUDGET = {prop: max(1, round(n * SCALE)) for prop, n in (
     ("compare_new", 220), ("compare_base", 160), ("charts", 8), ("instructions", 24),
-    ("entry_point", 6))}
+    ("export", 150), ("history", 12), ("entry_point", 6))}
 
 sys.path.insert(0, REPO)
 sys.path.insert(0, HERE)
 from plot_test import main_in_process as run_in_process  # noqa: E402  plot.main() here
+from json_check import strict_load, validate  # noqa: E402
 
 TEXTS = {name: open(path, encoding="utf-8").read() for name, path in SOURCES.items()}
 STATS = collections.defaultdict(collections.Counter)  # property -> exit status -> examples
@@ -478,6 +485,59 @@ def instructions_property(data):
         assert f.read() == raw, "instructions changed the file it failed to count"
 
 
+def tracker_schema(name):
+    with open(os.path.join(FIXTURES, "trackers", name)) as f:
+        return json.load(f)
+
+
+GAB_SCHEMA = tracker_schema("github-action-benchmark.schema.json")
+BMF_SCHEMA = tracker_schema("bmf.schema.json")
+
+
+@settings(max_examples=BUDGET["export"], **FUZZ)
+@given(st.data())
+def export_property(data):
+    source = data.draw(st.sampled_from(sorted(SOURCES)))
+    fmt = data.draw(st.sampled_from(["bencher", "github-action-benchmark"]))
+    d = example_dir()
+    path = os.path.join(d, "result.json")
+    raw = mutated_file(data.draw, source, path, CHART_KINDS)
+    out = os.path.join(d, "bmf.json" if fmt == "bencher" else "gab")
+    code, _, err = run_in_process("export", path, "--format=" + fmt, "--out", out)
+    check_contract("export", code, err, allowed=(0, 2))
+    if bad_time_in(raw):
+        assert code == 2, f"export: a non-finite or non-positive time exported with {code}"
+    if code == 0:
+        files = ([(out, BMF_SCHEMA)] if fmt == "bencher" else
+                 [(os.path.join(out, n), GAB_SCHEMA) for n in sorted(os.listdir(out))])
+        for file, schema in files:
+            value = strict_load(file)  # raises on NaN / Infinity
+            if value != [] or schema is not GAB_SCHEMA:  # an empty direction is noted
+                assert validate(schema, value) == [], (file, validate(schema, value)[:3])
+
+
+@settings(max_examples=BUDGET["history"], **FUZZ)
+@given(st.data())
+def history_property(data):
+    d = example_dir()
+    folder = os.path.join(d, "history")
+    os.makedirs(folder)
+    raws = []
+    for i in range(data.draw(st.integers(2, 3))):
+        sub = os.path.join(folder, f"run{i}")
+        os.makedirs(sub)
+        source = data.draw(st.sampled_from(["quick_a", "quick_a2"]))
+        raws.append(mutated_file(data.draw, source, os.path.join(sub, "bench.json"),
+                                 CHART_KINDS, least=0))
+    out = os.path.join(d, "report")
+    code, _, err = run_in_process("history", folder, "--out", out)
+    check_contract("history", code, err, allowed=(0, 2))
+    if any(bad_time_in(raw) for raw in raws):
+        assert code == 2, f"history: a non-finite or non-positive time drawn with {code}"
+    if code == 0:
+        strict_load(os.path.join(out, "history.json"))
+
+
 @settings(max_examples=BUDGET["entry_point"], **FUZZ)
 @given(st.data())
 def entry_point_property(data):
@@ -541,6 +601,8 @@ def main():
         ("charts", charts_property),
         ("charts_fixed", fixed_chart_checks),
         ("instructions", instructions_property),
+        ("export", export_property),
+        ("history", history_property),
         ("entry_point", entry_point_property),
         ("entry_point_fixed", fixed_entry_point_checks),
     ]

@@ -26,9 +26,24 @@ def strict_loads(text):
     return json.loads(text, parse_constant=_refuse)
 
 
+# A bare constant where a JSON value starts (after : [ or ,), outside strings.
+BARE = re.compile(r'[:\[,]\s*(-?Infinity|NaN)\b')
+
+
 def strict_load(path):
+    """The parsed file; a NaN or Infinity is a ValueError naming its line and column."""
     with open(path, encoding="utf-8") as f:
-        return strict_loads(f.read())
+        text = f.read()
+    try:
+        return strict_loads(text)
+    except ValueError as e:
+        m = BARE.search(text)
+        if m is None:
+            raise
+        line = text.count("\n", 0, m.start(1)) + 1
+        col = m.start(1) - text.rfind("\n", 0, m.start(1))
+        raise ValueError(f"{e} (first at line {line} column {col}: "
+                         f"{text[text.rfind(chr(10), 0, m.start(1)) + 1:m.end(1)].strip()})")
 
 
 def node_parse(path):

@@ -366,7 +366,11 @@ class Document(Checks):
 
     def test_workflow_steps(self):
         self.assertEqual(self.ran.returncode, 0, self.ran.stderr[-3000:])
-        import yaml
+        try:
+            import yaml
+        except ImportError:
+            self.skipTest("the workflow snippets need PyYAML for /usr/bin/python3 "
+                          "(apt-get install python3-yaml)")
         steps = [s for b in blocks("yaml") for s in yaml.safe_load(b)]
         self.assertTrue(steps)
         summary = self.path("summary.md")
