@@ -16,7 +16,8 @@
 # Prints the path of the file it added on stdout (everything else on stderr).
 # usage: bench/record_history.sh [--history DIR] [--gilbench BIN] [--instructions]
 #                                [-- GILBENCH_FLAGS...]
-#   --history DIR    the history folder (default results/history; created)
+#   --history DIR    the history folder (default results/history of this checkout;
+#                    created)
 #   --gilbench BIN   the binary (default build/gilbench of this checkout)
 #   --instructions   also count the 1-worker rows' instructions (valgrind; slow)
 #   GILBENCH_FLAGS   more flags for gilbench after --quick, e.g.

@@ -606,6 +606,7 @@ class Charts(Figures):
                 v = run.counter_samples(c)
                 if v:
                     cells[(c, s.label)] = (median(v), min(v), max(v))
+        labels.sort(key=lambda lab: self.labels.index(lab) if lab in self.labels else 10**6)
         self.bars(ax, counters, labels, cells)
         if any(m > 0 for m, _, _ in cells.values()):
             self.log_y(ax)
