@@ -46,6 +46,7 @@ struct Binding {
 struct StrategyTraits {
   bool threaded = true;        // false: one worker only (serial)
   bool uses_interval = false;  // one row per --switch-interval
+  CostModel cost;              // what its operations cost beyond serial
 };
 
 // The matrix as data: every cell that can run, and how.

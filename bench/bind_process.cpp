@@ -149,8 +149,8 @@ void bind_process(Binders& b) {
   b.expected[std::string(Convoy::kName)] = &convoy_tally;
   b.cells[{std::string(kStartupWorkload), process}] = {&StartupRunner<true>::make, kProcessFault};
   b.cells[{std::string(kStartupWorkload), "threads"}] = {&StartupRunner<false>::make, kProcessFault};
-  b.strategies[process] = {true, false};
-  b.strategies["threads"] = {true, false};
+  b.strategies[process] = {true, false, {}};
+  b.strategies["threads"] = {true, false, {}};
 }
 
 }  // namespace gilbench

@@ -20,7 +20,7 @@ void bind_shard<GILBENCH_SHARD>(Binders& b) {
       for_each_type(AllWorkloads{},
                     [&]<Workload W> { b.cells[{std::string(W::kName), s}] = {&ThreadsRunner<S, W>::make, kThreadsFault}; });
       b.cells[{std::string(Convoy::kName), s}] = {&ConvoyThreadsRunner<S>::make, kThreadsFault};
-      b.strategies[s] = {S::kThreaded, requires { S::kUsesSwitchInterval; }};
+      b.strategies[s] = {S::kThreaded, requires { S::kUsesSwitchInterval; }, cost_of<S>()};
     }
   });
 }

@@ -137,7 +137,13 @@ int run(int argc, char** argv) {
     return 0;
   }
 
-  const Suite suite = make_suite(o);
+  // The machine, measured before anything else: its unit costs explain the
+  // results (the model of each row) and tell whether two files compare.
+  Suite suite = make_suite(o);
+  if (!o.list) {
+    suite.fingerprint = machine_fingerprint();
+    std::fputs(describe_fingerprint(suite.fingerprint).c_str(), stderr);
+  }
   try {
     set_name_filter(o.filter);
     set_time_unit(o.time_unit);
@@ -184,11 +190,7 @@ int run(int argc, char** argv) {
       return 2;
     }
   }
-  // The machine, measured before the first benchmark: its unit costs
-  // explain the results (and tell whether two files are comparable).
-  const nlohmann::json fingerprint = machine_fingerprint();
-  std::fputs(describe_fingerprint(fingerprint).c_str(), stderr);
-  benchmark::AddCustomContext("gilbench_fingerprint", fingerprint.dump());
+  benchmark::AddCustomContext("gilbench_fingerprint", suite.fingerprint.dump());
   const int max_workers = *std::max_element(suite.workers.begin(), suite.workers.end());
   const std::vector<std::string> warnings = environment_warnings(max_workers);
   for (const auto& w : warnings) std::fprintf(stderr, "gilbench: warning: %s\n", w.c_str());
@@ -213,7 +215,8 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "gilbench: no benchmark matched\n");
     return 2;
   }
-  std::fputs(summary_table(collector).c_str(), display ? stderr : stdout);
+  std::fputs((summary_table(collector) + explained_table(collector, one_at_a_time_strategies())).c_str(),
+             display ? stderr : stdout);
   int status = 0;
   if (!out.empty()) {
     if (const std::string why = out.write(file_text.str()); !why.empty()) {

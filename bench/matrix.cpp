@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "convoy_bench.hpp"
+#include "explain.hpp"
 #include "strategies/all.hpp"
 #include "workloads/all.hpp"
 
@@ -141,6 +142,14 @@ std::vector<Row> build_rows(const Suite& suite) {
           in.hooks = row.hooks;
           in.process = suite.process;
           row.start = [make = cell->second.make, in] { return make(in); };
+          if (workload_kinds()[workload] == "cpu") {
+            const CostModel cost = traits.cost;
+            const bool process = strategy == kProcessName;
+            const UnitCosts units = UnitCosts::from(suite.fingerprint);
+            row.model = [workload, params = in.params, cost, process, workers, units] {
+              return explain(count_ops_of(workload, params), cost, process, workers, units);
+            };
+          }
           if (tally != b.expected.end())
             row.expected = [fn = tally->second, params = in.params]() -> std::optional<Tally> { return fn(params); };
           else
@@ -153,6 +162,12 @@ std::vector<Row> build_rows(const Suite& suite) {
   return rows;
 }
 
+std::map<std::string, bool> one_at_a_time_strategies() {
+  std::map<std::string, bool> m;
+  for (const auto& [name, traits] : binders().strategies) m[name] = traits.cost.one_at_a_time;
+  return m;
+}
+
 std::vector<const Metric*> all_metrics() {
   std::vector<const Metric*> all;
   auto add = [&](MetricList list) {
@@ -162,6 +177,7 @@ std::vector<const Metric*> all_metrics() {
   add(kRowMetrics);
   for_each_type(AllStrategies{}, [&]<Strategy S> { add(metrics_of<S>()); });
   add(kThreadsMetrics);
+  add(kExplainMetrics);
   add(kProcessMetrics);
   add(kConvoyMetrics);
   return all;

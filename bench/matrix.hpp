@@ -16,6 +16,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,7 @@ struct Suite {
   std::vector<std::string> workloads;   // selected (empty: all)
   nlohmann::json params = nlohmann::json::object();  // workload -> Params at this scale
   ProcessOptions process;
+  nlohmann::json fingerprint;  // the machine's (report/fingerprint.hpp): unit costs for the model
   // Test hooks (bench/hooks.hpp), as given on the command line.
   std::string inject_workload, inject_strategy;  // empty strategy: every strategy
   double inject_fraction = 0;
@@ -60,6 +62,9 @@ std::vector<Row> build_rows(const Suite& suite);
 std::vector<std::string> strategy_names();
 std::vector<std::string> workload_names();
 nlohmann::json workload_kinds();  // {workload: "cpu" | "io" | "startup"}
+
+// Strategy token -> whether its workers run one at a time (a GIL).
+std::map<std::string, bool> one_at_a_time_strategies();
 
 // Every metric a row can report, each declared where it is produced.
 std::vector<const Metric*> all_metrics();

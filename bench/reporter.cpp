@@ -42,6 +42,8 @@ void Collector::add(const std::vector<benchmark::BenchmarkReporter::Run>& runs) 
     }
     if (r.run_type != benchmark::BenchmarkReporter::Run::RT_Iteration) continue;
     times_ms_[name].push_back(r.real_accumulated_time * 1e3 / static_cast<double>(r.iterations));
+    if (!counters_.count(name))
+      for (const auto& [k, v] : r.counters) counters_[name][k] = v.value;
   }
 }
 
@@ -184,6 +186,60 @@ std::string summary_table(const Collector& c) {
       first = false;
     }
   }
+  return os.str();
+}
+
+std::string explained_table(const Collector& c, const std::map<std::string, bool>& serializes) {
+  std::ostringstream os;
+  char buf[256];
+  int one = 0, one_ok = 0, shared = 0, shared_ok = 0;
+  std::string lines;
+  for (const auto& [name, times] : c.times_ms()) {
+    const auto spec = RunSpec::parse(name);
+    const auto counters = c.counters().find(name);
+    if (!spec || times.empty() || counters == c.counters().end() || !counters->second.count("model_extra_ms")) continue;
+    if (spec->strategy == "serial") continue;
+    RunSpec serial_spec = *spec;
+    serial_spec.strategy = "serial";
+    serial_spec.workers = 1;
+    serial_spec.axes.clear();
+    const auto serial = c.times_ms().find(serial_spec.name());
+    if (serial == c.times_ms().end() || serial->second.empty()) continue;
+    const double t_serial = median(serial->second);
+    const double t = median(times);
+    const double extra = counters->second.at("model_extra_ms");
+    if (spec->workers == 1) {
+      const double measured = t - t_serial;
+      // Within 25% of the serial time's scale: a ratio of the two extras
+      // is meaningless when both are near zero.
+      const bool ok = std::abs(measured - extra) <= 0.25 * std::max(std::abs(measured), 0.04 * t_serial);
+      ++one;
+      one_ok += ok;
+      std::snprintf(buf, sizeof buf, "  %-44s extra %8.2f ms measured, %8.2f ms predicted  %s\n", name.c_str(),
+                    measured, extra, ok ? "ok" : "--");
+      lines += buf;
+    } else if (spec->workers == 2 && counters->second.count("model_contention_ms") &&
+               spec->workload.rfind("shared_", 0) == 0) {
+      const auto s = serializes.find(spec->strategy);
+      const bool one_at_a_time = s != serializes.end() && s->second;
+      const double predicted = one_at_a_time ? t_serial + extra
+                                             : (t_serial + extra) / spec->workers + counters->second.at("model_contention_ms");
+      const double ratio = t / predicted;
+      const bool ok = ratio <= 2 && ratio >= 0.5;
+      ++shared;
+      shared_ok += ok;
+      std::snprintf(buf, sizeof buf, "  %-44s time  %8.2f ms measured, %8.2f ms predicted  %s\n", name.c_str(), t,
+                    predicted, ok ? "ok" : "--");
+      lines += buf;
+    }
+  }
+  if (one + shared == 0) return "";
+  os << "\nExplained overheads (op counts x each strategy's cost model x this machine's unit costs;\n"
+        "1 worker: extra time over serial, ok within 25%; shared data at 2 workers: time, ok within 2x)\n"
+     << lines;
+  std::snprintf(buf, sizeof buf, "  explained: %d of %d 1-worker rows within 25%%, %d of %d shared 2-worker rows within 2x\n",
+                one_ok, one, shared_ok, shared);
+  os << buf;
   return os.str();
 }
 

@@ -37,9 +37,12 @@ class Collector {
   const std::map<std::string, std::string>& errors() const { return errors_; }
   // Per run name, the real time of each repetition, in milliseconds.
   const std::map<std::string, std::vector<double>>& times_ms() const { return times_ms_; }
+  // Per run name, the counters of its first repetition.
+  const std::map<std::string, std::map<std::string, double>>& counters() const { return counters_; }
 
  private:
   std::map<std::string, std::vector<double>> times_ms_;
+  std::map<std::string, std::map<std::string, double>> counters_;
   std::map<std::string, std::string> errors_;
 };
 
@@ -79,5 +82,11 @@ class CleanNames : public Base {
 // The table printed at the end of a run: median speedup over serial per
 // workload, strategy and worker count.
 std::string summary_table(const Collector& c);
+
+// The explained overheads (bench/explain.hpp): for each 1-worker row of a
+// CPU workload, its measured extra time over serial against the model's, and
+// for each shared-data row at 2 workers its measured time against the
+// predicted one; then how many fall within 25% (1 worker) and 2x (shared).
+std::string explained_table(const Collector& c, const std::map<std::string, bool>& serializes);
 
 }  // namespace gilbench

@@ -116,6 +116,7 @@ void run_row(benchmark::State& state, const Row& row) {
       fail_run(state, why);
       break;
     }
+    if (row.model) o.stats.append(row.model());
     write_counters(state, row.spec, o, expected);
   }
   try {

@@ -59,6 +59,9 @@ struct Row {
   // The tally every run must reproduce (computed once, on first use), or
   // nullopt for rows without one.
   std::function<std::optional<Tally>()> expected;
+  // The row's explained-overhead counters (bench/explain.hpp), computed on
+  // first use outside the timed region; empty for rows without a model.
+  std::function<RuntimeStats()> model;
 };
 
 // The counters every row reports (beside those of its Outcome).

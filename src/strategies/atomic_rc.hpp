@@ -36,6 +36,9 @@ struct AtomicRc {
   static constexpr std::string_view kName = "atomic_rc";
   static constexpr bool kThreaded = true;
   using Runtime = NoRuntime;
+  // Every incref/decref one atomic RMW; every container access its mutex.
+  static constexpr CostModel kCost{.local_ref_atomic = 1, .foreign_ref_atomic = 1, .container_mutex = 1,
+                                   .shares_header = true};
 
   // The count of an immortal object; no mortal count gets near it.
   static constexpr std::uint32_t kImmortal = UINT32_MAX;

@@ -150,6 +150,10 @@ struct BiasedRc {
 
   class Runtime;
 
+  // The owner's incref/decref are plain; another thread's an atomic RMW on
+  // `shared`; every container access takes the container's mutex.
+  static constexpr CostModel kCost{.foreign_ref_atomic = 1, .container_mutex = 1, .shares_header = true};
+
   // Always inlined, as CPython's Py_INCREF/Py_DECREF are: GCC's heuristics
   // otherwise keep them out of line in recursive walks, a call per count.
   [[gnu::always_inline]] static void incref(Header& h) noexcept {

@@ -40,6 +40,8 @@ struct FineLock {
     std::atomic<std::uint32_t> refcnt{1};
   };
   using Runtime = NoRuntime;
+  // Every incref/decref the object's mutex; every container access too.
+  static constexpr CostModel kCost{.ref_mutex = 1, .container_mutex = 1, .shares_header = true};
 
   static void incref(Header& h) noexcept {
     // Relaxed, unlocked: only tests for kImmortal, stored before sharing.

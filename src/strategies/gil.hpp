@@ -111,6 +111,8 @@ class GilState : public GilCore {
 };
 
 struct Gil : PlainCount {
+  // A blocking call releases and retakes the lock.
+  static constexpr CostModel kCost{.blocking_mutex = 2, .one_at_a_time = true};
   static constexpr std::string_view kName = "gil";
   static constexpr bool kThreaded = true;
   static constexpr bool kUsesSwitchInterval = true;  // one run per --switch-interval

@@ -85,6 +85,8 @@ class GilLegacyState : public GilCore {
 };
 
 struct GilLegacy : PlainCount {
+  // Every check interval (100 checkpoints by default) a release and a retake.
+  static constexpr CostModel kCost{.checkpoint_mutex = 2.0 / 100, .blocking_mutex = 2, .one_at_a_time = true};
   static constexpr std::string_view kName = "gil_legacy";
   static constexpr bool kThreaded = true;
   // No kUsesSwitchInterval: the old GIL has no interval, only

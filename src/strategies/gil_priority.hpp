@@ -100,6 +100,7 @@ class GilPriorityState : protected GilState {
 };
 
 struct GilPriority : PlainCount {
+  static constexpr CostModel kCost{.blocking_mutex = 2, .one_at_a_time = true};  // as gil
   static constexpr std::string_view kName = "gil_priority";
   static constexpr bool kThreaded = true;
   static constexpr bool kUsesSwitchInterval = true;  // one run per --switch-interval

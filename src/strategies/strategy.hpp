@@ -28,6 +28,8 @@
 //                     (runtime/object.hpp). S::is_immortal(h) tells.
 //   S::Runtime::kMetrics  optional: the counters its stats() may emit,
 //                     declared in the strategy's header (runtime/metric.hpp)
+//   S::kCost          optional: what its operations cost beyond serial, in
+//                     the machine's unit costs (runtime/cost_model.hpp)
 //
 // How to add a strategy: write src/strategies/<token>.hpp with a struct that
 // satisfies Strategy and a Notes block saying what it models, then add it to
@@ -41,6 +43,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "runtime/cost_model.hpp"
 #include "runtime/metric.hpp"
 
 namespace gilbench {
