@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(cmake g++ make git libbenchmark-dev libbenchmark-tools nlohmann-json3-dev
           libgtest-dev libgmock-dev libboost-dev libboost-filesystem-dev
           python3-matplotlib python3-numpy python3-scipy python3-hypothesis valgrind
-          libmimalloc-dev nodejs)
+          libmimalloc-dev nodejs python3-yaml)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

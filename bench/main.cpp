@@ -6,6 +6,9 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <chrono>
+#include <cmath>
+#include <limits>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -20,6 +23,7 @@
 #include "output_file.hpp"
 #include "report/build_info.hpp"
 #include "report/fingerprint.hpp"
+#include "report/sample_stats.hpp"
 #include "reporter.hpp"
 #include "worker_main.hpp"
 
@@ -47,7 +51,7 @@ void add_context(const Suite& suite, const std::vector<RunSpec>& runs, const std
   for (auto d : suite.switch_intervals) intervals.push_back(format_duration(d));
   add("gilbench_switch_intervals", intervals.dump());
   add("gilbench_check_interval", std::to_string(suite.check_interval));
-  add("gilbench_repetitions", std::to_string(suite.repetitions));
+  add("gilbench_repetitions", suite.repetitions.adaptive ? "auto" : std::to_string(suite.repetitions.fixed));
   add("gilbench_params", suite.params.dump());
   nlohmann::json run_fields = nlohmann::json::object();
   for (const RunSpec& r : runs) run_fields[r.name()] = r.fields();
@@ -81,6 +85,101 @@ bool has_flag(const std::vector<std::string>& args, const std::string& prefix) {
   for (const auto& a : args)
     if (a.rfind(prefix, 0) == 0) return true;
   return false;
+}
+
+// A name as a POSIX extended regex that matches it literally (the filter of
+// a round, given to Google Benchmark).
+std::string ere_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (std::string_view(".[]()*+?{}|^$\\").find(c) != std::string_view::npos) out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+// Runs the registered benchmarks, in rounds when the plan is adaptive
+// (bench/adaptive.hpp). RETURNS what was done, for the context
+// (gilbench_adaptive): the plan, the rounds, and each row's repetitions,
+// median CI and bimodality.
+nlohmann::json run_rounds(const RepetitionPlan& plan, const std::vector<RunSpec>& runs,
+                          const std::vector<benchmark::internal::Benchmark*>& benches, ConsoleOut& console,
+                          Collector& collector) {
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  auto reps_of = [&](std::size_t i) {
+    const auto it = collector.times_ms().find(runs[i].name());
+    return it == collector.times_ms().end() ? 0 : static_cast<int>(it->second.size());
+  };
+  auto ci_of = [&](std::size_t i) {
+    const auto it = collector.times_ms().find(runs[i].name());
+    return it == collector.times_ms().end() ? std::numeric_limits<double>::infinity() : median_ci_relative(it->second);
+  };
+  std::vector<std::size_t> todo(runs.size());
+  for (std::size_t i = 0; i < todo.size(); ++i) todo[i] = i;
+  std::vector<int> per_round;  // repetitions added per row, each round
+  int more = plan.adaptive ? plan.min : plan.fixed;
+  int total = static_cast<int>(todo.size()) * more;
+  std::string stop = "every row within the target or at the most repetitions";
+  while (!todo.empty()) {
+    std::string spec = "^(";
+    for (std::size_t k = 0; k < todo.size(); ++k) {
+      benches[todo[k]]->Repetitions(more);
+      spec += (k ? "|" : "") + ere_escape(runs[todo[k]].name());
+    }
+    spec += ")/";
+    progress().set_total(total);
+    per_round.push_back(more);
+    benchmark::RunSpecifiedBenchmarks(&console, todo.size() == runs.size() ? std::string(".") : spec);
+    if (!plan.adaptive) break;
+    // The rows not yet known to target (a failed row is not run again).
+    std::vector<std::size_t> next;
+    double round_ms = 0;
+    int next_more = plan.max;
+    for (std::size_t i : todo) {
+      if (collector.errors().count(runs[i].name())) continue;
+      const int reps = reps_of(i);
+      if (reps >= plan.max || ci_of(i) <= plan.target) continue;
+      next.push_back(i);
+      next_more = std::min(next_more, plan.max - reps);
+    }
+    if (next.empty()) break;
+    // As many again (doubling), within the maximum and the budget: a round
+    // costs about its rows' median times x repetitions.
+    next_more = std::min(next_more, std::max(2, reps_of(next.front())));
+    for (std::size_t i : next) round_ms += median_of(collector.times_ms().at(runs[i].name())) * next_more;
+    const double spent = std::chrono::duration<double>(Clock::now() - start).count();
+    if (spent + round_ms * 1e-3 * 1.5 > plan.budget.count()) {
+      stop = "time budget";
+      break;
+    }
+    todo = std::move(next);
+    more = next_more;
+    total += static_cast<int>(todo.size()) * more;
+  }
+  nlohmann::json rows = nlohmann::json::object();
+  int wide = 0;
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    const auto it = collector.times_ms().find(runs[i].name());
+    if (it == collector.times_ms().end()) continue;
+    const double ci = median_ci_relative(it->second);
+    wide += !(ci <= plan.target);
+    rows[runs[i].name()] = {{"repetitions", it->second.size()},
+                            {"median_ci_relative", std::isfinite(ci) ? nlohmann::json(ci) : nlohmann::json()},
+                            {"bimodal", is_bimodal(it->second)}};
+  }
+  return {{"mode", plan.adaptive ? "auto" : "fixed"},
+          {"statistic", "median"},
+          {"min", plan.adaptive ? plan.min : plan.fixed},
+          {"max", plan.adaptive ? plan.max : plan.fixed},
+          {"target_ci_relative", plan.target},
+          {"time_budget_s", plan.budget.count()},
+          {"seconds", std::chrono::duration<double>(Clock::now() - start).count()},
+          {"rounds", per_round},
+          {"stopped", !plan.adaptive ? "fixed repetitions"
+                      : wide == 0    ? "every row within the target"
+                                     : stop + "; " + std::to_string(wide) + " rows not within the target"},
+          {"rows", rows}};
 }
 
 // The file reporter of --benchmark_out_format, writing into `out`.
@@ -153,8 +252,6 @@ int run(int argc, char** argv) {
   }
   std::vector<std::string> gb_args = {argv[0]};
   gb_args.insert(gb_args.end(), o.benchmark_args.begin(), o.benchmark_args.end());
-  if (!has_flag(o.benchmark_args, "--benchmark_repetitions="))
-    gb_args.push_back("--benchmark_repetitions=" + std::to_string(suite.repetitions));
   if (!has_flag(o.benchmark_args, "--benchmark_enable_random_interleaving"))
     gb_args.push_back("--benchmark_enable_random_interleaving=true");
 
@@ -169,9 +266,13 @@ int run(int argc, char** argv) {
   }
 
   std::vector<RunSpec> runs;
+  std::vector<benchmark::internal::Benchmark*> benches;
   for (Row& row : build_rows(suite)) {
     const RunSpec spec = row.spec;
-    if (register_row(std::move(row))) runs.push_back(spec);
+    if (auto* b = register_row(std::move(row))) {
+      runs.push_back(spec);
+      benches.push_back(b);
+    }
   }
   if (runs.empty()) {  // nothing to measure: an existing result file stays as it was
     std::fprintf(stderr, "gilbench: no benchmark matched\n");
@@ -195,26 +296,24 @@ int run(int argc, char** argv) {
   const std::vector<std::string> warnings = environment_warnings(max_workers);
   for (const auto& w : warnings) std::fprintf(stderr, "gilbench: warning: %s\n", w.c_str());
   add_context(suite, runs, warnings);
-  progress().set_total(static_cast<int>(runs.size()) * suite.repetitions);
 
   Collector collector;
-  std::ostringstream file_text;
-  const auto file = out.empty() ? nullptr : file_reporter(o.out_format, file_text);
-  // --benchmark_format=json|csv: that format on stdout, the console lines on stderr.
-  const auto display = o.display_format == "console" ? nullptr : file_reporter(o.display_format, std::cout);
-  std::vector<benchmark::BenchmarkReporter*> forward;
-  if (file) forward.push_back(file.get());
-  if (display) forward.push_back(display.get());
-  ConsoleOut console(collector, forward);
-  if (display) console.SetOutputStream(&std::cerr);
-  const std::size_t ran = benchmark::RunSpecifiedBenchmarks(&console);
+  const bool machine_stdout = o.display_format != "console";
+  ConsoleOut console(collector);
+  if (machine_stdout) console.SetOutputStream(&std::cerr);  // --benchmark_format=json|csv owns stdout
+  const nlohmann::json plan = run_rounds(suite.repetitions, runs, benches, console, collector);
+  benchmark::AddCustomContext("gilbench_adaptive", plan.dump());
   progress().finish();
-  benchmark::Shutdown();
 
-  if (ran == 0) {  // nothing measured: an existing result file stays as it was
+  if (collector.names().empty()) {  // nothing measured: an existing result file stays as it was
     std::fprintf(stderr, "gilbench: no benchmark matched\n");
     return 2;
   }
+  std::ostringstream file_text;
+  if (!out.empty()) emit(*file_reporter(o.out_format, file_text), *console.context(), collector);
+  if (machine_stdout) emit(*file_reporter(o.display_format, std::cout), *console.context(), collector);
+  benchmark::Shutdown();
+  const bool display = machine_stdout;
   std::fputs((summary_table(collector) + explained_table(collector, one_at_a_time_strategies())).c_str(),
              display ? stderr : stdout);
   int status = 0;

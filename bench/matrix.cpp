@@ -92,7 +92,11 @@ Suite make_suite(const Options& o) {
                            ? std::vector<std::chrono::nanoseconds>{std::chrono::milliseconds(5)}
                            : o.switch_intervals;
   s.check_interval = o.check_interval;
-  s.repetitions = o.repetitions > 0 ? o.repetitions : 5;
+  s.repetitions.adaptive = o.repetitions == 0;
+  s.repetitions.fixed = o.repetitions;
+  s.repetitions.target = o.target_ci;
+  s.repetitions.budget = o.time_budget.count() > 0 ? std::chrono::duration<double>(o.time_budget)
+                                                   : std::chrono::duration<double>(o.quick ? 120 : 600);
   s.strategies = o.strategies;
   s.workloads = o.workloads;
   s.params = all_params()[o.quick ? "quick" : "default"];

@@ -22,6 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "adaptive.hpp"
 #include "bind.hpp"
 #include "options.hpp"
 #include "row.hpp"
@@ -35,7 +36,7 @@ struct Suite {
   std::vector<int> convoy_ks;                             // axis: convoy's K
   std::vector<std::chrono::nanoseconds> switch_intervals; // axis: interval
   int check_interval = 100;
-  int repetitions = 5;
+  RepetitionPlan repetitions;
   std::vector<std::string> strategies;  // selected (empty: all)
   std::vector<std::string> workloads;   // selected (empty: all)
   nlohmann::json params = nlohmann::json::object();  // workload -> Params at this scale

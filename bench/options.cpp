@@ -231,7 +231,17 @@ Options parse_options(int argc, char** argv, const std::vector<std::string>& kno
     } else if (name == "--check-interval") {
       o.check_interval = static_cast<int>(parse_int(need_value(), name, 1, 1'000'000));
     } else if (name == "--repetitions") {
-      o.repetitions = static_cast<int>(parse_int(need_value(), name, 1, 1000));
+      const std::string v = need_value();
+      o.repetitions = v == "auto" ? 0 : static_cast<int>(parse_int(v, name, 1, 1000));
+    } else if (name == "--target-ci") {
+      const std::string v = need_value();
+      errno = 0;
+      char* end = nullptr;
+      o.target_ci = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end != '\0' || errno != 0 || !(o.target_ci > 0) || o.target_ci >= 1)
+        throw UsageError(name + ": '" + v + "' is not a fraction in (0, 1), e.g. 0.03");
+    } else if (name == "--time-budget") {
+      o.time_budget = parse_duration(need_value(), name, std::chrono::seconds(1), std::chrono::hours(24));
     } else if (name == "--out") {
       set_out("--out", need_value());
     } else if (name == "--strategies") {
@@ -298,7 +308,15 @@ checksum against the serial one, and reports Google Benchmark results named
                            (default 5ms, CPython's); with several, the GIL runs
                            are named .../interval:<d>
   --check-interval=N       gil_legacy: checkpoints between releases (default 100)
-  --repetitions=N          runs per benchmark (default 5; odd keeps the median exact)
+  --repetitions=N|auto     runs per benchmark. auto (default): 5 each, then
+                           more (at most 41) for the benchmarks whose median is
+                           not yet known to --target-ci, round after round,
+                           until all are or --time-budget is spent. N: exactly
+                           N (odd keeps the median exact; CI uses 11)
+  --target-ci=F            auto: the median's 95% confidence interval must be
+                           within F of it on each side (default 0.03)
+  --time-budget=D          auto: start no new round after D (default 10min,
+                           --quick 2min)
   --strategies=LIST        only these strategies
   --workloads=LIST         only these workloads
   --out=FILE               write the results to FILE (same as --benchmark_out;

@@ -26,7 +26,9 @@ struct Options {
   std::vector<int> workers;  // empty: the mode's default
   std::vector<std::chrono::nanoseconds> switch_intervals;  // empty: 5 ms
   int check_interval = 100;
-  int repetitions = 0;       // 0: the mode's default
+  int repetitions = 0;       // 0: adaptive (--repetitions=auto, the default)
+  double target_ci = 0.03;   // adaptive: the median's 95% CI half-width / median to reach
+  std::chrono::nanoseconds time_budget{0};  // adaptive: no new round after this (0: the mode's default)
   std::string out;           // result file, written atomically (bench/output_file.hpp)
   std::string out_format = "json";  // json, csv or console (--benchmark_out_format)
   std::string display_format = "console";  // stdout: console, json or csv (--benchmark_format)

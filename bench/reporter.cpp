@@ -1,6 +1,7 @@
 #include "reporter.hpp"
 
 #include "gb_compat.hpp"
+#include "report/sample_stats.hpp"
 #include "run_spec.hpp"
 
 #include <algorithm>
@@ -33,14 +34,16 @@ std::vector<benchmark::BenchmarkReporter::Run> clean_runs(const std::vector<benc
   return out;
 }
 
-void Collector::add(const std::vector<benchmark::BenchmarkReporter::Run>& runs) {
+void Collector::add(const std::vector<Run>& runs) {
   for (const auto& r : runs) {
+    if (r.run_type != Run::RT_Iteration) continue;  // aggregates: report_runs()
     const std::string name = r.run_name.str();
+    if (!runs_.count(name)) order_.push_back(name);
+    runs_[name].push_back(r);
     if (run_failed(r)) {
       errors_.try_emplace(name, run_message(r));  // the first is the cause
       continue;
     }
-    if (r.run_type != benchmark::BenchmarkReporter::Run::RT_Iteration) continue;
     times_ms_[name].push_back(r.real_accumulated_time * 1e3 / static_cast<double>(r.iterations));
     if (!counters_.count(name))
       for (const auto& [k, v] : r.counters) counters_[name][k] = v.value;
@@ -48,11 +51,85 @@ void Collector::add(const std::vector<benchmark::BenchmarkReporter::Run>& runs) 
 }
 
 namespace {
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+double median(const std::vector<double>& v) { return median_of(v); }
+
+double mean(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return v.empty() ? 0 : s / static_cast<double>(v.size());
 }
+
+double stddev(const std::vector<double>& v) {
+  if (v.size() < 2) return 0;
+  const double m = mean(v);
+  double s = 0;
+  for (double x : v) s += (x - m) * (x - m);
+  return std::sqrt(s / static_cast<double>(v.size() - 1));
+}
+}  // namespace
+
+std::vector<Collector::Run> Collector::report_runs(const std::string& name) const {
+  std::vector<Run> out = runs_.at(name);
+  std::vector<const Run*> ok;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    out[i].repetition_index = static_cast<int64_t>(i);
+    out[i].repetitions = static_cast<int64_t>(out.size());
+    if (!run_failed(out[i])) ok.push_back(&out[i]);
+  }
+  if (ok.size() < 2) return out;
+  // One statistic of every successful repetition's times and counters.
+  std::vector<double> real, cpu;
+  std::map<std::string, std::vector<double>> counters;
+  for (const Run* r : ok) {
+    real.push_back(r->real_accumulated_time / static_cast<double>(r->iterations));
+    cpu.push_back(r->cpu_accumulated_time / static_cast<double>(r->iterations));
+    for (const auto& [k, c] : r->counters) counters[k].push_back(c.value);
+  }
+  const auto n = static_cast<double>(ok.size());
+  struct Stat {
+    const char* name;
+    double (*f)(const std::vector<double>&);
+    bool percentage;
+  };
+  static const Stat kStats[] = {
+      {"mean", [](const std::vector<double>& v) { return mean(v); }, false},
+      {"median", [](const std::vector<double>& v) { return median(v); }, false},
+      {"stddev", [](const std::vector<double>& v) { return stddev(v); }, false},
+      {"cv", [](const std::vector<double>& v) { return mean(v) > 0 ? stddev(v) / mean(v) : 0.0; }, true},
+  };
+  const Run& first = *ok.front();
+  const std::size_t iterations_end = out.size();
+  for (const Stat& stat : kStats) {
+    Run a = first;
+    a.run_type = Run::RT_Aggregate;
+    a.aggregate_name = stat.name;
+    a.aggregate_unit = stat.percentage ? benchmark::kPercentage : benchmark::kTime;
+    a.repetition_index = Run::no_repetition_index;
+    a.repetitions = static_cast<int64_t>(iterations_end);
+    // Google Benchmark's layout: a time statistic as n "iterations" of it;
+    // a percentage as is.
+    a.iterations = static_cast<benchmark::IterationCount>(ok.size());
+    a.real_accumulated_time = stat.f(real) * (stat.percentage ? 1 : n);
+    a.cpu_accumulated_time = stat.f(cpu) * (stat.percentage ? 1 : n);
+    if (!std::isfinite(a.real_accumulated_time) || !std::isfinite(a.cpu_accumulated_time)) continue;
+    a.counters.clear();
+    for (const auto& [k, v] : counters) {
+      const double x = stat.f(v);
+      if (std::isfinite(x) && v.size() == ok.size()) a.counters[k] = benchmark::Counter(x);
+    }
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+void emit(benchmark::BenchmarkReporter& reporter, const benchmark::BenchmarkReporter::Context& context,
+          const Collector& collector) {
+  reporter.ReportContext(context);
+  for (const std::string& name : collector.names()) reporter.ReportRuns(collector.report_runs(name));
+  reporter.Finalize();
+}
+
+namespace {
 
 std::string human(double v) {
   char buf[32];
@@ -73,8 +150,8 @@ std::string human(double v) {
 }  // namespace
 
 bool ConsoleOut::ReportContext(const Context& context) {
-  for (auto* r : forward_)
-    if (!r->ReportContext(context)) return false;
+  if (context_) return true;  // a later round
+  context_.emplace(context);
   // Google Benchmark's header, less the long JSON values of the context
   // (counter registry, parameters), which belong in the result file.
   std::ostringstream basic;
@@ -92,15 +169,9 @@ bool ConsoleOut::ReportContext(const Context& context) {
   return true;
 }
 
-void ConsoleOut::Finalize() {
-  for (auto* r : forward_) r->Finalize();
-}
-
 void ConsoleOut::ReportRuns(const std::vector<Run>& runs) {
-  for (auto* r : forward_) r->ReportRuns(runs);
   const auto clean = clean_runs(runs);
   collector_.add(clean);
-  std::vector<double> ms;
   const Run* last = nullptr;
   for (const auto& r : clean) {
     if (r.run_type != Run::RT_Iteration) continue;
@@ -108,10 +179,10 @@ void ConsoleOut::ReportRuns(const std::vector<Run>& runs) {
       GetOutputStream() << r.run_name.str() << "  FAILED: " << run_message(r) << "\n";
       return;
     }
-    ms.push_back(r.real_accumulated_time * 1e3 / static_cast<double>(r.iterations));
     last = &r;
   }
   if (!last) return;
+  const std::vector<double>& ms = collector_.times_ms().at(last->run_name.str());  // every round's
   const double med = median(ms);
   const auto [lo, hi] = std::minmax_element(ms.begin(), ms.end());
   char buf[512];
@@ -132,6 +203,7 @@ void ConsoleOut::ReportRuns(const std::vector<Run>& runs) {
 std::string summary_table(const Collector& c) {
   // (workload) -> (strategy+rest) -> workers -> median ms
   std::map<std::string, std::map<std::string, std::map<int, double>>> table;
+  std::map<std::string, std::map<std::string, std::set<int>>> bimodal;
   std::map<std::string, std::vector<std::string>> order;  // strategies in first-seen order
   std::set<int> all_workers;
   auto note = [&](const RunSpec& n, double ms) {
@@ -142,12 +214,15 @@ std::string summary_table(const Collector& c) {
     all_workers.insert(n.workers);
   };
   for (const auto& [name, times] : c.times_ms())
-    if (const auto n = RunSpec::parse(name); n && !times.empty()) note(*n, median(times));
+    if (const auto n = RunSpec::parse(name); n && !times.empty()) {
+      note(*n, median(times));
+      if (is_bimodal(times)) bimodal[n->workload][n->variant()].insert(n->workers);
+    }
   for (const auto& [name, msg] : c.errors())
     if (const auto n = RunSpec::parse(name)) note(*n, -1.0);
   std::ostringstream os;
   os << "\nSpeedup over serial (median wall time of serial at 1 worker / median of the run;\n"
-        ">1 = faster than one serial worker, FAIL = the run failed, - = not run)\n\n";
+        ">1 = faster than one serial worker, FAIL = the run failed, - = not run, ~ = bimodal)\n\n";
   char buf[64];
   std::snprintf(buf, sizeof buf, "%-20s %-28s", "workload", "strategy");
   os << buf;
@@ -176,6 +251,7 @@ std::string summary_table(const Collector& c) {
         } else {
           std::snprintf(buf, sizeof buf, " %6.2fx", serial / it->second);
         }
+        if (bimodal[workload][key].count(w)) buf[0] = '~';
         os << buf;
       }
       if (first && serial > 0) {

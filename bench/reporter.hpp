@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,44 +30,59 @@ inline constexpr const char* kCpuTimeCounter = "gilbench_cpu_seconds";
 //   aggregate row whose times are not finite is left out.
 std::vector<benchmark::BenchmarkReporter::Run> clean_runs(const std::vector<benchmark::BenchmarkReporter::Run>& runs);
 
-// What the summary table and the exit status need from every run.
+// Every repetition of every benchmark, across the rounds of an adaptive run
+// (bench/adaptive.hpp): what the result file, the summary table and the
+// exit status are made from. Google Benchmark's own aggregate rows (per
+// round) are dropped; report_runs() computes them over all repetitions.
 class Collector {
  public:
-  void add(const std::vector<benchmark::BenchmarkReporter::Run>& runs);
+  using Run = benchmark::BenchmarkReporter::Run;
+  void add(const std::vector<Run>& runs);  // clean runs
   bool any_error() const { return !errors_.empty(); }
   const std::map<std::string, std::string>& errors() const { return errors_; }
-  // Per run name, the real time of each repetition, in milliseconds.
+  // Per run name, the real time of each successful repetition, in ms.
   const std::map<std::string, std::vector<double>>& times_ms() const { return times_ms_; }
-  // Per run name, the counters of its first repetition.
+  // Per run name, the counters of its first successful repetition.
   const std::map<std::string, std::map<std::string, double>>& counters() const { return counters_; }
+  // Run names in the order they first reported.
+  const std::vector<std::string>& names() const { return order_; }
+  // Every repetition of `name` (numbered 0..n-1 in the order they ran) and,
+  // with two or more successful ones, the aggregate rows mean, median,
+  // stddev and cv (Google Benchmark's set and layout).
+  std::vector<Run> report_runs(const std::string& name) const;
 
  private:
+  std::map<std::string, std::vector<Run>> runs_;
+  std::vector<std::string> order_;
   std::map<std::string, std::vector<double>> times_ms_;
   std::map<std::string, std::map<std::string, double>> counters_;
   std::map<std::string, std::string> errors_;
 };
+
+// Writes the collected results through a file reporter (json, csv, console):
+// the context once, every benchmark's runs, Finalize.
+void emit(benchmark::BenchmarkReporter& reporter, const benchmark::BenchmarkReporter::Context& context,
+          const Collector& collector);
 
 // One line per benchmark, as its repetitions finish: the median wall time,
 // its spread, the throughput and the strategy's own counters. (Google
 // Benchmark's tabular console output is one column per counter of every
 // strategy: too wide to read.)
 //
-// It also feeds each of `forward` everything it gets: the result file is
-// produced in memory by such a reporter and written by gilbench at the end
-// (bench/output_file.hpp), never opened by Google Benchmark; and with
-// --benchmark_format=json|csv another one writes that format to stdout,
-// while these lines go to stderr (SetOutputStream).
+// It feeds the Collector; the result file (and --benchmark_format=json|csv
+// on stdout, when these lines go to stderr) is written from the Collector
+// at the end (emit), never by Google Benchmark. The context is printed once
+// and kept for emit(), however many rounds run.
 class ConsoleOut : public benchmark::BenchmarkReporter {
  public:
-  ConsoleOut(Collector& c, std::vector<benchmark::BenchmarkReporter*> forward)
-      : collector_(c), forward_(std::move(forward)) {}
+  explicit ConsoleOut(Collector& c) : collector_(c) {}
   bool ReportContext(const Context& context) override;
   void ReportRuns(const std::vector<Run>& runs) override;
-  void Finalize() override;
+  const Context* context() const { return context_ ? &*context_ : nullptr; }
 
  private:
   Collector& collector_;
-  std::vector<benchmark::BenchmarkReporter*> forward_;
+  std::optional<Context> context_;
 };
 
 // Google Benchmark's file reporters (json, csv, console) on clean_runs().

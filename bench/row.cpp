@@ -150,11 +150,11 @@ bool name_selected(const std::string& name) {
   return !g_filter.active || (::regexec(&g_filter.re, name.c_str(), 0, nullptr, 0) == 0) != g_filter.negated;
 }
 
-bool register_benchmark(const RunSpec& spec, std::function<void(benchmark::State&)> body) {
+benchmark::internal::Benchmark* register_benchmark(const RunSpec& spec, std::function<void(benchmark::State&)> body) {
   const std::string name = spec.name();
-  if (!name_selected(name)) return false;
+  if (!name_selected(name)) return nullptr;
   auto failure = std::make_shared<std::string>();
-  benchmark::RegisterBenchmark(name.c_str(),
+  return benchmark::RegisterBenchmark(name.c_str(),
                                [name, body = std::move(body), failure](benchmark::State& st) {
                                  if (failure->empty()) {
                                    body(st);
@@ -167,10 +167,9 @@ bool register_benchmark(const RunSpec& spec, std::function<void(benchmark::State
       ->UseManualTime()
       ->Iterations(1)
       ->Unit(g_time_unit);
-  return true;
 }
 
-bool register_row(Row row) {
+benchmark::internal::Benchmark* register_row(Row row) {
   const RunSpec spec = row.spec;
   auto shared = std::make_shared<const Row>(std::move(row));
   return register_benchmark(spec, [shared](benchmark::State& st) { run_row(st, *shared); });

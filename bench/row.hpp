@@ -114,7 +114,7 @@ void set_time_unit(const std::string& unit);
 // Registers `body` under row's name the way every gilbench run is
 // measured: manual (wall) time, one iteration per repetition, in the time
 // unit set by set_time_unit().
-// Returns false (and registers nothing) if the filter does not select it.
+// Registers nothing if the filter does not select it.
 //
 // Once a repetition fails, every later repetition of the benchmark fails at
 // once with the same message instead of running: a failed benchmark is
@@ -122,8 +122,10 @@ void set_time_unit(const std::string& unit);
 // can then never see a failed repetition before a good one, which crashes
 // its statistics (ComputeStats reads the first repetition's statistics
 // list, which a failed repetition does not have).
-bool register_benchmark(const RunSpec& spec, std::function<void(benchmark::State&)> body);
-bool register_row(Row row);
+// RETURNS the registered benchmark (its repetitions are set per round), or
+// nullptr when the filter does not select it.
+benchmark::internal::Benchmark* register_benchmark(const RunSpec& spec, std::function<void(benchmark::State&)> body);
+benchmark::internal::Benchmark* register_row(Row row);
 
 // A "[ 12/145 ] name" line on stderr as runs finish: in place on a terminal,
 // else at most every few seconds.

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "report/sample_stats.hpp"
 #include "runners/child.hpp"
 #include "runtime/blocking_io.hpp"
 #include "runtime/object.hpp"
@@ -34,12 +35,7 @@ using Clock = std::chrono::steady_clock;
 
 double ns_since(Clock::time_point t) { return std::chrono::duration<double, std::nano>(Clock::now() - t).count(); }
 
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
+double median(const std::vector<double>& v) { return median_of(v); }
 
 void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
@@ -374,11 +370,7 @@ nlohmann::json speed_spread() {
   }
   std::vector<double> s = ms;
   std::sort(s.begin(), s.end());
-  // Two clusters: a jump of more than 15% between neighbours, with at least
-  // three runs on each side, in a spread of more than 25%.
-  bool bimodal = false;
-  for (std::size_t i = 2; i + 3 < s.size(); ++i)
-    if (s[i + 1] > 1.15 * s[i] && s.back() > 1.25 * s.front()) bimodal = true;
+  const bool bimodal = is_bimodal(ms);
   return {{"runs", ms.size()},
           {"loop_ms_min", s.front()},
           {"loop_ms_median", median(ms)},
