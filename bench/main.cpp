@@ -39,6 +39,7 @@ void add_context(const Suite& suite, const std::vector<RunSpec>& runs, const std
   auto add = [](const char* k, const std::string& v) { benchmark::AddCustomContext(k, v); };
   add("gilbench_schema_version", kSchemaVersion);
   add("gilbench_git_revision", b.git_revision);
+  add("gilbench_git_commit_date", b.git_commit_date);
   add("gilbench_compiler", b.compiler);
   add("gilbench_cxx_flags", b.cxx_flags);
   add("gilbench_build_type", b.build_type);

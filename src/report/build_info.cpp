@@ -16,9 +16,8 @@
 namespace gilbench {
 
 const BuildInfo& build_info() {
-  static const BuildInfo info{GILBENCH_GIT_REV,   GILBENCH_COMPILER, GILBENCH_CXX_FLAGS,
-                              GILBENCH_BUILD_TYPE, GILBENCH_SANITIZER,
-                              GILBENCH_BENCHMARK_VERSION};
+  static const BuildInfo info{GILBENCH_GIT_REV,    GILBENCH_GIT_DATE,  GILBENCH_COMPILER,         GILBENCH_CXX_FLAGS,
+                              GILBENCH_BUILD_TYPE, GILBENCH_SANITIZER, GILBENCH_BENCHMARK_VERSION};
   return info;
 }
 

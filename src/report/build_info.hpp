@@ -8,6 +8,7 @@ namespace gilbench {
 
 struct BuildInfo {
   std::string git_revision;
+  std::string git_commit_date;  // ISO 8601, of the commit built
   std::string compiler;
   std::string cxx_flags;
   std::string build_type;  // of gilbench's own code (Google Benchmark's
