@@ -196,6 +196,12 @@ for b in rows:
     assert "gilbench_cpu_seconds" not in b
 PY
 
+# docs/counters.md is the registry's own table (bench/gen_counters_doc.sh), never edited by hand.
+doc="$(dirname "$0")/../docs/counters.md"
+"$bin" --list-counters --format=markdown >"$tmp/counters.md"
+tail -n +"$(grep -n '^| counter |' "$doc" | cut -d: -f1)" "$doc" | cmp -s - "$tmp/counters.md" ||
+  fail "docs/counters.md differs from gilbench --list-counters --format=markdown (run bench/gen_counters_doc.sh)"
+
 # ---- the process runner (src/runners/processes.hpp) ----
 # workers_of PID: the worker processes a gilbench with that pid started (live or not yet reaped).
 workers_of() { pgrep -f -- "--worker --index=[0-9]+ --parent=$1( |\$)"; }
