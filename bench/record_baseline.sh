@@ -14,13 +14,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 reps=${REPS:-11}
 .ci/install-deps.sh
+py=$(bench/python.sh)
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)" --target gilbench
 mkdir -p results/baseline
 tmp=results/baseline/.quick.json.new
 trap 'rm -f "$tmp"' EXIT
 ./build/gilbench --quick --repetitions="$reps" --out="$tmp"
-/usr/bin/python3 plot.py instructions "$tmp" --gilbench ./build/gilbench --repeat 2
-/usr/bin/python3 plot.py compare "$tmp" "$tmp" >/dev/null
+"$py" plot.py instructions "$tmp" --gilbench ./build/gilbench --repeat 2
+"$py" plot.py compare "$tmp" "$tmp" >/dev/null
 mv "$tmp" results/baseline/quick.json
 echo "baseline: results/baseline/quick.json (commit it)" >&2

@@ -6,7 +6,7 @@
 # usage: bench/run_suite.sh [gilbench flags...]      e.g. --quick, --workers=1,2
 #   OUT_DIR=dir   where to write (default results/runs/<host>-<date>)
 #
-# Then, when /usr/bin/python3 exists, the CPython twin (bench/python/twin.py:
+# Then, with the Python bench/python.sh finds, the CPython twin (bench/python/twin.py:
 # the same workloads on the real interpreter, strategies cpython_*) writes
 # cpython.json beside bench.json, with the --quick, --workers=,
 # --repetitions=, --switch-interval= and --workloads= flags given here (the
@@ -17,6 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 .ci/install-deps.sh
+py=$(bench/python.sh)
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)" --target gilbench
 out=${OUT_DIR:-results/runs/$(hostname -s)-$(date +%Y%m%d-%H%M%S)}
@@ -37,20 +38,20 @@ start=$(date +%s)
 echo "suite wall time: $(( $(date +%s) - start )) s" >&2
 results=("$out/bench.json")
 twin_status=0
-if [ "$skip_twin" != 1 ] && [ -x /usr/bin/python3 ] && [ -n "${twin_workloads:-}" ]; then
+if [ "$skip_twin" != 1 ] && [ -n "$py" ] && [ -n "${twin_workloads:-}" ]; then
   # --workloads: the twin runs those it has (it has no shared_read_immortal).
-  known=$(/usr/bin/python3 bench/python/twin.py --list | cut -d/ -f1 | sort -u)
+  known=$("$py" bench/python/twin.py --list | cut -d/ -f1 | sort -u)
   keep=$(tr ',' '\n' <<<"$twin_workloads" | grep -Fxf <(printf '%s\n' "$known") | paste -sd, -)
   if [ -n "$keep" ]; then twin_args+=("--workloads=$keep"); else skip_twin=1; fi
 fi
-if [ "$skip_twin" != 1 ] && [ -x /usr/bin/python3 ]; then
-  /usr/bin/python3 bench/python/twin.py --out "$out/cpython.json" "${twin_args[@]}" || twin_status=$?
+if [ "$skip_twin" != 1 ] && [ -n "$py" ]; then
+  "$py" bench/python/twin.py --out "$out/cpython.json" "${twin_args[@]}" || twin_status=$?
   [ -f "$out/cpython.json" ] && results+=("$out/cpython.json")
 fi
-if [ -f plot.py ] && /usr/bin/python3 plot.py --help >/dev/null 2>&1; then
-  /usr/bin/python3 plot.py charts "${results[@]}" --out "$out"
+if [ -f plot.py ] && "$py" plot.py --help >/dev/null 2>&1; then
+  "$py" plot.py charts "${results[@]}" --out "$out"
   if [ "${#results[@]}" -gt 1 ]; then  # emulated vs real: the fidelity table
-    /usr/bin/python3 plot.py fidelity "$out/bench.json" "$out/cpython.json" --markdown "$out/fidelity.md" >/dev/null
+    "$py" plot.py fidelity "$out/bench.json" "$out/cpython.json" --markdown "$out/fidelity.md" >/dev/null
   fi
 fi
 echo "results in $out" >&2
