@@ -16,12 +16,18 @@ void Counted::Runtime::detach(Worker& w) noexcept {
   totals.blocking += tls.blocking - w.at_attach.blocking;
 }
 
+namespace {
+void add_counts(RuntimeStats& s, const OpCounts& c) {
+  s.add(kOpsLocalRefs, c.local_refs);
+  s.add(kOpsForeignRefs, c.foreign_refs);
+  s.add(kOpsContainerAccesses, c.local_accesses + c.foreign_accesses);
+  s.add(kOpsCheckpoints, c.checkpoints);
+}
+}  // namespace
+
 RuntimeStats Counted::Runtime::stats() const {
   RuntimeStats s;
-  s.add(kOpsLocalRefs, totals.local_refs);
-  s.add(kOpsForeignRefs, totals.foreign_refs);
-  s.add(kOpsContainerAccesses, totals.local_accesses + totals.foreign_accesses);
-  s.add(kOpsCheckpoints, totals.checkpoints);
+  add_counts(s, totals);
   return s;
 }
 
@@ -80,10 +86,7 @@ UnitCosts UnitCosts::from(const nlohmann::json& fp) {
 
 RuntimeStats explain(const OpCounts& ops, const CostModel& c, bool process, int workers, const UnitCosts& u) {
   RuntimeStats s;
-  s.add(kOpsLocalRefs, ops.local_refs);
-  s.add(kOpsForeignRefs, ops.foreign_refs);
-  s.add(kOpsContainerAccesses, ops.local_accesses + ops.foreign_accesses);
-  s.add(kOpsCheckpoints, ops.checkpoints);
+  add_counts(s, ops);
   double extra_ns;
   if (process) {
     extra_ns = u.pipe_round_trip / 2 + u.futex_wake;  // one result back, the parent woken
