@@ -13,8 +13,8 @@ main(ARGS) (the CPython fidelity report).
 Exit statuses (every sub-command)
 
   0  pass.
-  1  regression: compare only (a gated lane flagged a row, or NEW's run
-     failed). Nothing else exits 1 (history reports change points, exit 0).
+  1  regression: compare and ab only (a gated lane flagged a row, or NEW's
+     or the head's run failed). Nothing else exits 1 (history reports change points, exit 0).
   2  bad input, usage or environment: one line `plot.py: error: ...` on
      stderr naming the file (and row) and the problem, no traceback.
   3  an unexpected internal error (a bug of plot.py or the library): one line
@@ -32,8 +32,8 @@ LIBRARY = next((d for d in (os.path.join(REPO, "bench", "python"), os.path.join(
 sys.path.insert(0, LIBRARY)
 try:
     import gilbench_results
-    from gilbench_results import charts, cli, export, gate, history, instructions, load, output, \
-        render
+    from gilbench_results import ab, charts, cli, export, gate, history, instructions, load, \
+        output, render
     from gilbench_results.errors import InputError, bad_option, one_line
     __doc__ += gilbench_results.manual()
 except ModuleNotFoundError as e:
@@ -71,6 +71,24 @@ def cmd_compare(args):
         output.write_output(args.json, render.as_json(report))
     if report.problems:  # bad input comes first: what the gate did not judge has not passed
         raise InputError("compare cannot judge a gated lane: " + "; ".join(report.problems))
+    return report.exit_status
+
+
+def cmd_ab(args):
+    """The A/B time lane on bench/ab.sh's trials: the report printed (and written)."""
+    options = ab.Options(args.threshold, args.alpha, args.normalise, args.flip_limit).check()
+    report = ab.compare(ab.load_trials(args.trials, args.base, args.head), options)
+    text = ab.markdown(report)
+    output.emit(text)
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        for line in ab.annotations(report):
+            print(line, file=sys.stderr)
+    if args.markdown:
+        output.write_output(args.markdown, text)
+    if args.json:
+        output.write_output(args.json, ab.as_json(report))
+    if report.problems:
+        raise InputError("ab cannot judge: " + "; ".join(report.problems))
     return report.exit_status
 
 
@@ -115,8 +133,9 @@ def run_command(argv):
     if argv and argv[0] == "fidelity":  # its own options, untouched by argparse
         return cmd_fidelity(argv[1:])
     args = cli.build_parser().parse_args(argv)
-    return {"charts": cmd_charts, "compare": cmd_compare, "instructions": cmd_instructions,
-            "export": cmd_export, "history": cmd_history}[args.command](args)
+    return {"charts": cmd_charts, "compare": cmd_compare, "ab": cmd_ab,
+            "instructions": cmd_instructions, "export": cmd_export,
+            "history": cmd_history}[args.command](args)
 
 
 def main(argv=None):

@@ -10,6 +10,7 @@ bench/gate_power.py and the tests read and write results through it:
   durations.py     the one duration parser and formatter ("5ms", gilbench's rules)
   stats.py         median (of the repetitions), U test, BH, bootstrap
   gate.py          the regression gate: lanes of rows with verdicts, as data
+  ab.py            the A/B time lane: two builds' trials from one job (bench/ab.sh)
   fingerprint.py   machine fingerprints: which rows a differing unit cost moves
   render.py        the gate's report as markdown, JSON and GitHub annotations
   charts.py        the charts and summary.md
@@ -31,10 +32,11 @@ numpy, charts matplotlib; they are imported where they are used.
 def manual():
     """The sub-commands' documentation, from the modules that implement them (for
     plot.py's docstring: `pydoc ./plot.py`)."""
-    from . import charts, export, fingerprint, gate, history, instructions, load, output, \
-        render
+    from . import ab, charts, export, fingerprint, gate, history, instructions, load, \
+        output, render
     parts = [("charts RESULT.json [MORE.json ...] --out DIR", charts),
              ("compare BASE.json NEW.json", gate), ("compare's report", render),
+             ("ab --trials DIR | ab BASE.json... --head HEAD.json...", ab),
              ("Machine fingerprints", fingerprint),
              ("export RESULT.json --format=github-action-benchmark|bencher [--out PATH]",
               export),

@@ -11,7 +11,7 @@ import os
 
 from .errors import ArgumentParser
 
-EXIT_STATUSES = ("exit status: 0 pass; 1 regression (compare only); 2 bad input, usage or "
+EXIT_STATUSES = ("exit status: 0 pass; 1 regression (compare and ab only); 2 bad input, usage or "
                  "environment (one line on stderr); 3 internal error (--debug or PLOT_DEBUG=1 "
                  "shows the traceback)")
 # The formats `export` writes (export.FORMATS holds how).
@@ -119,6 +119,34 @@ def add_history(sub):
                    "results instead of failing")
 
 
+def add_ab(sub):
+    a = sub.add_parser("ab", help="the A/B time lane: trials of two builds run interleaved in "
+                       "one job (bench/ab.sh); exit 0 ok, 1 regression, 2 bad input",
+                       epilog="exit status: 0 no regression; 1 a row regressed, or a head run "
+                       "failed; 2 bad input (files that cannot be paired or compared), too few "
+                       "trials to flag anything, or --markdown or --json cannot be written; 3 "
+                       "internal error. Under GitHub Actions each flagged row is also an "
+                       "::error annotation on stderr.")
+    a.add_argument("base", nargs="*", metavar="BASE.json",
+                   help="the base run of each trial, paired by position with --head")
+    a.add_argument("--head", nargs="+", default=[], metavar="HEAD.json",
+                   help="the head run of each trial, in the order of BASE.json")
+    a.add_argument("--trials", metavar="DIR", help="bench/ab.sh's work directory instead: "
+                   "base-N.json and head-N.json of each trial N (and trials.tsv, the order)")
+    a.add_argument("--threshold", type=float, default=0.05,
+                   help="change beyond which a significant row is flagged (default 0.05)")
+    a.add_argument("--alpha", type=float, default=0.05,
+                   help="Benjamini-Hochberg level of the signed-rank tests (default 0.05)")
+    a.add_argument("--normalise", default="flips", choices=("flips", "always", "never"),
+                   help="trials whose whole-suite shift is taken out: flips (default: the "
+                   "trials where the machine's speed flipped), always, never")
+    a.add_argument("--flip-limit", type=float, default=0.2, metavar="L",
+                   help="a trial whose median log ratio is more than L from the median of all "
+                   "trials is a speed flip (default 0.2, a factor 1.22)")
+    a.add_argument("--markdown", metavar="FILE", help="also write the markdown to FILE")
+    a.add_argument("--json", metavar="FILE", help="also write the report as JSON to FILE")
+
+
 def build_parser():
     """The argument parser of plot.py and its sub-commands (fidelity has its own)."""
     p = ArgumentParser(
@@ -128,7 +156,8 @@ def build_parser():
     p.add_argument("--debug", action="store_true",
                    help="re-raise an internal error with its traceback (also PLOT_DEBUG=1)")
     sub = p.add_subparsers(dest="command", required=True)
-    for add in (add_charts, add_compare, add_instructions, add_export, add_history):
+    for add in (add_charts, add_compare, add_ab, add_instructions, add_export,
+                add_history):
         add(sub)
     f = sub.add_parser("fidelity", help="the CPython fidelity report (bench/python/fidelity.py)")
     f.add_argument("args", nargs=argparse.REMAINDER)

@@ -1,0 +1,493 @@
+"""The A/B time lane (plot.py ab; bench/ab.sh builds the base and runs the trials).
+
+Wall times from another day or machine do not compare; wall times from the
+same job do. bench/ab.sh runs two binaries, base and head, in T trials; each
+trial runs both back to back (seconds apart, on the same machine state) in a
+random order, each run `gilbench --quick --repetitions=R`. This module
+compares them trial by trial:
+
+  per trial   x = log(head's median / base's median) of every row: the head's
+              change, measured while the machine was in one state.
+  flips       a shared 2-vCPU VM's speed can flip 2x between two runs: every
+              row of that trial then moves together. The trial's shift, the
+              median x over all rows, is compared with the median shift of
+              all trials; a trial more than --flip-limit away from it (default
+              0.2 in log, a factor 1.22) is diagnosed as flipped, and its rows
+              are normalised: the trial's excess shift (its shift minus the
+              median shift) is subtracted from each (--normalise flips, the
+              default; `always` normalises every trial, `never` none). The
+              median shift itself stays in every row, so a real slowdown of
+              every row, which moves every trial alike, is not a flip and is
+              flagged (subtracting each trial's whole shift would hide it).
+  per row     the change is the Hodges-Lehmann estimate (median of the Walsh
+              averages) of the T log ratios; the test is the exact Wilcoxon
+              signed-rank test across the trials (two-sided; ties get
+              midranks, zeros are dropped). The randomised order makes the
+              per-trial ratio of two runs of one program symmetric about 0,
+              so the test is exact without any model of the timings.
+  suite       Benjamini-Hochberg across the rows (the q-values); a row is a
+              regression when q < --alpha and the change is beyond
+              --threshold (default 5%), improved the other way.
+
+A row the head failed in any trial is FAILED (exit 1); a row the base failed
+in a trial leaves that trial out of the row. The exact test's smallest p with
+n trials is 2 / 2^n: with fewer than 6 trials nothing can be flagged at alpha
+0.05 (the lane cannot judge: exit 2), and a regression of one row alone among
+m rows passes BH only when 2 / 2^n < alpha / m: 13 trials for the quick
+suite's 146 rows (the report warns below that). Why 20 trials of
+--repetitions=1 (ab.sh's default), and the measurements behind the flip limit:
+bench/gate_power.py and results/amd-epyc-2cpu/gate_power.md.
+
+Exit status of plot.py ab: 0 no regression, 1 a regression or a failed row, 2
+bad input or a lane that cannot judge, 3 internal error.
+"""
+
+import glob
+import math
+import os
+import re
+from dataclasses import dataclass, field
+
+from . import gate
+from .errors import InputError, bad_option, one_line
+from .load import load_result
+from .output import json_text
+from .stats import bh_adjust, median
+
+NORMALISE = ("flips", "always", "never")
+VERDICTS = ("failed", "regression", "improved", "noise", "base failed", "")
+
+
+@dataclass
+class Options:
+    """plot.py ab's settings."""
+
+    threshold: float = 0.05  # change beyond which a significant row is flagged
+    alpha: float = 0.05  # BH level
+    normalise: str = "flips"  # which trials lose their whole-suite shift
+    flip_limit: float = 0.2  # |trial shift - median shift| (log) that marks a flip
+
+    def check(self):
+        if not 0 <= self.threshold < 1:
+            raise bad_option("threshold", self.threshold, "in [0, 1)")
+        if not 0 < self.alpha < 1:
+            raise bad_option("alpha", self.alpha, "in (0, 1)")
+        if self.normalise not in NORMALISE:
+            raise bad_option("normalise", self.normalise, " or ".join(NORMALISE))
+        if not 0 < self.flip_limit < math.inf:
+            raise bad_option("flip_limit", self.flip_limit, "a number > 0")
+        return self
+
+
+@dataclass
+class Trial:
+    """One trial: base and head run back to back."""
+
+    index: int
+    base: object  # load.Result
+    head: object
+    first: str = ""  # "base" or "head" (trials.tsv), "" unknown
+    shift: float = math.nan  # median log ratio over the rows
+    with_shift: float = math.nan  # share of the rows that moved the way the shift did
+    flipped: bool = False
+    normalised: float = 0.0  # subtracted from every row's log ratio
+
+
+@dataclass
+class Row:
+    name: str
+    base: float = math.nan  # median over the trials of the base run's median, seconds
+    head: float = math.nan
+    change: float = math.nan  # exp(Hodges-Lehmann of the log ratios) - 1
+    ratios: list = field(default_factory=list)  # per judged trial, after normalisation
+    slower: int = 0  # trials in which head was slower
+    p: float = math.nan
+    q: float = math.nan
+    verdict: str = ""
+    note: str = ""
+    judged: bool = False
+    workers: int = 0
+
+
+@dataclass
+class Report:
+    trials: list
+    rows: list
+    options: Options
+    problems: list
+    notes: list
+    suite_shift: float = math.nan  # exp(HL of the trials' shifts) - 1
+    suite_p: float = math.nan
+    lone_trials: int = 0  # trials a lone regression needs to pass BH (0: enough)
+
+    @property
+    def regressions(self):
+        return [r for r in self.rows if r.verdict in ("regression", "failed")]
+
+    @property
+    def flips(self):
+        return [t for t in self.trials if t.flipped]
+
+    @property
+    def exit_status(self):
+        return 2 if self.problems else 1 if self.regressions else 0
+
+
+# Statistics ---------------------------------------------------------------------------
+
+_DISTRIBUTIONS = {}
+
+
+def signed_rank_test(values):
+    """Two-sided p of the exact Wilcoxon signed-rank test that values are centred on 0.
+
+    Zeros are dropped; tied |values| get midranks, and the null distribution is that
+    of the signed midranks under every sign flip (counted exactly on doubled ranks),
+    so ties keep it exact. No values: p = 1."""
+    d = [v for v in values if v != 0]
+    n = len(d)
+    if n == 0:
+        return 1.0
+    order = sorted(range(n), key=lambda i: abs(d[i]))
+    ranks2 = [0] * n  # doubled midranks: integers
+    i = 0
+    while i < n:
+        j = i
+        while j + 1 < n and abs(d[order[j + 1]]) == abs(d[order[i]]):
+            j += 1
+        for k in range(i, j + 1):
+            ranks2[order[k]] = i + j + 2
+        i = j + 1
+    key = tuple(sorted(ranks2))
+    counts = _DISTRIBUTIONS.get(key)
+    if counts is None:
+        counts = [1] + [0] * sum(key)
+        for r in key:
+            for s in range(len(counts) - 1, r - 1, -1):
+                counts[s] += counts[s - r]
+        _DISTRIBUTIONS[key] = counts
+    total = len(counts) - 1
+    dev = abs(2 * sum(r for r, v in zip(ranks2, d) if v > 0) - total)
+    extreme = sum(c for s, c in enumerate(counts) if abs(2 * s - total) >= dev)
+    return min(1.0, extreme / 2 ** n)
+
+
+def min_signed_rank_p(n):
+    """The smallest two-sided p of the exact signed-rank test with n nonzero values."""
+    return min(1.0, 2.0 / 2 ** n) if n > 0 else 1.0
+
+
+def trials_needed(rows, alpha):
+    """The fewest trials whose smallest p passes BH for one row alone among `rows`."""
+    return next(n for n in range(1, 200) if min_signed_rank_p(n) * max(rows, 1) < alpha)
+
+
+def hodges_lehmann(values):
+    """The median of the Walsh averages (v_i + v_j) / 2, i <= j."""
+    n = len(values)
+    if n == 0:
+        return math.nan
+    return median([(values[i] + values[j]) / 2 for i in range(n) for j in range(i, n)])
+
+
+# Input ---------------------------------------------------------------------------------
+
+TRIAL_FILE = re.compile(r"^(base|head)-(\d+)\.json$")
+
+
+def read_order(directory):
+    """{trial: first side} from ab.sh's trials.tsv, {} when there is none."""
+    path = os.path.join(directory, "trials.tsv")
+    order = {}
+    try:
+        with open(path) as f:
+            for line in f.read().splitlines()[1:]:
+                cells = line.split("\t")
+                if len(cells) >= 2 and cells[0].isdigit() and cells[1] in ("base", "head"):
+                    order[int(cells[0])] = cells[1]
+    except OSError:
+        pass
+    return order
+
+
+def trial_files(directory):
+    """[(base path, head path, first side)] of ab.sh's work directory, in trial order."""
+    if not os.path.isdir(directory):
+        raise InputError(f"--trials {directory}: not a directory")
+    found = {}
+    for path in glob.glob(os.path.join(glob.escape(directory), "*.json")):
+        m = TRIAL_FILE.match(os.path.basename(path))
+        if m:
+            found.setdefault(int(m.group(2)), {})[m.group(1)] = path
+    if not found:
+        raise InputError(f"--trials {directory}: no base-N.json / head-N.json trial files")
+    lonely = [f"{t} ({'head' if 'base' in s else 'base'} missing)"
+              for t, s in sorted(found.items()) if len(s) != 2]
+    if lonely:
+        raise InputError(f"--trials {directory}: trials without both runs: "
+                         + ", ".join(lonely[:5]))
+    order = read_order(directory)
+    return [(s["base"], s["head"], order.get(t, "")) for t, s in sorted(found.items())]
+
+
+def load_trials(directory=None, base=(), head=()):
+    """The trials, from ab.sh's work directory or from two equally long file lists
+    (paired by position). Raises InputError when they cannot be compared."""
+    if directory and (base or head):
+        raise InputError("give --trials DIR or BASE.json... --head HEAD.json..., not both")
+    if directory:
+        files = trial_files(directory)
+    else:
+        if not base or not head:
+            raise InputError("give --trials DIR, or BASE.json files and --head HEAD.json files")
+        if len(base) != len(head):
+            raise InputError(f"{len(base)} base files but {len(head)} head files: each trial "
+                             f"needs one of each (paired by position)")
+        files = [(b, h, "") for b, h in zip(base, head)]
+    trials = []
+    for i, (b, h, first) in enumerate(files):
+        trial = Trial(i, load_result(b), load_result(h), first)
+        gate.comparable_names(trial.base, trial.head, False)  # raises for different sets
+        if trials and set(trial.base.runs) != set(trials[0].base.runs):
+            raise InputError(f"{b} holds another benchmark set than {trials[0].base.path}: "
+                             f"the trials did not run the same benchmarks")
+        trials.append(trial)
+    return trials
+
+
+# The comparison ------------------------------------------------------------------------
+
+def log_ratio(trial, name):
+    """log(head / base) of one row in one trial; None when either run failed."""
+    a, b = trial.base.runs[name], trial.head.runs[name]
+    if a.failed or b.failed or not a.times or not b.times:
+        return None
+    return math.log(median(b.samples()) / median(a.samples()))
+
+
+def diagnose(trials, names, opt):
+    """Sets every trial's shift, the share of rows moving with it, flipped and the
+    normalisation subtracted; returns the median shift."""
+    for t in trials:
+        xs = [x for x in (log_ratio(t, n) for n in names) if x is not None]
+        t.shift = median(xs) if xs else math.nan
+        t._xs = xs
+    shifts = [t.shift for t in trials if not math.isnan(t.shift)]
+    centre = median(shifts) if shifts else 0.0
+    for t in trials:
+        if math.isnan(t.shift):
+            continue
+        excess = t.shift - centre
+        moved = [x for x in t._xs if x != centre]
+        t.with_shift = (sum((x > centre) == (excess > 0) for x in moved) / len(moved)
+                        if moved and excess else math.nan)
+        t.flipped = abs(excess) > opt.flip_limit
+        if opt.normalise == "always" or (opt.normalise == "flips" and t.flipped):
+            t.normalised = excess
+        del t._xs
+    return centre
+
+
+def judge_row(row, trials):
+    """The row's values, change and p from its trials."""
+    name = row.name
+    failed = [t.index for t in trials if t.head.runs[name].failed]
+    if failed:
+        row.verdict = "failed"
+        row.note = f"head failed in trial {failed[0]}: {trials[failed[0]].head.runs[name].errors[0]}"
+        return
+    used = [t for t in trials if log_ratio(t, name) is not None]
+    if not used:
+        row.verdict = "base failed"
+        row.note = trials[0].base.runs[name].errors[0] if trials[0].base.runs[name].errors \
+            else "no base run"
+        return
+    row.base = median([median(t.base.runs[name].samples()) for t in used])
+    row.head = median([median(t.head.runs[name].samples()) for t in used])
+    row.ratios = [log_ratio(t, name) - t.normalised for t in used]
+    row.slower = sum(x > 0 for x in row.ratios)
+    row.change = math.exp(hodges_lehmann(row.ratios)) - 1
+    row.p = signed_rank_test(row.ratios)
+    row.judged = True
+
+
+def compare(trials, options):
+    """The A/B comparison of loaded trials (load_trials). Returns a Report."""
+    opt = options
+    if not trials:
+        raise InputError("no trials to compare")
+    names = list(trials[0].base.runs)
+    centre = diagnose(trials, names, opt)
+    rows = [Row(n, workers=trials[0].base.runs[n].workers) for n in names]
+    for row in rows:
+        judge_row(row, trials)
+    for row, q in zip(rows, bh_adjust([r.p for r in rows])):
+        row.q = q
+        if row.verdict:
+            continue
+        beyond = abs(row.change) > opt.threshold
+        if beyond and not math.isnan(q) and q < opt.alpha:
+            row.verdict = "regression" if row.change > 0 else "improved"
+        elif beyond:
+            row.verdict = "noise"
+    judged = [r for r in rows if r.judged]
+    problems, notes = [], []
+    n = len(trials)
+    if not judged and not any(r.verdict == "failed" for r in rows):
+        problems.append("ab lane: no benchmark to compare (every run failed in base)")
+    elif judged and min_signed_rank_p(min(len(r.ratios) for r in judged)) >= opt.alpha:
+        problems.append(f"ab lane: {n} trials cannot flag anything: the smallest p of the exact "
+                        f"signed-rank test with n trials is 2/2^n, which must be below --alpha "
+                        f"{opt.alpha}: use {trials_needed(1, opt.alpha)} or more trials")
+    need = trials_needed(len(judged), opt.alpha) if judged else 0
+    lone = need if judged and min(len(r.ratios) for r in judged) < need else 0
+    flips = [t for t in trials if t.flipped]
+    if flips:
+        what = {"flips": "normalised (their excess shift subtracted from every row)",
+                "always": "normalised, as every trial is (--normalise always)",
+                "never": "left as measured (--normalise never)"}[opt.normalise]
+        notes.append(f"The machine's speed flipped in {len(flips)} of {n} trials ("
+                     + ", ".join(f"trial {t.index}: suite {math.exp(t.shift) - 1:+.0%}" for t in flips)
+                     + f", against a median of {math.exp(centre) - 1:+.1%}): {what}.")
+        if len(flips) * 4 > n:
+            notes.append("More than a quarter of the trials flipped: the machine is unsteady; "
+                         "more trials, or a quieter machine, give a firmer verdict.")
+    shifts = [t.shift for t in trials if not math.isnan(t.shift)]
+    report = Report(trials, rows, opt, problems, notes, lone_trials=lone)
+    if shifts:
+        report.suite_shift = math.exp(hodges_lehmann(shifts)) - 1
+        report.suite_p = signed_rank_test(shifts)
+    return report
+
+
+# Rendering -----------------------------------------------------------------------------
+
+VERDICT_TEXT = {"regression": "**REGRESSION**", "failed": "**FAILED**", "improved": "improved",
+                "noise": "~ (not significant)", "base failed": "failed in base", "": ""}
+
+
+def fmt_ms(v):
+    return "–" if math.isnan(v) else f"{v * 1e3:.4g}"
+
+
+def fmt_change(v):
+    return "–" if math.isnan(v) else f"{v * 100:+.1f}%"
+
+
+def fmt_p(v):
+    return "–" if math.isnan(v) else (f"{v:.2g}" if v >= 0.001 else f"{v:.1e}")
+
+
+def verdict_line(report):
+    bad = report.regressions
+    text = f"REGRESSION ({len(bad)})" if bad else "no regression"
+    if report.problems:
+        text = "CANNOT JUDGE" + (f" ({text} in what it could)" if bad else "")
+    return text + f" (exit status {report.exit_status})"
+
+
+def row_table(rows):
+    order = {v: i for i, v in enumerate(VERDICTS)}
+    lines = ["| benchmark | base ms | head ms | change (HL) | head slower in | q (BH) | verdict |",
+             "|---|---:|---:|---:|---:|---:|---|"]
+    for r in sorted(rows, key=lambda r: (order[r.verdict], r.name)):
+        verdict = VERDICT_TEXT[r.verdict]
+        if r.note:
+            verdict = f"{verdict} {r.note}".strip()
+        cells = [f"`{one_line(r.name)}`", fmt_ms(r.base), fmt_ms(r.head), fmt_change(r.change),
+                 f"{r.slower}/{len(r.ratios)}" if r.judged else "–", fmt_p(r.q), verdict]
+        lines.append("| " + " | ".join(one_line(c).replace("|", "\\|") for c in cells) + " |")
+    return lines
+
+
+def describe(result):
+    c = result.context
+    return ", ".join(x for x in (c.get("gilbench_git_revision") and
+                                 f"commit {c['gilbench_git_revision']}",
+                                 c.get("gilbench_mode") and f"{c['gilbench_mode']} mode",
+                                 c.get("gilbench_repetitions") and
+                                 f"{c['gilbench_repetitions']} repetitions per run",
+                                 c.get("host_name") and f"host {c['host_name']}") if x)
+
+
+def markdown(report):
+    """The verdict first, the flagged rows, then every row and every trial folded."""
+    opt, trials = report.options, report.trials
+    first = [t.first for t in trials]
+    head = [f"## gilbench ab: {verdict_line(report)}", "",
+            f"- base: {one_line(describe(trials[0].base))}",
+            f"- head: {one_line(describe(trials[0].head))}",
+            f"- {len(trials)} interleaved trials (base first in {first.count('base')}, head "
+            f"first in {first.count('head')}"
+            + (f", unknown in {first.count('')}" if first.count("") else "")
+            + f"), {len(report.rows)} benchmarks. A row is flagged when the Hodges-Lehmann "
+            f"estimate of its per-trial head/base ratios is beyond {opt.threshold:.0%} and the "
+            f"exact Wilcoxon signed-rank test across the trials passes Benjamini-Hochberg at "
+            f"q < {opt.alpha}.",
+            f"- the whole suite (median row per trial): {fmt_change(report.suite_shift)} "
+            f"(signed-rank p {fmt_p(report.suite_p)}); machine speed flips: "
+            + (", ".join(f"trial {t.index}" for t in report.flips) or "none")
+            + f" (a trial's shift more than {opt.flip_limit:g} in log from the median; "
+            f"--normalise {opt.normalise})."]
+    for p in report.problems:
+        head.append(f"- **cannot judge:** {p}")
+    for n in report.notes:
+        head.append(f"- {one_line(n)}")
+    if report.lone_trials:
+        head += ["", f"> **Warning:** with these trials a regression of one benchmark alone "
+                 f"cannot pass the BH correction over {sum(r.judged for r in report.rows)} rows "
+                 f"(it needs {report.lone_trials} trials or more); several rows that regress "
+                 f"together can."]
+    flagged = [r for r in report.rows if r.verdict in ("regression", "failed")]
+    if flagged:
+        head += ["", "### Flagged rows", ""] + row_table(flagged)
+    body = ["", f"<details><summary>All {len(report.rows)} rows</summary>", ""]
+    body += row_table(report.rows) + ["", "</details>", ""]
+    body += ["<details><summary>Trials: order and the whole suite's shift</summary>", "",
+             "| trial | first | suite shift (median row) | rows moving with it | flipped | "
+             "subtracted |", "|---:|---|---:|---:|---|---:|"]
+    for t in trials:
+        body.append(f"| {t.index} | {t.first or '?'} | {fmt_change(math.exp(t.shift) - 1)} | "
+                    + ("–" if math.isnan(t.with_shift) else f"{t.with_shift:.0%}")
+                    + f" | {'**yes**' if t.flipped else 'no'} | {t.normalised:+.3f} |")
+    body += ["", "</details>"]
+    return "\n".join(head + body) + "\n"
+
+
+def as_data(report):
+    def num(v):
+        return None if isinstance(v, float) and not math.isfinite(v) else v
+    return {
+        "verdict": verdict_line(report), "exit_status": report.exit_status,
+        "options": dict(vars(report.options)), "problems": list(report.problems),
+        "notes": list(report.notes), "suite_shift": num(report.suite_shift),
+        "suite_p": num(report.suite_p), "lone_regression_needs_trials": report.lone_trials,
+        "trials": [{"index": t.index, "base": t.base.path, "head": t.head.path,
+                    "first": t.first or None, "shift": num(t.shift),
+                    "with_shift": num(t.with_shift), "flipped": t.flipped,
+                    "normalised": t.normalised} for t in report.trials],
+        "regressions": [{"name": r.name, "verdict": r.verdict} for r in report.regressions],
+        "rows": [{"name": r.name, "workers": r.workers, "base": num(r.base),
+                  "head": num(r.head), "change": num(r.change), "p": num(r.p), "q": num(r.q),
+                  "slower": r.slower, "trials": len(r.ratios),
+                  "log_ratios": [num(x) for x in r.ratios], "verdict": r.verdict,
+                  "note": r.note, "judged": r.judged} for r in report.rows],
+    }
+
+
+def as_json(report):
+    return json_text(as_data(report), indent=1) + "\n"
+
+
+def annotations(report):
+    """GitHub Actions ::error lines: one per flagged row and per problem."""
+    from .render import annotation_text
+    lines = []
+    for r in report.regressions:
+        what = (f"ab lane: {fmt_ms(r.base)} -> {fmt_ms(r.head)} ms ({fmt_change(r.change)})"
+                if r.verdict == "regression" else f"ab lane: failed: {r.note}")
+        lines.append(f"::error title={annotation_text(f'gilbench {r.verdict}: {r.name}', True)}"
+                     f"::{annotation_text(one_line(r.name + ': ' + what))}")
+    for p in report.problems:
+        lines.append(f"::error title=gilbench ab cannot judge::{annotation_text(one_line(p))}")
+    return lines

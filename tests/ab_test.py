@@ -1,0 +1,416 @@
+#!/usr/bin/python3
+"""Tests of the A/B time lane: gilbench_results.ab's statistics on synthetic trials,
+plot.py ab's exit statuses and output, and bench/ab.sh's SKIPPED paths and its
+whole pipeline (with stand-in binaries, so no build is needed).
+
+    /usr/bin/python3 tests/ab_test.py [--gilbench=build/gilbench] [-v]
+
+Synthetic trials: 100 rows (10 workloads x 5 strategies x 1 and 2 workers), each
+run's median drawn around the row's true time with a lognormal noise of 3% and a
+machine factor of 1% shared by the run's rows. With --gilbench, one test wraps
+the real binary to give ab.sh two different benchmark sets.
+"""
+
+import json
+import math
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+PLOT = os.path.join(REPO, "plot.py")
+AB_SH = os.path.join(REPO, "bench", "ab.sh")
+sys.path.insert(0, os.path.join(REPO, "bench", "python"))
+from gilbench_results import ab, schema  # noqa: E402
+from gilbench_results.errors import InputError  # noqa: E402
+
+FIELDS = [schema.run_fields(f"w{w}", f"s{s}", n) for w in range(10) for s in range(5)
+          for n in (1, 2)]
+NAMES = [schema.run_name(f) for f in FIELDS]
+
+
+def result_data(times, failed=(), mode="quick", reps=1):
+    """A schema-2 result of NAMES with the given {name: seconds} (reps equal repetitions)."""
+    rows = []
+    for name in NAMES:
+        for i in range(reps):
+            if name in failed:
+                rows.append({"name": name, "run_name": name, "run_type": "iteration",
+                             "repetition_index": i, "error_occurred": True,
+                             "error_message": "checksum mismatch"})
+            else:
+                rows.append({"name": name, "run_name": name, "run_type": "iteration",
+                             "repetition_index": i, "real_time": times[name] * 1e3,
+                             "time_unit": "ms", "iterations": 1})
+    return {"context": {schema.VERSION_KEY: schema.SCHEMA_VERSION,
+                        schema.RUNS_KEY: schema.runs_json(FIELDS), schema.MODE_KEY: mode,
+                        "host_name": "test"},
+            "benchmarks": rows}
+
+
+def write_trials(directory, trials=20, effect=None, noise=0.03, machine=0.01, flips=(),
+                 seed=1, failed_head=(), order=True):
+    """Writes base-T.json / head-T.json (and trials.tsv) of synthetic trials.
+
+    effect: {name: factor} of the head; flips: {trial: factor} applied to every row of
+    that trial's head run (the machine's speed flipped between the two runs)."""
+    rng = random.Random(seed)
+    effect = effect or {}
+    truth = {n: math.exp(rng.uniform(math.log(1e-3), math.log(5e-2))) for n in NAMES}
+    os.makedirs(directory, exist_ok=True)
+    lines = ["trial\tfirst\tsecond\tstart\tload"]
+    for t in range(trials):
+        for side in ("base", "head"):
+            state = math.exp(rng.gauss(0, machine)) * (dict(flips).get(t, 1.0)
+                                                       if side == "head" else 1.0)
+            times = {n: truth[n] * state * math.exp(rng.gauss(0, noise))
+                     * (effect.get(n, 1.0) if side == "head" else 1.0) for n in NAMES}
+            data = result_data(times, failed_head if side == "head" else ())
+            with open(os.path.join(directory, f"{side}-{t}.json"), "w") as f:
+                json.dump(data, f)
+        first = rng.choice(("base", "head"))
+        lines.append(f"{t}\t{first}\t{'head' if first == 'base' else 'base'}\t00:00:00\t0.1")
+    if order:
+        with open(os.path.join(directory, "trials.tsv"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+    return directory
+
+
+def run_cmd(*cmd, env=None, cwd=None):
+    p = subprocess.run(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       timeout=600, env=env, cwd=cwd)
+    return p.returncode, p.stdout, p.stderr
+
+
+class TempDir(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="ab_test.")
+        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
+
+    def path(self, *parts):
+        return os.path.join(self.tmp, *parts)
+
+    def compare(self, directory, **options):
+        return ab.compare(ab.load_trials(directory), ab.Options(**options).check())
+
+    def flagged(self, report):
+        return sorted(r.name for r in report.regressions)
+
+
+class Statistics(TempDir):
+    """The signed-rank test and the Hodges-Lehmann estimate themselves."""
+
+    def test_signed_rank_matches_scipy_exact(self):
+        from scipy.stats import wilcoxon
+        rng = random.Random(7)
+        for n in (5, 8, 12, 20):
+            for shift in (0.0, 0.5, 1.5):
+                x = [rng.gauss(shift, 1) for _ in range(n)]
+                want = wilcoxon(x, alternative="two-sided", method="exact").pvalue
+                self.assertAlmostEqual(ab.signed_rank_test(x), want, places=12, msg=(n, x))
+
+    def test_signed_rank_extremes_ties_and_zeros(self):
+        self.assertAlmostEqual(ab.signed_rank_test([1.0] * 10), 2 / 2 ** 10)
+        self.assertAlmostEqual(ab.signed_rank_test([-1.0] * 10), 2 / 2 ** 10)
+        self.assertEqual(ab.signed_rank_test([]), 1.0)
+        self.assertEqual(ab.signed_rank_test([0.0, 0.0]), 1.0)
+        # ties: midranks, still a probability, symmetric in the sign
+        x = [0.1, -0.1, 0.2, 0.2, 0.3, -0.3, 0.3, 0.0]
+        p = ab.signed_rank_test(x)
+        self.assertTrue(0 < p <= 1)
+        self.assertAlmostEqual(p, ab.signed_rank_test([-v for v in x]))
+        self.assertEqual(ab.min_signed_rank_p(13) * 146 < 0.05, True)
+        self.assertEqual(ab.trials_needed(146, 0.05), 13)
+        self.assertEqual(ab.trials_needed(1, 0.05), 6)
+
+    def test_hodges_lehmann(self):
+        self.assertEqual(ab.hodges_lehmann([1.0, 2.0, 3.0]), 2.0)
+        self.assertAlmostEqual(ab.hodges_lehmann([0.0, 0.0, 0.0, 10.0]), 0.0)
+        self.assertTrue(math.isnan(ab.hodges_lehmann([])))
+
+
+class Verdicts(TempDir):
+    """The lane on synthetic trials: what it flags and what it does not."""
+
+    def test_identical_distributions_flag_nothing(self):
+        for seed in range(5):
+            report = self.compare(write_trials(self.path(f"aa{seed}"), seed=seed))
+            self.assertEqual(self.flagged(report), [], seed)
+            self.assertEqual(report.exit_status, 0)
+            self.assertEqual(report.flips, [])
+            self.assertLess(abs(report.suite_shift), 0.02)
+
+    def test_ten_percent_slowdown_in_ten_trials_is_flagged(self):
+        slow = [n for n in NAMES if n.startswith("w3/")]  # one workload: 10 rows
+        report = self.compare(write_trials(self.path("t"), trials=10, noise=0.02,
+                                           effect={n: 1.10 for n in slow}))
+        self.assertEqual(self.flagged(report), sorted(slow))
+        self.assertEqual(report.exit_status, 1)
+        for r in report.regressions:
+            self.assertAlmostEqual(r.change, 0.10, delta=0.03)
+            self.assertGreaterEqual(r.slower, 9)
+        # with 10 trials one row alone could not pass BH over 100 rows: the report says so
+        self.assertEqual(report.lone_trials, ab.trials_needed(100, 0.05))
+
+    def test_lone_row_needs_the_trials(self):
+        effect = {"w5/s2/workers:2": 1.10}
+        report = self.compare(write_trials(self.path("t20"), trials=20, effect=effect))
+        self.assertEqual(self.flagged(report), ["w5/s2/workers:2"])
+        self.assertEqual(report.lone_trials, 0)
+        report = self.compare(write_trials(self.path("t10"), trials=10, effect=effect))
+        self.assertEqual(self.flagged(report), [], "2/2^10 * 100 rows > 0.05")
+
+    def test_improvement_is_not_a_regression(self):
+        report = self.compare(write_trials(self.path("t"), effect={NAMES[0]: 0.8}))
+        self.assertEqual(report.regressions, [])
+        self.assertEqual(report.rows[0].verdict, "improved")
+
+    def test_small_change_is_below_the_threshold(self):
+        slow = {n: 1.02 for n in NAMES if n.startswith("w1/")}
+        report = self.compare(write_trials(self.path("t"), noise=0.005, machine=0.0,
+                                           effect=slow))
+        self.assertEqual(report.regressions, [], "2% < the 5% threshold")
+        self.assertTrue(all(r.q < 0.05 for r in report.rows if r.name in slow))
+
+    def test_a_flip_in_one_trial_does_not_flag_everything(self):
+        for factor in (2.0, 0.5):
+            d = write_trials(self.path(f"flip{factor}"), flips={4: factor})
+            report = self.compare(d)
+            self.assertEqual(self.flagged(report), [], factor)
+            self.assertEqual([t.index for t in report.flips], [4])
+            self.assertGreater(report.trials[4].with_shift, 0.95)
+            self.assertTrue(any("flipped in 1 of 20" in n for n in report.notes))
+            # left as measured, the flip costs power but still flags nothing
+            self.assertEqual(self.flagged(self.compare(d, normalise="never")), [])
+
+    def test_flips_do_not_hide_a_regression(self):
+        slow = [n for n in NAMES if n.startswith("w7/")]
+        d = write_trials(self.path("t"), flips={2: 0.5, 11: 2.0, 15: 0.5},
+                         effect={n: 1.10 for n in slow})
+        report = self.compare(d)
+        self.assertEqual(self.flagged(report), sorted(slow))
+        self.assertEqual(sorted(t.index for t in report.flips), [2, 11, 15])
+        # three flips against the regression's rows: without normalisation fewer pass
+        self.assertLessEqual(len(self.compare(d, normalise="never").regressions), len(slow))
+
+    def test_a_slowdown_of_every_row_stays_catchable(self):
+        d = write_trials(self.path("t"), effect={n: 1.10 for n in NAMES})
+        report = self.compare(d)
+        self.assertEqual(report.flips, [], "a shift in every trial is no flip")
+        self.assertGreater(len(report.regressions), 95)
+        self.assertAlmostEqual(report.suite_shift, 0.10, delta=0.02)
+        self.assertLess(report.suite_p, 0.001)
+        # normalisation takes out a trial's shift beyond the median trial's: the common
+        # level stays, so normalising every trial keeps it too
+        self.assertGreater(len(self.compare(d, normalise="always").regressions), 95)
+
+    def test_failed_head_row_is_a_regression(self):
+        d = write_trials(self.path("t"), failed_head=(NAMES[3],))
+        report = self.compare(d)
+        self.assertEqual([(r.name, r.verdict) for r in report.regressions],
+                         [(NAMES[3], "failed")])
+        self.assertEqual(report.exit_status, 1)
+
+    def test_too_few_trials_cannot_judge(self):
+        report = self.compare(write_trials(self.path("t"), trials=5))
+        self.assertEqual(report.exit_status, 2)
+        self.assertIn("6 or more trials", report.problems[0])
+
+    def test_bad_input(self):
+        d = write_trials(self.path("t"), trials=6)
+        os.remove(os.path.join(d, "head-3.json"))
+        with self.assertRaisesRegex(InputError, "trials without both runs: 3"):
+            ab.load_trials(d)
+        with self.assertRaisesRegex(InputError, "not a directory"):
+            ab.load_trials(self.path("missing"))
+        os.makedirs(self.path("empty"))
+        with self.assertRaisesRegex(InputError, "no base-N.json"):
+            ab.load_trials(self.path("empty"))
+        with self.assertRaisesRegex(InputError, "2 base files but 1 head"):
+            ab.load_trials(None, [os.path.join(d, "base-0.json")] * 2,
+                           [os.path.join(d, "head-0.json")])
+        other = result_data({n: 1e-3 for n in NAMES})
+        other["context"][schema.MODE_KEY] = "default"
+        with open(os.path.join(d, "head-3.json"), "w") as f:
+            json.dump(other, f)
+        with self.assertRaisesRegex(InputError, "gilbench_mode"):
+            ab.load_trials(d)
+        for bad in ({"threshold": 1.5}, {"alpha": 0}, {"normalise": "x"}, {"flip_limit": -1}):
+            with self.assertRaises(InputError):
+                ab.Options(**bad).check()
+
+
+class PlotCommand(TempDir):
+    """plot.py ab: exit statuses, the markdown's verdict first, strict JSON."""
+
+    def test_exit_statuses_and_outputs(self):
+        ok = write_trials(self.path("ok"))
+        code, out, err = run_cmd("/usr/bin/python3", PLOT, "ab", "--trials", ok, "--json",
+                                 self.path("ok.json"), "--markdown", self.path("ok.md"))
+        self.assertEqual(code, 0, err)
+        self.assertTrue(out.startswith("## gilbench ab: no regression (exit status 0)"), out[:200])
+        with open(self.path("ok.md")) as f:
+            self.assertEqual(f.read(), out)
+        with open(self.path("ok.json")) as f:
+            data = json.loads(f.read(), parse_constant=lambda c: self.fail(f"bare {c}"))
+        self.assertEqual((data["exit_status"], len(data["rows"]), len(data["trials"])),
+                         (0, 100, 20))
+        slow = write_trials(self.path("slow"), effect={n: 1.2 for n in NAMES[:10]})
+        code, out, _ = run_cmd("/usr/bin/python3", PLOT, "ab", "--trials", slow)
+        self.assertEqual(code, 1)
+        self.assertTrue(out.startswith("## gilbench ab: REGRESSION (10)"), out[:200])
+        self.assertIn("### Flagged rows", out)
+        # paired file lists work the same as the directory
+        files = sorted(os.listdir(slow))
+        base = [os.path.join(slow, f"base-{t}.json") for t in range(20)]
+        head = [os.path.join(slow, f"head-{t}.json") for t in range(20)]
+        code, _, _ = run_cmd("/usr/bin/python3", PLOT, "ab", *base, "--head", *head)
+        self.assertEqual(code, 1, files)
+        few = write_trials(self.path("few"), trials=3)
+        code, _, err = run_cmd("/usr/bin/python3", PLOT, "ab", "--trials", few)
+        self.assertEqual(code, 2)
+        self.assertIn("plot.py: error: ab cannot judge", err)
+        code, _, err = run_cmd("/usr/bin/python3", PLOT, "ab", "--trials", self.path("nope"))
+        self.assertEqual((code, err.count("\n")), (2, 1), err)
+        code, _, err = run_cmd("/usr/bin/python3", PLOT, "ab", "--trials", ok, "--alpha", "2")
+        self.assertEqual(code, 2, err)
+
+
+# Stand-ins for gilbench: --list prints its names; a run writes a synthetic result
+# (factor SLOW on every row when the file name says "slow").
+FAKE = textwrap.dedent("""\
+    #!/usr/bin/python3
+    import json, math, os, random, sys
+    sys.path.insert(0, {lib!r})
+    sys.path.insert(0, {tests!r})
+    import ab_test
+    names = ab_test.NAMES[:{rows}]
+    args = sys.argv[1:]
+    if "--list" in args:
+        print("\\n".join(names + {extra!r}))
+        sys.exit(0)
+    out = next(a.split("=", 1)[1] for a in args if a.startswith("--out="))
+    rng = random.Random()
+    factor = {factor!r} * (1.25 if "--inject-slowdown=all:0.25" in args else 1.0)
+    times = {{n: 0.01 * (1 + i / 50) * factor * math.exp(rng.gauss(0, 0.01))
+              for i, n in enumerate(ab_test.NAMES)}}
+    with open(out, "w") as f:
+        json.dump(ab_test.result_data(times), f)
+    """)
+
+
+class AbScript(TempDir):
+    """bench/ab.sh: its SKIPPED paths, and the whole pipeline with stand-in binaries."""
+
+    def fake(self, name, factor=1.0, extra=(), rows=len(NAMES)):
+        path = self.path(name)
+        with open(path, "w") as f:
+            f.write(FAKE.format(lib=os.path.join(REPO, "bench", "python"), tests=HERE,
+                                factor=factor, extra=list(extra), rows=rows))
+        os.chmod(path, 0o755)
+        return path
+
+    def ab(self, *args, cwd=None):
+        return run_cmd(AB_SH, "--work", self.path("work"), *args, cwd=cwd)
+
+    def test_base_ref_that_does_not_exist(self):
+        code, _, err = self.ab("no-such-ref-xyz", "--head-bin", self.fake("head"))
+        self.assertEqual(code, 0, err)
+        self.assertIn("ab.sh: SKIPPED: base no-such-ref-xyz is not a commit", err)
+        with open(self.path("work", "skipped.txt")) as f:
+            self.assertIn("SKIPPED", f.read())
+        code, _, err = self.ab("no-such-ref-xyz", "--strict", "--head-bin", self.fake("head"))
+        self.assertEqual(code, 2, err)
+
+    def test_different_benchmark_sets(self):
+        base = self.fake("base", rows=len(NAMES) - 1)
+        head = self.fake("head", extra=["new/strategy/workers:1"])
+        code, _, err = self.ab("--base-bin", base, "--head-bin", head)
+        self.assertEqual(code, 0, err)
+        self.assertIn("SKIPPED: base and head run different benchmark sets", err)
+        only_head = err.split("only in head: ")[1].strip()
+        self.assertEqual(sorted(only_head.split(", ")), sorted([NAMES[-1], "new/strategy/workers:1"]))
+        self.assertIn("only in base: none", err)
+        self.assertEqual(self.ab("--strict", "--base-bin", base, "--head-bin", head)[0], 2)
+
+    def test_different_sets_of_the_real_binary(self):
+        real = os.environ.get("GILBENCH_BIN")
+        if not real:
+            self.skipTest("needs --gilbench=BIN")
+        wrapper = self.path("fewer")
+        with open(wrapper, "w") as f:  # the real binary, one benchmark fewer in its list
+            f.write(f"#!/bin/sh\n{real} \"$@\" | grep -v '^countdown/serial/workers:1$'\n")
+        os.chmod(wrapper, 0o755)
+        code, _, err = self.ab("--base-bin", wrapper, "--head-bin", real)
+        self.assertEqual(code, 0, err)
+        self.assertIn("only in head: countdown/serial/workers:1", err)
+
+    def test_pipeline_passes_and_flags(self):
+        same = self.fake("same")
+        code, _, err = self.ab("--base-bin", same, "--head-bin", same, "--trials", "8")
+        self.assertEqual(code, 0, err)
+        with open(self.path("work", "ab.json")) as f:
+            data = json.load(f)
+        self.assertEqual((data["exit_status"], len(data["trials"])), (0, 8))
+        self.assertEqual(sorted(t["first"] for t in data["trials"]) != [None] * 8, True)
+        shutil.rmtree(self.path("work"))
+        code, out, err = self.ab("--base-bin", same, "--head-bin", same, "--trials", "8",
+                                 "--head-flag=--inject-slowdown=all:0.25")
+        self.assertEqual(code, 1, err)
+        self.assertIn("REGRESSION", out)
+        self.assertEqual(self.ab("--base-bin", same, "--trials", "0")[0], 2)
+        self.assertEqual(self.ab("--base-bin", same, "--", "--out=x.json")[0], 2)
+
+    def git_repo(self, *commits):
+        """A scratch repository with ab.sh and python.sh, one commit per {path: text}."""
+        repo = self.path("repo")
+        os.makedirs(os.path.join(repo, "bench"))
+        for script in ("ab.sh", "python.sh"):
+            shutil.copy(os.path.join(REPO, "bench", script), os.path.join(repo, "bench"))
+        env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t",
+                   GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+        run_cmd("git", "init", "-q", repo, env=env)
+        for files in commits:
+            for name, text in files.items():
+                with open(os.path.join(repo, name), "w") as f:
+                    f.write(text)
+            run_cmd("git", "-C", repo, "add", "-A", env=env)
+            code, _, err = run_cmd("git", "-C", repo, "commit", "-qm", "c", env=env)
+            self.assertEqual(code, 0, err)
+        return repo
+
+    def test_base_that_does_not_configure(self):
+        repo = self.git_repo({"CMakeLists.txt": "message(FATAL_ERROR \"broken base\")\n"},
+                             {"main.cpp": "int main() {}\n"})
+        code, _, err = run_cmd(os.path.join(repo, "bench", "ab.sh"), "HEAD~1", "--head-bin",
+                               self.fake("head"), "--work", self.path("w"))
+        self.assertEqual(code, 0, err)
+        self.assertIn("SKIPPED: base HEAD~1 does not configure", err)
+
+    def test_no_source_change_and_shallow_clone(self):
+        repo = self.git_repo({"main.cpp": "int main() {}\n"}, {"README.md": "docs\n"})
+        code, _, err = run_cmd(os.path.join(repo, "bench", "ab.sh"), "HEAD~1", "--head-bin",
+                               self.fake("head"), "--work", self.path("w"))
+        self.assertEqual(code, 0, err)
+        self.assertIn("SKIPPED: no file that goes into gilbench changed", err)
+        clone = self.path("clone")
+        code, _, err = run_cmd("git", "clone", "-q", "--depth", "1", "file://" + repo, clone)
+        self.assertEqual(code, 0, err)
+        code, _, err = run_cmd(os.path.join(clone, "bench", "ab.sh"), "HEAD~1", "--head-bin",
+                               self.fake("head"), "--work", self.path("w2"))
+        self.assertEqual(code, 0, err)
+        self.assertIn("SKIPPED: base HEAD~1 is not a commit of this clone (a shallow clone", err)
+
+
+if __name__ == "__main__":
+    for arg in list(sys.argv[1:]):
+        if arg.startswith("--gilbench="):
+            os.environ["GILBENCH_BIN"] = os.path.abspath(arg.split("=", 1)[1])
+            sys.argv.remove(arg)
+    unittest.main()
