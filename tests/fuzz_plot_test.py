@@ -341,7 +341,7 @@ def bad_time_in(raw):
 
 
 def run_process(*argv):
-    p = subprocess.run(["/usr/bin/python3", PLOT, *argv], stdout=subprocess.PIPE,
+    p = subprocess.run([sys.executable, PLOT, *argv], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, text=True, timeout=300)
     return p.returncode, p.stdout, p.stderr
 

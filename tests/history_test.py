@@ -30,15 +30,13 @@ A = os.path.join(HERE, "fixtures", "quick_a.json")
 
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(REPO, "bench", "python"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from plot_support import run_plot  # noqa: E402
 from json_check import strict_load  # noqa: E402
 from gilbench_results import history, stats  # noqa: E402
 from gilbench_results.load import load_result  # noqa: E402
 
 
-def run_plot(*args):
-    p = subprocess.run(["/usr/bin/python3", PLOT, *args], stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, text=True, timeout=600)
-    return p.returncode, p.stdout, p.stderr
 
 
 def noisy(rng, level, n, sigma=0.01):

@@ -37,16 +37,13 @@ COMPARE_PY = "/usr/share/benchmark/compare.py"
 
 sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.join(REPO, "bench", "python"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from plot_support import run_plot  # noqa: E402
 import plot  # noqa: E402
 from gilbench_results import charts, durations, gate, instructions, render, schema, stats  # noqa: E402
 from gilbench_results.load import load_result  # noqa: E402
 
 
-def run_plot(*args):
-    """Runs plot.py with /usr/bin/python3; returns (exit status, stdout, stderr)."""
-    p = subprocess.run(["/usr/bin/python3", PLOT, *args], stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, text=True, timeout=600)
-    return p.returncode, p.stdout, p.stderr
 
 
 def load(path):
@@ -318,7 +315,7 @@ class CompareForCI(TempDir):
 
     def compare(self, base, new, *extra, env=None):
         js = os.path.join(self.tmp, "compare.json")
-        p = subprocess.run(["/usr/bin/python3", PLOT, "compare", base, new, "--json", js,
+        p = subprocess.run([sys.executable, PLOT, "compare", base, new, "--json", js,
                             *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                            timeout=600, env=dict(os.environ, **(env or {})))
         self.assertNotIn("Traceback", p.stderr)
@@ -577,7 +574,7 @@ class BadInput(TempDir):
         shutil.copy(PLOT, lone)
         for argv, missing in ((["compare", A, A2], "gilbench_results: not found"),
                               (["fidelity", "x.json"], "gilbench_results: not found")):
-            p = subprocess.run(["/usr/bin/python3", lone, *argv], stdout=subprocess.PIPE,
+            p = subprocess.run([sys.executable, lone, *argv], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
             self.assertEqual((p.returncode, p.stdout), (2, ""), p.stderr)
             self.assertIn(missing, p.stderr)
@@ -585,7 +582,7 @@ class BadInput(TempDir):
         shutil.copytree(os.path.join(REPO, "bench", "python", "gilbench_results"),
                         os.path.join(self.tmp, "bench", "python", "gilbench_results"),
                         ignore=shutil.ignore_patterns("__pycache__"))
-        p = subprocess.run(["/usr/bin/python3", lone, "fidelity", "x.json"],
+        p = subprocess.run([sys.executable, lone, "fidelity", "x.json"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.assertEqual(p.returncode, 2)
         self.assertIn("fidelity.py: not found", p.stderr)
@@ -1068,7 +1065,7 @@ class Writer(OneLine):
         self.assertTrue(stat.S_ISCHR(os.stat("/dev/null").st_mode))
 
     def test_markdown_to_dev_stdout(self):
-        p = subprocess.run(["/usr/bin/python3", PLOT, "compare", A, A2, "--markdown",
+        p = subprocess.run([sys.executable, PLOT, "compare", A, A2, "--markdown",
                             "/dev/stdout"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True, timeout=600)
         self.assertEqual(p.returncode, 0, p.stderr)
@@ -1311,7 +1308,7 @@ class CompareDotPy(unittest.TestCase):
     def test_compare_py_benchmarks_mode(self):
         self.assertTrue(os.path.exists(COMPARE_PY), f"{COMPARE_PY} missing: apt-get install "
                         "libbenchmark-tools")
-        p = subprocess.run(["/usr/bin/python3", COMPARE_PY, "--no-color", "benchmarks", A, A2],
+        p = subprocess.run([sys.executable, COMPARE_PY, "--no-color", "benchmarks", A, A2],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertNotIn("Traceback", p.stderr)

@@ -76,14 +76,12 @@ GAB_RANGE = re.compile(r"(?P<prefix>(\+-|±)\s*)(?P<value>\d.*)")
 AGGREGATE = re.compile(r"_(mean|median|stddev|cv)\b")
 
 
-def run_plot(*args, cwd=None):
-    p = subprocess.run(["/usr/bin/python3", PLOT, *args], stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, text=True, timeout=600, cwd=cwd)
-    return p.returncode, p.stdout, p.stderr
-
-
 def metric_of(entry_name):
     return re.fullmatch(r".* \[(\w+)\]", entry_name).group(1)
+
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from plot_support import run_plot  # noqa: E402
 
 
 class Checks(unittest.TestCase):

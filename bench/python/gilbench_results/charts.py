@@ -46,7 +46,7 @@ from dataclasses import dataclass
 
 from . import durations, schema
 from .errors import InputError
-from .output import write_output
+from .output import output_directory, write_output
 from .render import noise_line
 from .stats import median
 
@@ -804,13 +804,7 @@ class Charts(Figures):
 def draw(results, out, headline_workers):
     """Draws every chart of the loaded results into out (created if missing); returns
     the Charts (its summary() is the headline markdown). Raises InputError."""
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise InputError(f"{out}: cannot create the output directory: it exists and is "
-                         f"not a directory")
-    try:
-        os.makedirs(out, exist_ok=True)
-    except OSError as e:
-        raise InputError(f"{out}: cannot create the output directory: {e.strerror}")
+    output_directory(out)
     charts = Charts(results, out, headline_workers)
     if not charts.series:
         raise InputError(f"{results[0].path}: no run to draw")

@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from . import schema
 from .errors import InputError
 from .gate import speedup_samples
-from .output import json_text, write_output
+from .output import json_text, output_directory, write_output
 from .stats import median
 
 SMALLER, BIGGER = "smaller", "bigger"
@@ -205,13 +205,7 @@ def export(result, fmt, out=None):
     if out is None:
         raise InputError("export --format=github-action-benchmark needs --out DIR (it writes "
                          + " and ".join(GAB_FILES.values()) + " there)")
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise InputError(f"{out}: not a directory (github-action-benchmark writes two files "
-                         f"into --out DIR)")
-    try:
-        os.makedirs(out, exist_ok=True)
-    except OSError as e:
-        raise InputError(f"{out}: cannot create the output directory: {e.strerror}")
+    output_directory(out, "--out DIR (github-action-benchmark writes two files into it)")
     for better, data in github_action_benchmark(items).items():
         path = os.path.join(out, GAB_FILES[better])
         write_output(path, json_text(data, indent=1) + "\n")

@@ -35,7 +35,7 @@ from .charts import Figures, ordered
 from .errors import InputError, one_line
 from .gate import speedup_samples
 from .load import load_result
-from .output import json_text, write_output
+from .output import json_text, output_directory, write_output
 from .stats import PENALTY, change_points, median
 
 
@@ -271,13 +271,7 @@ class History:
 
     def write(self, out):
         """Draws the charts and writes history.md and history.json into out."""
-        if os.path.exists(out) and not os.path.isdir(out):
-            raise InputError(f"{out}: cannot create the output directory: it exists and is "
-                             f"not a directory")
-        try:
-            os.makedirs(out, exist_ok=True)
-        except OSError as e:
-            raise InputError(f"{out}: cannot create the output directory: {e.strerror}")
+        output_directory(out)
         figures = HistoryCharts(self, out)
         try:
             for h in HEADLINES:

@@ -123,6 +123,17 @@ def link_target(path):
     raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
 
 
+def output_directory(out, why="the output directory"):
+    """Makes sure `out` is a directory (created with its parents if missing).
+    Raises InputError naming the problem (exit 2)."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise InputError(f"{out}: cannot create {why}: it exists and is not a directory")
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"{out}: cannot create {why}: {e.strerror}")
+
+
 def write_output(path, data, make_dirs=False):
     """Writes data (str or bytes) to path; raises InputError. make_dirs: create the
     missing directories above it first.
