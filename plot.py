@@ -76,7 +76,8 @@ def cmd_compare(args):
 
 def cmd_ab(args):
     """The A/B time lane on bench/ab.sh's trials: the report printed (and written)."""
-    options = ab.Options(args.threshold, args.alpha, args.normalise, args.flip_limit).check()
+    options = ab.Options(args.threshold, args.alpha, args.normalise, args.flip_limit,
+                         args.statistic).check()
     report = ab.compare(ab.load_trials(args.trials, args.base, args.head), options)
     text = ab.markdown(report)
     output.emit(text)

@@ -28,8 +28,8 @@
 # would measure one program against itself; --always runs it anyway).
 #
 # options:
-#   --trials N        interleaved trials (default 20; see ab.py for why)
-#   --repetitions R   repetitions per run (default 1)
+#   --trials N        interleaved trials (default 16; ab.py says why)
+#   --repetitions R   repetitions per run (default 3; the run is their minimum)
 #   --work DIR        the work directory (default build-ab/runs/<timestamp>)
 #   --head-bin BIN    the head binary (default build/gilbench, built if missing)
 #   --base-bin BIN    a base binary already built: no BASE_REF, nothing built
@@ -39,8 +39,8 @@
 #   --always          run even when no source file changed
 #   --head-flag FLAG  a gilbench flag for the head's runs only (repeatable; for
 #                     testing the lane: --head-flag=--inject-slowdown=countdown:0.1)
-#   --threshold F, --alpha A, --normalise MODE
-#                     passed to plot.py ab (defaults 0.05, 0.05, flips)
+#   --threshold F, --alpha A, --normalise MODE, --statistic min|median
+#                     passed to plot.py ab (defaults 0.05, 0.05, flips, min)
 # GILBENCH_FLAGS (default --quick) go to both binaries, e.g.
 #   bench/ab.sh HEAD~1 -- --quick --workloads=countdown,list_sum
 #
@@ -51,7 +51,7 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-trials=20 reps=1 work="" head_bin="" base_bin="" seed="" jobs=$(nproc) strict=0 always=0
+trials=16 reps=3 work="" head_bin="" base_bin="" seed="" jobs=$(nproc) strict=0 always=0
 compare_args=() base_ref="" flags=() head_flags=()
 
 usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; }
@@ -78,7 +78,7 @@ while [ $# -gt 0 ]; do
     --always) always=1; shift ;;
     --head-flag) [ -n "${2-}" ] || die "--head-flag needs a flag"; head_flags+=("$2"); shift 2 ;;
     --head-flag=*) head_flags+=("${1#--head-flag=}"); shift ;;
-    --threshold|--alpha|--normalise)
+    --threshold|--alpha|--normalise|--statistic)
       [ -n "${2-}" ] || die "$1 needs a value"; compare_args+=("$1" "$2"); shift 2 ;;
     -h|--help) usage; exit 0 ;;
     --) shift; flags=("$@"); break ;;

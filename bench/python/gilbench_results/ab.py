@@ -6,10 +6,18 @@ trial runs both back to back (seconds apart, on the same machine state) in a
 random order, each run `gilbench --quick --repetitions=R`. This module
 compares them trial by trial:
 
-  per trial   x = log(head's median / base's median) of every row: the head's
-              change, measured while the machine was in one state.
-  flips       a shared 2-vCPU VM's speed can flip 2x between two runs: every
-              row of that trial then moves together. The trial's shift, the
+  per run     the minimum of its R repetitions (--statistic min, the default;
+              or median). The shared 2-vCPU VMs run the same single-threaded
+              work at one of two speeds about 1.7x apart, and the speed
+              changes within a run, from one repetition to the next
+              (countdown/serial/workers:1 at R=1: 1.9-2.2 ms or 3.2-3.6 ms,
+              half of the runs each): a median of 3 is as bimodal as one
+              repetition, the minimum is the fast phase unless all R
+              repetitions fell in the slow one.
+  per trial   x = log(head's minimum / base's minimum) of every row: the
+              head's change, measured while the machine was in one state.
+  flips       the machine's speed can also change for a whole run: every row
+              of that trial then moves together. The trial's shift, the
               median x over all rows, is compared with the median shift of
               all trials; a trial more than --flip-limit away from it (default
               0.2 in log, a factor 1.22) is diagnosed as flipped, and its rows
@@ -19,24 +27,44 @@ compares them trial by trial:
               median shift itself stays in every row, so a real slowdown of
               every row, which moves every trial alike, is not a flip and is
               flagged (subtracting each trial's whole shift would hide it).
+              Unflipped trials are left as measured, so each row's test stays
+              exact.
   per row     the change is the Hodges-Lehmann estimate (median of the Walsh
               averages) of the T log ratios; the test is the exact Wilcoxon
-              signed-rank test across the trials (two-sided; ties get
-              midranks, zeros are dropped). The randomised order makes the
-              per-trial ratio of two runs of one program symmetric about 0,
-              so the test is exact without any model of the timings.
-  suite       Benjamini-Hochberg across the rows (the q-values); a row is a
-              regression when q < --alpha and the change is beyond
-              --threshold (default 5%), improved the other way.
+              signed-rank test across the trials, one-sided (the gate asks
+              "is the head slower?"; "faster?" is tested apart, for the
+              report), ties get midranks, zeros are dropped. The randomised
+              order makes the per-trial ratio of two runs of one program
+              symmetric about 0, so the test is exact without any model of
+              the timings.
+  suite       Benjamini-Hochberg across the rows (the q-values), for each
+              direction; a row is a regression when its q < --alpha and the
+              change is beyond --threshold (default 5%), improved the other
+              way.
 
 A row the head failed in any trial is FAILED (exit 1); a row the base failed
-in a trial leaves that trial out of the row. The exact test's smallest p with
-n trials is 2 / 2^n: with fewer than 6 trials nothing can be flagged at alpha
-0.05 (the lane cannot judge: exit 2), and a regression of one row alone among
-m rows passes BH only when 2 / 2^n < alpha / m: 13 trials for the quick
-suite's 146 rows (the report warns below that). Why 20 trials of
---repetitions=1 (ab.sh's default), and the measurements behind the flip limit:
-bench/gate_power.py and results/amd-epyc-2cpu/gate_power.md.
+in a trial leaves that trial out of the row. The exact one-sided test's
+smallest p with n trials is 1 / 2^n: with fewer than 5 trials nothing can be
+flagged at alpha 0.05 (the lane cannot judge: exit 2), and a regression of one
+row alone among m rows passes BH only when 1 / 2^n < alpha / m: 12 trials for
+the quick suite's 146 rows (the report warns below that).
+
+Why bench/ab.sh runs 16 trials of R=3 (measured on the 2-vCPU EPYC VM, A/A
+trials of one binary, the machine shared with other builds): a run costs
+about 0.75 s + 2.05 s per repetition. The robust SD (1.4826 MAD) of a row's
+per-trial log ratio, median over the rows, at R = 1 / 2 / 3 / 5 with the
+minimum: 1-worker CPU rows 0.19 / 0.11 / 0.08 / 0.05, 2-worker CPU rows 0.30
+/ 0.24 / 0.21 / 0.15, IO rows 0.34 / 0.19 / 0.14 / 0.11 (the median of 3:
+0.15, 0.21, 0.27). Per second of trials (SD^2 x trial cost) R=3 and R=5 are
+2.3x and 3x better than R=1 for the 1-worker rows and all are alike for the
+2-worker rows; but a lone row needs 12 trials or more, so R=5 (22 s a trial)
+cannot fit both in CI's budget; 16 trials of R=3 (about 14 s each, 3.7
+minutes) leave room for a few trials against the change. Whole-run flips: 1
+of 94 A/A trials (R = 1, 3 and 5) shifted the whole suite by 0.32 in log from
+the median trial (83 of its 90 CPU rows moved the same way); the other
+trials' shifts stayed within 0.14 of the median (90% within 0.06), so the flip
+limit 0.2 lies between them. The full power table: bench/gate_power.py,
+results/amd-epyc-2cpu/gate_power.md.
 
 Exit status of plot.py ab: 0 no regression, 1 a regression or a failed row, 2
 bad input or a lane that cannot judge, 3 internal error.
@@ -55,6 +83,8 @@ from .output import json_text
 from .stats import bh_adjust, median
 
 NORMALISE = ("flips", "always", "never")
+# What of a run's repetitions stands for the run in a trial.
+STATISTICS = {"min": min, "median": median}
 VERDICTS = ("failed", "regression", "improved", "noise", "base failed", "")
 
 
@@ -66,6 +96,7 @@ class Options:
     alpha: float = 0.05  # BH level
     normalise: str = "flips"  # which trials lose their whole-suite shift
     flip_limit: float = 0.2  # |trial shift - median shift| (log) that marks a flip
+    statistic: str = "min"  # what of a run's repetitions stands for the run: min, median
 
     def check(self):
         if not 0 <= self.threshold < 1:
@@ -76,6 +107,8 @@ class Options:
             raise bad_option("normalise", self.normalise, " or ".join(NORMALISE))
         if not 0 < self.flip_limit < math.inf:
             raise bad_option("flip_limit", self.flip_limit, "a number > 0")
+        if self.statistic not in STATISTICS:
+            raise bad_option("statistic", self.statistic, " or ".join(STATISTICS))
         return self
 
 
@@ -96,13 +129,15 @@ class Trial:
 @dataclass
 class Row:
     name: str
-    base: float = math.nan  # median over the trials of the base run's median, seconds
+    base: float = math.nan  # median over the trials of the base run's statistic, seconds
     head: float = math.nan
     change: float = math.nan  # exp(Hodges-Lehmann of the log ratios) - 1
     ratios: list = field(default_factory=list)  # per judged trial, after normalisation
     slower: int = 0  # trials in which head was slower
-    p: float = math.nan
-    q: float = math.nan
+    p: float = math.nan  # one-sided: head slower
+    q: float = math.nan  # BH of p over the rows
+    p_faster: float = math.nan  # one-sided: head faster
+    q_faster: float = math.nan
     verdict: str = ""
     note: str = ""
     judged: bool = False
@@ -138,8 +173,9 @@ class Report:
 _DISTRIBUTIONS = {}
 
 
-def signed_rank_test(values):
-    """Two-sided p of the exact Wilcoxon signed-rank test that values are centred on 0.
+def signed_rank_test(values, alternative="two-sided"):
+    """p of the exact Wilcoxon signed-rank test that values are centred on 0, against
+    "two-sided", "greater" (centred above 0) or "less".
 
     Zeros are dropped; tied |values| get midranks, and the null distribution is that
     of the signed midranks under every sign flip (counted exactly on doubled ranks),
@@ -167,14 +203,20 @@ def signed_rank_test(values):
                 counts[s] += counts[s - r]
         _DISTRIBUTIONS[key] = counts
     total = len(counts) - 1
-    dev = abs(2 * sum(r for r, v in zip(ranks2, d) if v > 0) - total)
-    extreme = sum(c for s, c in enumerate(counts) if abs(2 * s - total) >= dev)
+    plus = sum(r for r, v in zip(ranks2, d) if v > 0)
+    if alternative == "greater":
+        extreme = sum(counts[plus:])
+    elif alternative == "less":
+        extreme = sum(counts[:plus + 1])
+    else:
+        dev = abs(2 * plus - total)
+        extreme = sum(c for s, c in enumerate(counts) if abs(2 * s - total) >= dev)
     return min(1.0, extreme / 2 ** n)
 
 
 def min_signed_rank_p(n):
-    """The smallest two-sided p of the exact signed-rank test with n nonzero values."""
-    return min(1.0, 2.0 / 2 ** n) if n > 0 else 1.0
+    """The smallest one-sided p of the exact signed-rank test with n nonzero values."""
+    return min(1.0, 1.0 / 2 ** n) if n > 0 else 1.0
 
 
 def trials_needed(rows, alpha):
@@ -257,58 +299,63 @@ def load_trials(directory=None, base=(), head=()):
 
 # The comparison ------------------------------------------------------------------------
 
-def log_ratio(trial, name):
-    """log(head / base) of one row in one trial; None when either run failed."""
+def log_ratio(trial, name, statistic="min"):
+    """log(head / base) of one row in one trial, each run summarised by `statistic` of its
+    repetitions (min or median); None when either run failed."""
     a, b = trial.base.runs[name], trial.head.runs[name]
     if a.failed or b.failed or not a.times or not b.times:
         return None
-    return math.log(median(b.samples()) / median(a.samples()))
+    of = STATISTICS[statistic]
+    return math.log(of(b.samples()) / of(a.samples()))
 
 
-def diagnose(trials, names, opt):
-    """Sets every trial's shift, the share of rows moving with it, flipped and the
-    normalisation subtracted; returns the median shift."""
-    for t in trials:
-        xs = [x for x in (log_ratio(t, n) for n in names) if x is not None]
-        t.shift = median(xs) if xs else math.nan
-        t._xs = xs
-    shifts = [t.shift for t in trials if not math.isnan(t.shift)]
-    centre = median(shifts) if shifts else 0.0
-    for t in trials:
-        if math.isnan(t.shift):
+def trial_shifts(matrix, trials, opt):
+    """Each trial's shift (the median log ratio over the rows), whether it flipped,
+    and what is subtracted from its rows: (shifts, centre, flipped, subtracted).
+
+    matrix: {name: [log ratio or None, per trial]}."""
+    shifts = []
+    for t in range(trials):
+        xs = [row[t] for row in matrix.values() if row[t] is not None]
+        shifts.append(median(xs) if xs else math.nan)
+    known = [x for x in shifts if not math.isnan(x)]
+    centre = median(known) if known else 0.0
+    flipped = [not math.isnan(x) and abs(x - centre) > opt.flip_limit for x in shifts]
+    subtracted = [0.0 if math.isnan(x) or not (opt.normalise == "always" or (
+        opt.normalise == "flips" and f)) else x - centre for x, f in zip(shifts, flipped)]
+    return shifts, centre, flipped, subtracted
+
+
+def judge_matrix(matrix, opt):
+    """The lane on a matrix of log ratios {name: [per trial, None where not judged]}:
+    (trial_shifts(), {name: Row with ratios, slower, change, p, q, verdict}). The one
+    implementation of the lane's statistics: compare() and gate_power.py's resampling
+    both use it."""
+    trials = len(next(iter(matrix.values()))) if matrix else 0
+    shifted = trial_shifts(matrix, trials, opt)
+    subtracted = shifted[3]
+    rows = {}
+    for name, xs in matrix.items():
+        row = rows[name] = Row(name)
+        row.ratios = [x - subtracted[t] for t, x in enumerate(xs) if x is not None]
+        if not row.ratios:
             continue
-        excess = t.shift - centre
-        moved = [x for x in t._xs if x != centre]
-        t.with_shift = (sum((x > centre) == (excess > 0) for x in moved) / len(moved)
-                        if moved and excess else math.nan)
-        t.flipped = abs(excess) > opt.flip_limit
-        if opt.normalise == "always" or (opt.normalise == "flips" and t.flipped):
-            t.normalised = excess
-        del t._xs
-    return centre
-
-
-def judge_row(row, trials):
-    """The row's values, change and p from its trials."""
-    name = row.name
-    failed = [t.index for t in trials if t.head.runs[name].failed]
-    if failed:
-        row.verdict = "failed"
-        row.note = f"head failed in trial {failed[0]}: {trials[failed[0]].head.runs[name].errors[0]}"
-        return
-    used = [t for t in trials if log_ratio(t, name) is not None]
-    if not used:
-        row.verdict = "base failed"
-        row.note = trials[0].base.runs[name].errors[0] if trials[0].base.runs[name].errors \
-            else "no base run"
-        return
-    row.base = median([median(t.base.runs[name].samples()) for t in used])
-    row.head = median([median(t.head.runs[name].samples()) for t in used])
-    row.ratios = [log_ratio(t, name) - t.normalised for t in used]
-    row.slower = sum(x > 0 for x in row.ratios)
-    row.change = math.exp(hodges_lehmann(row.ratios)) - 1
-    row.p = signed_rank_test(row.ratios)
-    row.judged = True
+        row.slower = sum(x > 0 for x in row.ratios)
+        row.change = math.exp(hodges_lehmann(row.ratios)) - 1
+        row.p = signed_rank_test(row.ratios, "greater")
+        row.p_faster = signed_rank_test(row.ratios, "less")
+        row.judged = True
+    judged = [r for r in rows.values() if r.judged]
+    for row, q, q_faster in zip(judged, bh_adjust([r.p for r in judged]),
+                                bh_adjust([r.p_faster for r in judged])):
+        row.q, row.q_faster = q, q_faster
+        if row.change > opt.threshold and q < opt.alpha:
+            row.verdict = "regression"
+        elif row.change < -opt.threshold and q_faster < opt.alpha:
+            row.verdict = "improved"
+        elif abs(row.change) > opt.threshold:
+            row.verdict = "noise"
+    return shifted, rows
 
 
 def compare(trials, options):
@@ -317,19 +364,34 @@ def compare(trials, options):
     if not trials:
         raise InputError("no trials to compare")
     names = list(trials[0].base.runs)
-    centre = diagnose(trials, names, opt)
-    rows = [Row(n, workers=trials[0].base.runs[n].workers) for n in names]
-    for row in rows:
-        judge_row(row, trials)
-    for row, q in zip(rows, bh_adjust([r.p for r in rows])):
-        row.q = q
-        if row.verdict:
-            continue
-        beyond = abs(row.change) > opt.threshold
-        if beyond and not math.isnan(q) and q < opt.alpha:
-            row.verdict = "regression" if row.change > 0 else "improved"
-        elif beyond:
-            row.verdict = "noise"
+    failed = {n: [t.index for t in trials if t.head.runs[n].failed] for n in names}
+    matrix = {n: [log_ratio(t, n, opt.statistic) for t in trials] for n in names
+              if not failed[n]}
+    of = STATISTICS[opt.statistic]
+    (shifts, centre, flipped, subtracted), judged_rows = judge_matrix(matrix, opt)
+    for t, shift, flip, sub in zip(trials, shifts, flipped, subtracted):
+        t.shift, t.flipped, t.normalised = shift, flip, sub
+        moved = [xs[t.index] for xs in matrix.values()
+                 if xs[t.index] is not None and xs[t.index] != centre]
+        if moved and not math.isnan(shift) and shift != centre:
+            t.with_shift = sum((x > centre) == (shift > centre) for x in moved) / len(moved)
+    rows = []
+    for n in names:
+        run = trials[0].base.runs[n]
+        row = judged_rows.get(n) or Row(n)
+        row.workers = run.workers
+        used = [t for t in trials if matrix.get(n) and matrix[n][t.index] is not None]
+        if failed[n]:
+            t = trials[failed[n][0]]
+            row.verdict = "failed"
+            row.note = f"head failed in trial {t.index}: {t.head.runs[n].errors[0]}"
+        elif not used:
+            row.verdict = "base failed"
+            row.note = run.errors[0] if run.errors else "no base run"
+        else:
+            row.base = median([of(t.base.runs[n].samples()) for t in used])
+            row.head = median([of(t.head.runs[n].samples()) for t in used])
+        rows.append(row)
     judged = [r for r in rows if r.judged]
     problems, notes = [], []
     n = len(trials)
@@ -337,7 +399,7 @@ def compare(trials, options):
         problems.append("ab lane: no benchmark to compare (every run failed in base)")
     elif judged and min_signed_rank_p(min(len(r.ratios) for r in judged)) >= opt.alpha:
         problems.append(f"ab lane: {n} trials cannot flag anything: the smallest p of the exact "
-                        f"signed-rank test with n trials is 2/2^n, which must be below --alpha "
+                        f"signed-rank test with n trials is 1/2^n, which must be below --alpha "
                         f"{opt.alpha}: use {trials_needed(1, opt.alpha)} or more trials")
     need = trials_needed(len(judged), opt.alpha) if judged else 0
     lone = need if judged and min(len(r.ratios) for r in judged) < need else 0
@@ -388,6 +450,8 @@ def verdict_line(report):
 
 def row_table(rows):
     order = {v: i for i, v in enumerate(VERDICTS)}
+    # base and head: the median over the trials of each run's statistic; q: BH of the
+    # one-sided test in the direction of the change
     lines = ["| benchmark | base ms | head ms | change (HL) | head slower in | q (BH) | verdict |",
              "|---|---:|---:|---:|---:|---:|---|"]
     for r in sorted(rows, key=lambda r: (order[r.verdict], r.name)):
@@ -395,7 +459,8 @@ def row_table(rows):
         if r.note:
             verdict = f"{verdict} {r.note}".strip()
         cells = [f"`{one_line(r.name)}`", fmt_ms(r.base), fmt_ms(r.head), fmt_change(r.change),
-                 f"{r.slower}/{len(r.ratios)}" if r.judged else "–", fmt_p(r.q), verdict]
+                 f"{r.slower}/{len(r.ratios)}" if r.judged else "–",
+                 fmt_p(r.q_faster if r.change < 0 else r.q), verdict]
         lines.append("| " + " | ".join(one_line(c).replace("|", "\\|") for c in cells) + " |")
     return lines
 
@@ -420,10 +485,11 @@ def markdown(report):
             f"- {len(trials)} interleaved trials (base first in {first.count('base')}, head "
             f"first in {first.count('head')}"
             + (f", unknown in {first.count('')}" if first.count("") else "")
-            + f"), {len(report.rows)} benchmarks. A row is flagged when the Hodges-Lehmann "
-            f"estimate of its per-trial head/base ratios is beyond {opt.threshold:.0%} and the "
-            f"exact Wilcoxon signed-rank test across the trials passes Benjamini-Hochberg at "
-            f"q < {opt.alpha}.",
+            + f"), {len(report.rows)} benchmarks, each run stood for by the "
+            f"{opt.statistic} of its repetitions. A row is flagged when the Hodges-Lehmann "
+            f"estimate of its per-trial head/base ratios is beyond +{opt.threshold:.0%} and "
+            f"the exact one-sided Wilcoxon signed-rank test across the trials (head slower?) "
+            f"passes Benjamini-Hochberg at q < {opt.alpha}.",
             f"- the whole suite (median row per trial): {fmt_change(report.suite_shift)} "
             f"(signed-rank p {fmt_p(report.suite_p)}); machine speed flips: "
             + (", ".join(f"trial {t.index}" for t in report.flips) or "none")
@@ -468,7 +534,9 @@ def as_data(report):
                     "normalised": t.normalised} for t in report.trials],
         "regressions": [{"name": r.name, "verdict": r.verdict} for r in report.regressions],
         "rows": [{"name": r.name, "workers": r.workers, "base": num(r.base),
-                  "head": num(r.head), "change": num(r.change), "p": num(r.p), "q": num(r.q),
+                  "head": num(r.head), "change": num(r.change), "p_slower": num(r.p),
+                  "q_slower": num(r.q), "p_faster": num(r.p_faster),
+                  "q_faster": num(r.q_faster),
                   "slower": r.slower, "trials": len(r.ratios),
                   "log_ratios": [num(x) for x in r.ratios], "verdict": r.verdict,
                   "note": r.note, "judged": r.judged} for r in report.rows],

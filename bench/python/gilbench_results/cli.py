@@ -140,6 +140,9 @@ def add_ab(sub):
     a.add_argument("--normalise", default="flips", choices=("flips", "always", "never"),
                    help="trials whose whole-suite shift is taken out: flips (default: the "
                    "trials where the machine's speed flipped), always, never")
+    a.add_argument("--statistic", default="min", choices=("min", "median"),
+                   help="what of a run's repetitions stands for the run (default min: the "
+                   "machine's slow phases only lengthen repetitions)")
     a.add_argument("--flip-limit", type=float, default=0.2, metavar="L",
                    help="a trial whose median log ratio is more than L from the median of all "
                    "trials is a speed flip (default 0.2, a factor 1.22)")
