@@ -104,7 +104,7 @@ std::string ere_escape(const std::string& s) {
 // (gilbench_adaptive): the plan, the rounds, and each row's repetitions,
 // median CI and bimodality.
 nlohmann::json run_rounds(const RepetitionPlan& plan, const std::vector<RunSpec>& runs,
-                          const std::vector<benchmark::internal::Benchmark*>& benches, ConsoleOut& console,
+                          const std::vector<GbBenchmark*>& benches, ConsoleOut& console,
                           Collector& collector) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
@@ -267,7 +267,7 @@ int run(int argc, char** argv) {
   }
 
   std::vector<RunSpec> runs;
-  std::vector<benchmark::internal::Benchmark*> benches;
+  std::vector<GbBenchmark*> benches;
   for (Row& row : build_rows(suite)) {
     const RunSpec spec = row.spec;
     if (auto* b = register_row(std::move(row))) {

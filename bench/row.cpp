@@ -150,7 +150,7 @@ bool name_selected(const std::string& name) {
   return !g_filter.active || (::regexec(&g_filter.re, name.c_str(), 0, nullptr, 0) == 0) != g_filter.negated;
 }
 
-benchmark::internal::Benchmark* register_benchmark(const RunSpec& spec, std::function<void(benchmark::State&)> body) {
+GbBenchmark* register_benchmark(const RunSpec& spec, std::function<void(benchmark::State&)> body) {
   const std::string name = spec.name();
   if (!name_selected(name)) return nullptr;
   auto failure = std::make_shared<std::string>();
@@ -169,7 +169,7 @@ benchmark::internal::Benchmark* register_benchmark(const RunSpec& spec, std::fun
       ->Unit(g_time_unit);
 }
 
-benchmark::internal::Benchmark* register_row(Row row) {
+GbBenchmark* register_row(Row row) {
   const RunSpec spec = row.spec;
   auto shared = std::make_shared<const Row>(std::move(row));
   return register_benchmark(spec, [shared](benchmark::State& st) { run_row(st, *shared); });

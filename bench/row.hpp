@@ -23,6 +23,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include "gb_compat.hpp"
+
 #include "hooks.hpp"
 #include "run_spec.hpp"
 #include "runtime/heap.hpp"
@@ -124,8 +126,8 @@ void set_time_unit(const std::string& unit);
 // list, which a failed repetition does not have).
 // RETURNS the registered benchmark (its repetitions are set per round), or
 // nullptr when the filter does not select it.
-benchmark::internal::Benchmark* register_benchmark(const RunSpec& spec, std::function<void(benchmark::State&)> body);
-benchmark::internal::Benchmark* register_row(Row row);
+GbBenchmark* register_benchmark(const RunSpec& spec, std::function<void(benchmark::State&)> body);
+GbBenchmark* register_row(Row row);
 
 // A "[ 12/145 ] name" line on stderr as runs finish: in place on a terminal,
 // else at most every few seconds.
