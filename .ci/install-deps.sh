@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages gilbench needs, only those that are missing
 # (so a machine that has them all does not even run apt-get update).
-# Run as root. See ../shared/research/deps.md for what each package is for.
+# Run as root. plot.py and the tests use Debian's /usr/bin/python3 (with the
+# python3-* packages below), not whatever python3 comes first on PATH.
 set -euo pipefail
 packages=(cmake g++ make git libbenchmark-dev libbenchmark-tools nlohmann-json3-dev
           libgtest-dev libgmock-dev libboost-dev libboost-filesystem-dev

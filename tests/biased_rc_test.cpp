@@ -441,7 +441,7 @@ TEST(BiasedRcLifetime, EveryoneDropsAtOnce) {
   return n;
 }
 
-// The owner's incref must be a plain load and store (STYLE.md: "plain add vs
+// The owner's incref must be a plain load and store ("plain add vs
 // lock xadd" is the gap under study). incref as a whole has exactly one
 // lock-prefixed instruction, the non-owner's add to `shared`; an owner path
 // written as an atomic increment of `local` would add a second.

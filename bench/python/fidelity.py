@@ -12,9 +12,9 @@ repetitions, in seconds (Google Benchmark's `_median` rows are not read); a
 benchmark with an error row counts as failed. The report has two tables,
 printed and, with --markdown, written to FILE as markdown:
 
-1. The checkable behaviours listed at the end of
-   ../shared/research/anchors-gil.md ("What a faithful emulation must
-   reproduce"), all fifteen, in its order: BEHAVIOURS, a table of data (the
+1. The fifteen checkable behaviours a faithful emulation of CPython's GIL
+   must reproduce (the project's own list, each with its published figure
+   and the source that published it), in that order: BEHAVIOURS, a table of data (the
    published figure with its source tag, the tolerance in words and its
    numbers, the function that measures it, whether CPython has it) that
    evaluate() applies to each file. For each: the emulated figure from
@@ -481,7 +481,7 @@ def free_threaded_cpython(cpy):
 
 @dataclass(frozen=True)
 class Behaviour:
-    """One checkable behaviour of anchors-gil.md."""
+    """One checkable behaviour of a faithful GIL emulation."""
 
     id: int
     title: str
@@ -700,8 +700,8 @@ def markdown(rep):
              "- RESULT " + emu.describe(),
              "- CPYTHON " + (cpy.describe() if cpy else "not given"),
              "", "## Checkable behaviours", "",
-             "From ../shared/research/anchors-gil.md, \"What a faithful emulation must "
-             "reproduce\" (source tags as there). Emulated = RESULT, real CPython = CPYTHON (the "
+             "The fifteen behaviours a faithful emulation of CPython's GIL must reproduce "
+             "(BEHAVIOURS in bench/python/fidelity.py, with the source of each published figure). Emulated = RESULT, real CPython = CPYTHON (the "
              "twin, bench/python/twin.py); times are medians of the repetitions.", "",
              "| # | behaviour | published | emulated | real CPython | holds (emulated) | "
              "holds (CPython) | tolerance |",

@@ -5,9 +5,9 @@
 // worker: it is attached to no strategy, like the client process of an echo
 // benchmark) that echoes whatever it reads until the other end closes.
 // A round trip over it costs 10-35 us on the 2-vCPU machines (33 us in
-// DESIGN.md's table, 10-15 us measured by pipe_io when idle); convoy adds a
+// the design's cost table, 10-15 us measured by pipe_io when idle); convoy adds a
 // reply delay to bring it to the ~30 us of the published 1-byte localhost
-// echo (anchors-gil.md section 2).
+// echo (the convoy measurements of bpo-7946).
 // Its sockets are close-on-exec, so process-runner children never inherit
 // them, and sends use MSG_NOSIGNAL, so a dead peer is an error, not SIGPIPE.
 #pragma once

@@ -8,13 +8,13 @@
 // 683) carry kImmortal in the count and are never written.
 //
 // Hot-path cost: incref = one relaxed load (the immortal test) + `lock xadd`;
-// decref the same. On one thread that is ~20x a plain add (DESIGN.md: 5.7 ns
-// vs 0.29 ns); when threads share an object, each operation also moves the
+// decref the same. On one thread that is ~20x a plain add (measured when the suite was designed:
+// 5.7 ns vs 0.29 ns); when threads share an object, each operation also moves the
 // cache line holding the count between cores (the true-sharing band, 40-400
 // ns per op), which is what shared_read shows.
 //
 // What it models: Gilectomy's first design (`__sync_add_and_fetch` on every
-// ob_refcnt, anchors-gil.md section 5: ~20-30 % single-thread slowdown, 18.9x
+// ob_refcnt, as published by its author: ~20-30 % single-thread slowdown, 18.9x
 // slower on 7 cores), Swift's strong count and std::shared_ptr's control block.
 //
 // Simplifications: a 32-bit count (overflow is a broken invariant, not

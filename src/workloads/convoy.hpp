@@ -1,5 +1,5 @@
 // convoy: one IO worker doing socket round trips while K CPU-bound workers
-// run, the convoy effect of bpo-7946 (anchors-gil.md section 2):
+// run, the convoy effect of bpo-7946 (Antoine Pitrou's report, Dave Beazley's measurements):
 //
 //   IO worker:                              K CPU workers:
 //     for i in range(round_trips):            while not stop:

@@ -1,7 +1,7 @@
 """convoy: one IO worker doing socket round trips while K CPU workers run.
 
 Mirrors src/workloads/convoy.hpp and bench/convoy_bench.hpp (bpo-7946,
-anchors-gil.md section 2), here with the real GIL:
+the convoy effect), here with the real GIL:
 
     IO worker:                              K CPU workers:
       for i in range(round_trips):            while not stop:
