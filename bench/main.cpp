@@ -240,7 +240,7 @@ int run(int argc, char** argv) {
   // The machine, measured before anything else: its unit costs explain the
   // results (the model of each row) and tell whether two files compare.
   Suite suite = make_suite(o);
-  if (!o.list) {
+  if (!o.list && !o.no_fingerprint) {
     suite.fingerprint = machine_fingerprint();
     std::fputs(describe_fingerprint(suite.fingerprint).c_str(), stderr);
   }
@@ -292,7 +292,7 @@ int run(int argc, char** argv) {
       return 2;
     }
   }
-  benchmark::AddCustomContext("gilbench_fingerprint", suite.fingerprint.dump());
+  if (!suite.fingerprint.is_null()) benchmark::AddCustomContext("gilbench_fingerprint", suite.fingerprint.dump());
   const int max_workers = *std::max_element(suite.workers.begin(), suite.workers.end());
   const std::vector<std::string> warnings = environment_warnings(max_workers);
   for (const auto& w : warnings) std::fprintf(stderr, "gilbench: warning: %s\n", w.c_str());

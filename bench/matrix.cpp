@@ -146,7 +146,7 @@ std::vector<Row> build_rows(const Suite& suite) {
           in.hooks = row.hooks;
           in.process = suite.process;
           row.start = [make = cell->second.make, in] { return make(in); };
-          if (workload_kinds()[workload] == "cpu") {
+          if (workload_kinds()[workload] == "cpu" && !suite.fingerprint.is_null()) {
             const CostModel cost = traits.cost;
             const bool process = strategy == kProcessName;
             const UnitCosts units = UnitCosts::from(suite.fingerprint);

@@ -202,6 +202,9 @@ Options parse_options(int argc, char** argv, const std::vector<std::string>& kno
     } else if (name == "--fingerprint") {
       no_value();
       o.fingerprint = true;
+    } else if (name == "--no-fingerprint") {
+      no_value();
+      o.no_fingerprint = true;
     } else if (name == "--list-counters") {
       no_value();
       o.list_counters = true;
@@ -340,6 +343,10 @@ checksum against the serial one, and reports Google Benchmark results named
                            measure the machine (CPU, caches, the unit costs the
                            workloads are made of, its speed spread right now;
                            every run does this first, < 3 s) and print it
+  --no-fingerprint         skip that measurement: the result has no
+                           gilbench_fingerprint and its rows no model_* counters
+                           (for instruction counting under callgrind, where the
+                           fingerprint's child processes cost minutes)
   --list-counters [--format=json|markdown]
                            print every counter a row can report (unit, better
                            direction, meaning) and exit

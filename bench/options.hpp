@@ -20,6 +20,7 @@ struct Options {
   bool params = false;         // --params: print every workload's parameters
   bool list_counters = false;  // --list-counters: print every counter's unit and direction
   bool fingerprint = false;    // --fingerprint: measure the machine, print it, exit
+  bool no_fingerprint = false; // --no-fingerprint: a run without the machine fingerprint (nor the model)
   std::string format = "json"; // of --params, --list-counters, --fingerprint: json or markdown
   bool format_given = false;
   bool quick = false;

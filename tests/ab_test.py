@@ -27,6 +27,8 @@ REPO = os.path.dirname(HERE)
 PLOT = os.path.join(REPO, "plot.py")
 AB_SH = os.path.join(REPO, "bench", "ab.sh")
 sys.path.insert(0, os.path.join(REPO, "bench", "python"))
+sys.path.insert(0, HERE)
+import plot_support  # noqa: E402
 from gilbench_results import ab, schema  # noqa: E402
 from gilbench_results.errors import InputError  # noqa: E402
 
@@ -413,8 +415,4 @@ class AbScript(TempDir):
 
 
 if __name__ == "__main__":
-    for arg in list(sys.argv[1:]):
-        if arg.startswith("--gilbench="):
-            os.environ["GILBENCH_BIN"] = os.path.abspath(arg.split("=", 1)[1])
-            sys.argv.remove(arg)
-    unittest.main()
+    plot_support.main()

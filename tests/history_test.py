@@ -31,6 +31,7 @@ A = os.path.join(HERE, "fixtures", "quick_a.json")
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(REPO, "bench", "python"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import plot_support  # noqa: E402
 from plot_support import run_plot  # noqa: E402
 from json_check import strict_load  # noqa: E402
 from gilbench_results import history, stats  # noqa: E402
@@ -147,13 +148,8 @@ def history_folder(root, steps=True, commits=8):
     return paths
 
 
-class HistoryCommand(unittest.TestCase):
-    def setUp(self):
-        self._tmp = tempfile.TemporaryDirectory(prefix="history-test-")
-        self.tmp = self._tmp.name
-
-    def tearDown(self):
-        self._tmp.cleanup()
+class HistoryCommand(plot_support.TempDir):
+    prefix = "history-test-"
 
     def test_steps_are_found_and_reported(self):
         folder = os.path.join(self.tmp, "history")
@@ -302,8 +298,4 @@ class RecordHistory(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    for arg in list(sys.argv[1:]):
-        if arg.startswith("--gilbench="):
-            os.environ["GILBENCH_BIN"] = os.path.abspath(arg.split("=", 1)[1])
-            sys.argv.remove(arg)
-    unittest.main()
+    plot_support.main()

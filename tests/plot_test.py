@@ -38,6 +38,7 @@ COMPARE_PY = "/usr/share/benchmark/compare.py"
 sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.join(REPO, "bench", "python"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import plot_support  # noqa: E402
 from plot_support import run_plot  # noqa: E402
 import plot  # noqa: E402
 from gilbench_results import charts, durations, gate, instructions, render, schema, stats  # noqa: E402
@@ -90,13 +91,8 @@ def rename(data, old, new, rows=None, **changes):
     data["context"][schema.RUNS_KEY] = json.dumps(runs)
 
 
-class TempDir(unittest.TestCase):
-    def setUp(self):
-        self._tmp = tempfile.TemporaryDirectory(prefix="plot-test-")
-        self.tmp = self._tmp.name
-
-    def tearDown(self):
-        self._tmp.cleanup()
+class TempDir(plot_support.TempDir):
+    prefix = "plot-test-"
 
     def write(self, name, data):
         path = os.path.join(self.tmp, name)
@@ -1347,8 +1343,4 @@ class InstructionLane(TempDir):
 
 
 if __name__ == "__main__":
-    for arg in list(sys.argv[1:]):
-        if arg.startswith("--gilbench="):
-            os.environ["GILBENCH_BIN"] = os.path.abspath(arg.split("=", 1)[1])
-            sys.argv.remove(arg)
-    unittest.main()
+    plot_support.main()

@@ -81,6 +81,7 @@ def metric_of(entry_name):
 
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import plot_support  # noqa: E402
 from plot_support import run_plot  # noqa: E402
 
 
@@ -400,8 +401,4 @@ class Document(Checks):
 
 
 if __name__ == "__main__":
-    for arg in list(sys.argv[1:]):
-        if arg.startswith("--gilbench="):
-            os.environ["GILBENCH_BIN"] = os.path.abspath(arg.split("=", 1)[1])
-            sys.argv.remove(arg)
-    unittest.main()
+    plot_support.main()

@@ -102,7 +102,7 @@ def count_instructions(binary, flags, name, workdir):
     out_json = os.path.join(workdir, "run.json")
     cmd = ["valgrind", "--tool=callgrind", f"--toggle-collect={CALLGRIND_TOGGLE}",
            "--trace-children=yes", f"--callgrind-out-file={workdir}/callgrind.out.%p",
-           binary, *flags, "--repetitions=1",
+           binary, *flags, "--repetitions=1", "--no-fingerprint",
            f"--benchmark_filter=^{ere_escape(name)}(/iterations:|$)", f"--out={out_json}"]
     try:
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
