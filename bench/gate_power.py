@@ -264,7 +264,8 @@ def ab_pair(args, case, base_bin, work, seed):
     """One A/B pair through bench/ab.sh; {"ab:<mode>": flagged runs} for each mode."""
     cmd = [AB_SH, "--base-bin", base_bin, "--head-bin", case.head_bin, "--trials",
            str(args.trials), "--repetitions", str(args.ab_repetitions), "--work", work,
-           "--seed", str(seed)] + [f"--head-flag={f}" for f in case.head_flags]
+           "--seed", str(seed), "--threshold", str(args.ab_threshold)] + \
+        [f"--head-flag={f}" for f in case.head_flags]
     p = run(cmd)
     if p.returncode not in (0, 1):
         fail(f"{' '.join(cmd)} exited {p.returncode}:\n{p.stderr[-3000:]}")
@@ -272,7 +273,7 @@ def ab_pair(args, case, base_bin, work, seed):
     try:
         trials = ab.load_trials(work)
         for mode in NORMALISE_SHOWN:
-            report = ab.compare(trials, ab.Options(normalise=mode))
+            report = ab.compare(trials, ab.Options(normalise=mode, threshold=args.ab_threshold))
             if report.problems:
                 fail(f"ab {work} cannot judge: {'; '.join(report.problems)}")
             runs = trials[0].head.runs
@@ -381,7 +382,7 @@ def design_section(args, aa_works):
     machine's per-trial shifts (flips), each row's noise by the statistic and the
     repetitions, the cost of a trial, and the power for a lone 10% slowdown at several
     trial counts (resampled)."""
-    opt = ab.Options()
+    opt = ab.Options(threshold=args.ab_threshold)
     matrix, runs, seconds = aa_matrix(aa_works)
     n = len(next(iter(matrix.values())))
     shifts, centre, flipped, _ = ab.trial_shifts(matrix, n, opt)
@@ -419,7 +420,8 @@ def design_section(args, aa_works):
     rng = random.Random(12)
     lines += ["", f"Resampled from these trials ({DRAWS} draws per cell): sets of T trials "
               f"with a false flag, and a 10% slowdown added to one random CPU row alone (the "
-              f"lane as gated: min of {reps}, flips normalised, BH q < 0.05, threshold 5%):", "",
+              f"lane as gated: min of {reps}, flips normalised, BH q < 0.05, threshold "
+              f"{args.ab_threshold:.0%}):", "",
               "| T | A/A: draws with a false flag | lone 1-worker row caught | lone 2-worker "
               "row caught |", "|---:|---:|---:|---:|"]
     for t in [x for x in (10, 13, 16, 20, 30) if x <= n]:
@@ -447,7 +449,7 @@ def ci_tables(args, cases):
     lines = ["## The lanes .ci/run gates: false flags and power, pairs flagged / pairs", "",
              f"Each pair: the A/B lane (`bench/ab.sh`, {args.trials} interleaved trials of "
              f"`--quick --repetitions={args.ab_repetitions}`, `plot.py ab`: exact Wilcoxon "
-             f"signed-rank across the trials, BH q < 0.05, threshold 5%, speed flips "
+             f"signed-rank across the trials, BH q < 0.05, threshold {args.ab_threshold:.0%}, speed flips "
              f"normalised) and the instruction lane (callgrind counts of the 1-worker rows, "
              f"threshold 1%; deterministic, so counted in the first {args.instr_pairs} pairs "
              f"and reused). CI fails a pair when either lane flags it. The A/B columns "
@@ -492,6 +494,8 @@ def main():
     ap.add_argument("--cases", default=",".join(CASES))
     ap.add_argument("--ref", default="HEAD")
     ap.add_argument("--trials", type=int, default=16)
+    ap.add_argument("--ab-threshold", type=float, default=0.15,
+                    help="the A/B lane's threshold (default 0.15, what .ci/run gates at)")
     ap.add_argument("--ab-repetitions", type=int, default=3)
     ap.add_argument("--instr-pairs", type=int, default=3)
     ap.add_argument("--inject-1worker", default="countdown/serial:0.1")
