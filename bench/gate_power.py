@@ -79,7 +79,7 @@ from gilbench_results.output import write_output  # noqa: E402
 from gilbench_results.stats import median  # noqa: E402
 
 LANES = gate.LANES
-PYTHON = "/usr/bin/python3"
+PYTHON = sys.executable  # the interpreter that runs this script, which sees the library
 CODE_CASES = {
     "decref_fence": "`std::atomic_thread_fence(seq_cst)` after `atomic_rc`'s decref",
     "heap_counter": "a process-wide atomic counter in `heap_alloc`",
