@@ -3,8 +3,10 @@
 //
 // Protocol. Everything of gil (timed waits, drop requests, forced
 // switching: the steps are GilState's), plus one bit per worker:
-// `io_bound`. Entering a blocking call (a voluntary release) sets it; a
-// release forced by a drop request clears it. A worker that wants the lock:
+// `io_bound`. A worker starts IO-bound, as threads did in Beazley's patch;
+// entering a blocking call (a voluntary release) sets it again; a release
+// forced by a drop request clears it. So a new thread preempts a CPU-bound
+// holder at once, and a CPU-bound thread is one that has been forced off. A worker that wants the lock:
 //   - IO-bound, holder CPU-bound: posts the drop request at once instead of
 //     waiting out the switch interval; the holder gives the lock up at its
 //     next checkpoint (forced, so it is CPU-bound from then on);
@@ -24,9 +26,7 @@
 // Hot path: checkpoint() is gil's (one relaxed load); the priority costs
 // only in take and drop.
 //
-// Simplifications: a worker starts CPU-bound (Beazley's patch started
-// threads IO-bound), so only a return from a blocking call ever preempts;
-// priority is one bit, not the BFS-style scheduler Nir Aides proposed later
+// Simplifications: priority is one bit, not the BFS-style scheduler Nir Aides proposed later
 // in the same issue; IO-bound waiters are served in the OS's order.
 #pragma once
 
@@ -54,9 +54,9 @@ class GilPriorityState : protected GilState {
  public:
   struct Worker : GilState::Worker {
     using GilState::Worker::Worker;
-    // Came back from a blocking call and has not been forced off since.
-    // Written and read only by this worker's own thread.
-    bool io_bound = false;
+    // Started, or came back from a blocking call, and has not been forced
+    // off since. Written and read only by this worker's own thread.
+    bool io_bound = true;
   };
 
   explicit GilPriorityState(const RunConfig& config) : GilState(config) {}

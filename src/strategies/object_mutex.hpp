@@ -61,39 +61,45 @@ static_assert(sizeof(ObjectMutex) == 4);
 
 // Locks two mutexes in address order, the rule that keeps two-object
 // operations free of deadlock (PEP 703's two-object critical section).
-class OrderedPairGuard {
+// M is any lock with lock() and unlock() (ObjectMutex, FineLock's contents lock).
+template <class M>
+class BasicOrderedPairGuard {
  public:
   // std::less: a total order over unrelated pointers, which `<` is not.
-  OrderedPairGuard(ObjectMutex& a, ObjectMutex& b) noexcept
-      : first_(std::less<ObjectMutex*>{}(&a, &b) ? &a : &b),
-        second_(&a == &b ? nullptr : std::less<ObjectMutex*>{}(&a, &b) ? &b : &a) {
+  BasicOrderedPairGuard(M& a, M& b) noexcept
+      : first_(std::less<M*>{}(&a, &b) ? &a : &b),
+        second_(&a == &b ? nullptr : std::less<M*>{}(&a, &b) ? &b : &a) {
     first_->lock();
     if (second_) second_->lock();
   }
-  ~OrderedPairGuard() {
+  ~BasicOrderedPairGuard() {
     if (second_) second_->unlock();
     first_->unlock();
   }
-  OrderedPairGuard(const OrderedPairGuard&) = delete;
-  OrderedPairGuard& operator=(const OrderedPairGuard&) = delete;
+  BasicOrderedPairGuard(const BasicOrderedPairGuard&) = delete;
+  BasicOrderedPairGuard& operator=(const BasicOrderedPairGuard&) = delete;
 
  private:
-  ObjectMutex* first_;
-  ObjectMutex* second_;  // null when both are the same object
+  M* first_;
+  M* second_;  // null when both are the same object
 };
 
 // One-object guard; movable so S::lock(h) can return it.
-class ObjectGuard {
+template <class M>
+class BasicObjectGuard {
  public:
-  explicit ObjectGuard(ObjectMutex& m) noexcept : m_(&m) { m_->lock(); }
-  ObjectGuard(ObjectGuard&& o) noexcept : m_(o.m_) { o.m_ = nullptr; }
-  ObjectGuard& operator=(ObjectGuard&&) = delete;
-  ~ObjectGuard() {
+  explicit BasicObjectGuard(M& m) noexcept : m_(&m) { m_->lock(); }
+  BasicObjectGuard(BasicObjectGuard&& o) noexcept : m_(o.m_) { o.m_ = nullptr; }
+  BasicObjectGuard& operator=(BasicObjectGuard&&) = delete;
+  ~BasicObjectGuard() {
     if (m_) m_->unlock();
   }
 
  private:
-  ObjectMutex* m_;
+  M* m_;
 };
+
+using OrderedPairGuard = BasicOrderedPairGuard<ObjectMutex>;
+using ObjectGuard = BasicObjectGuard<ObjectMutex>;
 
 }  // namespace gilbench
