@@ -1,7 +1,8 @@
-// The threads factories of the strategies of one shard: compiled once per
-// shard (CMakeLists.txt: GILBENCH_SHARD = 0 .. GILBENCH_SHARDS - 1), strategy
-// i of AllStrategies going to shard i % GILBENCH_SHARDS, so the heaviest
-// instantiations of the build are spread over parallel compiles.
+// The threads factories of one strategy: compiled once per strategy
+// (CMakeLists.txt: GILBENCH_SHARD = 0 .. GILBENCH_SHARDS - 1, one per entry of
+// AllStrategies), so the heaviest instantiations of the build are spread over
+// parallel compiles and no strategy's code shares a unit (and the compiler's
+// inlining budget) with another's.
 #include "bind.hpp"
 #include "strategies/all.hpp"
 #include "workloads/all.hpp"
@@ -11,6 +12,10 @@
 #endif
 
 namespace gilbench {
+
+static_assert([]<class... Ts>(TypeList<Ts...>) { return sizeof...(Ts); }(AllStrategies{}) == GILBENCH_SHARDS,
+              "GILBENCH_SHARDS must equal the number of strategies in AllStrategies (CMakeLists.txt reads it "
+              "from src/strategies/all.hpp: keep `using AllStrategies = TypeList<...>;` on one line)");
 
 template <>
 void bind_shard<GILBENCH_SHARD>(Binders& b) {
