@@ -190,10 +190,16 @@ d = json.load(open(sys.argv[1]), parse_constant=bad)
 rows = [b for b in d["benchmarks"] if b["run_type"] == "iteration"]
 assert rows and all(b["time_unit"] == "us" for b in rows), rows[0]["time_unit"]
 assert any(b.get("aggregate_name") == "cv" for b in d["benchmarks"]), "3 repetitions make cv rows"
+# cpu_time is the workers' CPU, not the waiting main thread's (~1% of real_time on
+# every repetition). Judged per benchmark on its best repetition, against 10%: a
+# repetition's wall time also holds the time its worker was not running (ctest
+# runs other tests beside this one; a VM's stolen time), which no CPU clock
+# counts: once seen, 2.96 ms of CPU in 12.0 ms of wall.
+best = {}
 for b in rows:
-    # cpu_time is the workers' CPU, not the waiting main thread's (~0)
-    assert b["cpu_time"] > 0.3 * b["real_time"], (b["name"], b["cpu_time"], b["real_time"])
+    best[b["name"]] = max(best.get(b["name"], 0), b["cpu_time"] / b["real_time"])
     assert "gilbench_cpu_seconds" not in b
+assert all(r > 0.1 for r in best.values()), best
 PY
 
 # docs/counters.md is the registry's own table (bench/gen_counters_doc.sh), never edited by hand.
