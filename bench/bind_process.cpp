@@ -142,8 +142,10 @@ Tally convoy_tally(const nlohmann::json& params) { return Convoy::expected_tally
 void bind_process(Binders& b) {
   const std::string process(kProcessName);
   for_each_type(AllWorkloads{}, [&]<Workload W> {
-    b.cells[{std::string(W::kName), process}] = {&make_process_runner<W>, kProcessFault};
     b.expected[std::string(W::kName)] = &reference_tally<W>;
+    // No process row for kThreadsOnly (transfer): its point is data shared by threads.
+    if constexpr (!requires { W::kThreadsOnly; })
+      b.cells[{std::string(W::kName), process}] = {&make_process_runner<W>, kProcessFault};
   });
   b.cells[{std::string(Convoy::kName), process}] = {&ConvoyProcessRunner::make, kThreadsFault};
   b.expected[std::string(Convoy::kName)] = &convoy_tally;

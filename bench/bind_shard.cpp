@@ -17,14 +17,26 @@ static_assert([]<class... Ts>(TypeList<Ts...>) { return sizeof...(Ts); }(AllStra
               "GILBENCH_SHARDS must equal the number of strategies in AllStrategies (CMakeLists.txt reads it "
               "from src/strategies/all.hpp: keep `using AllStrategies = TypeList<...>;` on one line)");
 
+template <class S>
+constexpr std::string_view only_workload() {
+  if constexpr (requires { S::kOnlyWorkload; })
+    return S::kOnlyWorkload;
+  else
+    return {};
+}
+
 template <>
 void bind_shard<GILBENCH_SHARD>(Binders& b) {
   for_each_type_indexed(AllStrategies{}, [&]<Strategy S, std::size_t I> {
     if constexpr (I % GILBENCH_SHARDS == GILBENCH_SHARD) {
       const std::string s(S::kName);
-      for_each_type(AllWorkloads{},
-                    [&]<Workload W> { b.cells[{std::string(W::kName), s}] = {&ThreadsRunner<S, W>::make, kThreadsFault}; });
-      b.cells[{std::string(Convoy::kName), s}] = {&ConvoyThreadsRunner<S>::make, kThreadsFault};
+      // A strategy with kOnlyWorkload (fine_lock_naive) runs that workload only.
+      constexpr bool kEvery = !requires { S::kOnlyWorkload; };
+      for_each_type(AllWorkloads{}, [&]<Workload W> {
+        if constexpr (kEvery || W::kName == only_workload<S>())
+          b.cells[{std::string(W::kName), s}] = {&ThreadsRunner<S, W>::make, kThreadsFault};
+      });
+      if constexpr (kEvery) b.cells[{std::string(Convoy::kName), s}] = {&ConvoyThreadsRunner<S>::make, kThreadsFault};
       b.strategies[s] = {S::kThreaded, requires { S::kUsesSwitchInterval; }, cost_of<S>()};
     }
   });

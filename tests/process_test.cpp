@@ -89,6 +89,7 @@ void check_workload() {
 
 const bool registered = [] {
   for_each_type(AllWorkloads{}, []<Workload W> {
+    if constexpr (requires { W::kThreadsOnly; }) return;  // no process rows (transfer)
     ::testing::RegisterTest("ProcessChecksum", std::string(W::kName).c_str(), nullptr, nullptr, __FILE__,
                             __LINE__, []() -> ::testing::Test* { return new ProcessChecksum(check_workload<W>); });
   });

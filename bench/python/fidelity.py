@@ -69,7 +69,7 @@ DEFAULT_INTERVAL_NS = 5_000_000
 # Which strategy plays which part in each file.
 EMULATED = {"threads": "gil", "process": "process", "startup_threads": "threads",
             "free_threaded": "biased_rc", "legacy": "gil_legacy", "atomic": "atomic_rc",
-            "biased": "biased_rc"}
+            "biased": "biased_rc", "ordered": "fine_lock", "naive": "fine_lock_naive"}
 CPYTHON = {"threads": "cpython_threads", "process": "cpython_process",
            "startup_threads": "cpython_threads", "free_threaded": "cpython_threads"}
 
@@ -477,6 +477,26 @@ def free_threaded_cpython(cpy):
     return None if cpy.gil_enabled() == "false" else "(this CPython has the GIL)"
 
 
+def critical_sections(res, roles):
+    """transfer (two lists, half of the workers moving each way): pairs locked in
+    address order always complete; locked in call order they deadlock (detected)."""
+    ordered = [r for r in res.runs_of(roles["ordered"], "transfer") if r.workers >= 2]
+    if not ordered:
+        return None
+    completed = [r for r in ordered if not r.failed]
+    text = "transfer under %s: %d of %d multi-worker rows completed" % (
+        roles["ordered"], len(completed), len(ordered))
+    naive = [r for r in res.runs_of(roles["naive"], "transfer") if r.workers >= 2 and not r.failed]
+    if naive:
+        reps = sum(len(r.counter_samples("deadlocked")) for r in naive)
+        hit = sum(1 for r in naive for v in r.counter_samples("deadlocked") if v >= 1)
+        detect = [v for r in naive for v in r.counter_samples("deadlock_detect_ms") if v > 0]
+        text += "; under %s (call order) %d of %d repetitions deadlocked" % (roles["naive"], hit, reps)
+        if detect:
+            text += ", detected in %.1f-%.1f ms" % (min(detect), max(detect))
+    return text, verdict(len(completed) == len(ordered))
+
+
 # ---- the behaviours: a table of data ----------------------------------------------
 
 @dataclass(frozen=True)
@@ -557,8 +577,10 @@ BEHAVIOURS = [
               cpython=free_threaded_cpython),
     Behaviour(13, "Critical sections: opposite nesting never deadlocks; pairs lock in address "
                   "order",
-              "rule of Py_BEGIN_CRITICAL_SECTION (no figure) [PEP703]", "-",
-              not_covered="in result files (fine_lock_test, ctest)"),
+              "rule of Py_BEGIN_CRITICAL_SECTION (no figure) [PEP703]",
+              "transfer at N ≥ 2 under fine_lock (pairs in address order) completes; "
+              "fine_lock_naive (call order) shows the deadlock it avoids",
+              critical_sections),
     Behaviour(14, "Lock fairness: a PyMutex waiter starved > 1 ms gets direct hand-off",
               "TIME_TO_BE_FAIR_NS = 1 ms [LOCK]", "-"),
     Behaviour(15, "Process vs thread start: a spawned process starts ~500× slower than a thread",

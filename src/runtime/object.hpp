@@ -277,6 +277,18 @@ AnyRef<S> list_get(ListObj<S>& list, std::size_t i) {
   return list.items[i];
 }
 
+// Moves from's last item to the end of to, as one step under both lists'
+// locks (S::lock(a, b): the two-object critical section); no count changes.
+// RETURNS false, moving nothing, if from is empty.
+template <Strategy S>
+bool list_move_last(ListObj<S>& from, ListObj<S>& to) {
+  [[maybe_unused]] auto guard = S::lock(from.header, to.header);
+  if (from.items.empty()) return false;
+  to.items.push_back(std::move(from.items.back()));  // may throw: before any change to from
+  from.items.pop_back();
+  return true;
+}
+
 template <Strategy S>
 std::size_t list_size(ListObj<S>& list) {
   [[maybe_unused]] auto guard = S::lock(list.header);

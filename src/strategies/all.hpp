@@ -7,6 +7,7 @@
 #include "strategies/atomic_rc.hpp"
 #include "strategies/biased_rc.hpp"
 #include "strategies/fine_lock.hpp"
+#include "strategies/fine_lock_naive.hpp"
 #include "strategies/gil.hpp"
 #include "strategies/gil_legacy.hpp"
 #include "strategies/gil_priority.hpp"
@@ -14,6 +15,6 @@
 
 namespace gilbench {
 
-using AllStrategies = TypeList<Serial, Gil, GilPriority, GilLegacy, FineLock, AtomicRc, BiasedRc>;
+using AllStrategies = TypeList<Serial, Gil, GilPriority, GilLegacy, FineLock, FineLockNaive, AtomicRc, BiasedRc>;
 
 }  // namespace gilbench

@@ -11,9 +11,10 @@
 #include "workloads/shared_read.hpp"
 #include "workloads/shared_read_immortal.hpp"
 #include "workloads/sleep_io.hpp"
+#include "workloads/transfer.hpp"
 
 namespace gilbench {
 
-using AllWorkloads = TypeList<Countdown, BinaryTrees, ListSum, SharedRead, SharedReadImmortal, SharedDict, SleepIo, PipeIo>;
+using AllWorkloads = TypeList<Countdown, BinaryTrees, ListSum, SharedRead, SharedReadImmortal, SharedDict, Transfer, SleepIo, PipeIo>;
 
 }  // namespace gilbench

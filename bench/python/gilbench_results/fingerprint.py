@@ -33,8 +33,8 @@ from .load import is_finite
 FACTOR = 1.5  # a unit cost that differs by more than this between the files is named
 COSTS_SECTION, SPREAD_SECTION, CPU_SECTION = "unit_costs_ns", "speed_spread", "cpu"
 # The rows the table names, by their fields.
-SHARED_DATA = ("shared_read", "shared_dict", "shared_read_immortal")
-SYNCHRONISED_RC = ("atomic_rc", "fine_lock", "biased_rc")  # every incref is synchronised
+SHARED_DATA = ("shared_read", "shared_dict", "shared_read_immortal", "transfer")
+SYNCHRONISED_RC = ("atomic_rc", "fine_lock", "biased_rc", "fine_lock_naive")  # every incref is synchronised
 GIL_STRATEGIES = ("gil", "gil_priority", "gil_legacy")
 
 
@@ -59,17 +59,17 @@ UNIT_COSTS = {
         lambda r: r.strategy in SYNCHRONISED_RC),
     (COSTS_SECTION, "cache_line_round_trip_min"): Cost(
         "cache-line round trip between two cores (min)", "shared-data rows (shared_read, "
-        "shared_dict, shared_read_immortal) at 2+ workers under atomic_rc, fine_lock, "
+        "shared_dict, shared_read_immortal, transfer) at 2+ workers under atomic_rc, fine_lock, "
         "biased_rc", lambda r: r.workload in SHARED_DATA and r.strategy in SYNCHRONISED_RC
         and r.workers >= 2),
     (COSTS_SECTION, "cache_line_round_trip_median"): Cost(
         "cache-line round trip between two cores (median)", "shared-data rows (shared_read, "
-        "shared_dict, shared_read_immortal) at 2+ workers under atomic_rc, fine_lock, "
+        "shared_dict, shared_read_immortal, transfer) at 2+ workers under atomic_rc, fine_lock, "
         "biased_rc", lambda r: r.workload in SHARED_DATA and r.strategy in SYNCHRONISED_RC
         and r.workers >= 2),
     (COSTS_SECTION, "mutex_uncontended"): Cost(
         "uncontended mutex lock and unlock", "fine_lock rows and the GIL strategies' rows",
-        lambda r: r.strategy == "fine_lock" or r.strategy in GIL_STRATEGIES),
+        lambda r: r.strategy in ("fine_lock", "fine_lock_naive") or r.strategy in GIL_STRATEGIES),
     (COSTS_SECTION, "mutex_contended"): Cost(
         "contended mutex hand-off", "fine_lock and GIL rows at 2+ workers",
         lambda r: (r.strategy == "fine_lock" or r.strategy in GIL_STRATEGIES)
