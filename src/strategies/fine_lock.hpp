@@ -96,7 +96,7 @@ class SplitLock {
         continue;
       }
       if (spin < kSpins) {
-        pause();
+        spin_pause();
         continue;
       }
       // Held: say that someone sleeps, then sleep until the word changes.
@@ -113,12 +113,6 @@ class SplitLock {
     const std::uint32_t old = word_.fetch_and(~(bit | kWaitersBit), std::memory_order_release);
     assert((old & bit) && "unlock of a lock not held");
     if (old & kWaitersBit) word_.notify_all();
-  }
-
-  static void pause() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
   }
 
   static constexpr int kSpins = 64;

@@ -157,7 +157,7 @@ class NaivePairGuard {
     int in_a_row = 0;
     for (int spin = 0; !second.try_lock(); ++spin) {
       if (spin < kSpins) {
-        pause();
+        spin_pause();
         continue;
       }
       std::this_thread::yield();
@@ -182,11 +182,6 @@ class NaivePairGuard {
   }
 
  private:
-  static void pause() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-  }
   static constexpr int kSpins = 256;
   static constexpr std::chrono::microseconds kCheckEvery{100};  // two checks in a row find a deadlock
 

@@ -14,6 +14,13 @@
 
 namespace gilbench {
 
+// One step of a spin-wait: tells the core we are spinning (x86 `pause`).
+inline void spin_pause() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
 class ObjectMutex {
  public:
   void lock() noexcept {
@@ -41,16 +48,10 @@ class ObjectMutex {
     for (int spin = 0; spin < kSpins; ++spin) {
       // Relaxed load: only a hint that it may be free, the CAS decides.
       if (state_.load(std::memory_order_relaxed) == 0 && try_lock()) return;
-      pause();
+      spin_pause();
     }
     // Mark "locked with waiters" and sleep until the holder's unlock wakes us.
     while (state_.exchange(2, std::memory_order_acquire) != 0) state_.wait(2, std::memory_order_relaxed);
-  }
-
-  static void pause() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
   }
 
   static constexpr int kSpins = 64;
