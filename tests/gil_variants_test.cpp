@@ -38,6 +38,30 @@ void on_runtime(typename S::Runtime& rt, int n, F&& body) {
   });
 }
 
+// Worker 0 takes the lock and passes checkpoints until worker 1 has run;
+// worker 1 attaches only once worker 0 holds it. prepare(worker) runs on
+// each worker's state before it attaches.
+template <Strategy S, class Prepare>
+void zero_holds_until_one_runs(typename S::Runtime& rt, Prepare&& prepare) {
+  std::atomic<bool> zero_holds{false};
+  std::atomic<bool> one_ran{false};
+  WorkerPool pool(2);
+  pool.run([&](int i) {
+    if (i == 1)
+      while (!zero_holds.load()) std::this_thread::yield();
+    typename S::Runtime::Worker w(i);
+    prepare(w);
+    Attached<S> attached(rt, w);
+    Context<S> ctx(rt, w, i);
+    if (i == 0) {
+      zero_holds.store(true);
+      while (!one_ran.load()) ctx.checkpoint();
+    } else {
+      one_ran.store(true);
+    }
+  });
+}
+
 // ---- gil_legacy -----------------------------------------------------------
 
 TEST(GilLegacy, ReleasesEveryNCheckpointsAndNeverForces) {
@@ -83,22 +107,7 @@ TEST(GilLegacy, AWaiterGetsInOnlyThroughCheckReleases) {
   // it to drop the lock, so worker 1 can only get in by winning the race
   // after one of worker 0's periodic releases.
   GilLegacyState gil(config(std::chrono::microseconds(1), 1));
-  std::atomic<bool> zero_holds{false};
-  std::atomic<bool> one_ran{false};
-  WorkerPool pool(2);
-  pool.run([&](int i) {
-    if (i == 1)
-      while (!zero_holds.load()) std::this_thread::yield();
-    GilLegacyState::Worker w(i);
-    Attached<GilLegacy> attached(gil, w);
-    Context<GilLegacy> ctx(gil, w, i);
-    if (i == 0) {
-      zero_holds.store(true);
-      while (!one_ran.load()) ctx.checkpoint();
-    } else {
-      one_ran.store(true);
-    }
-  });
+  zero_holds_until_one_runs<GilLegacy>(gil, [](GilLegacyState::Worker&) {});
   // Worker 1 may have waited or found the lock free between a release and
   // the retake; either way the lock changed hands without a request.
   const RuntimeStats s = gil.stats();
@@ -241,22 +250,8 @@ TEST(GilPriority, ANewWorkerStartsIoBoundAndPreemptsACpuBoundHolder) {
   EXPECT_TRUE(GilPriorityState::Worker(0).io_bound);
   GilPriorityState gil(config(std::chrono::seconds(10)));
   gil.enable_trace();
-  std::atomic<bool> zero_holds{false};
-  std::atomic<bool> one_ran{false};
-  WorkerPool pool(2);
-  pool.run([&](int i) {
-    if (i == 1)
-      while (!zero_holds.load()) std::this_thread::yield();
-    GilPriorityState::Worker w(i);
-    if (i == 0) w.io_bound = false;
-    Attached<GilPriority> attached(gil, w);
-    Context<GilPriority> ctx(gil, w, i);
-    if (i == 0) {
-      zero_holds.store(true);
-      while (!one_ran.load()) ctx.checkpoint();
-    } else {
-      one_ran.store(true);
-    }
+  zero_holds_until_one_runs<GilPriority>(gil, [](GilPriorityState::Worker& w) {
+    if (w.id == 0) w.io_bound = false;  // the holder: CPU-bound
   });
   const auto trace = gil.trace();
   ASSERT_GE(trace.size(), 2u);
