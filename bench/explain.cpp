@@ -12,6 +12,8 @@ void Counted::Runtime::detach(Worker& w) noexcept {
   totals.foreign_refs += tls.foreign_refs - w.at_attach.foreign_refs;
   totals.local_accesses += tls.local_accesses - w.at_attach.local_accesses;
   totals.foreign_accesses += tls.foreign_accesses - w.at_attach.foreign_accesses;
+  totals.local_reads += tls.local_reads - w.at_attach.local_reads;
+  totals.foreign_reads += tls.foreign_reads - w.at_attach.foreign_reads;
   totals.checkpoints += tls.checkpoints - w.at_attach.checkpoints;
   totals.blocking += tls.blocking - w.at_attach.blocking;
 }
@@ -92,8 +94,10 @@ RuntimeStats explain(const OpCounts& ops, const CostModel& c, bool process, int 
     extra_ns = u.pipe_round_trip / 2 + u.futex_wake;  // one result back, the parent woken
   } else {
     const double refs = ops.local_refs + ops.foreign_refs;
+    const double locked = ops.local_accesses + ops.foreign_accesses -
+                          (c.lock_free_reads ? ops.local_reads + ops.foreign_reads : 0);
     extra_ns = (ops.local_refs * c.local_ref_atomic + ops.foreign_refs * c.foreign_ref_atomic) * (u.atomic - u.plain) +
-               refs * c.ref_mutex * u.mutex + (ops.local_accesses + ops.foreign_accesses) * c.container_mutex * u.mutex +
+               refs * c.ref_mutex * u.mutex + locked * c.container_mutex * u.mutex +
                ops.checkpoints * c.checkpoint_mutex * u.mutex + ops.blocking * c.blocking_mutex * u.mutex;
   }
   s.add(kModelExtraMs, extra_ns * 1e-6);
@@ -103,7 +107,8 @@ RuntimeStats explain(const OpCounts& ops, const CostModel& c, bool process, int 
       const double n = workers;
       if (c.shares_header) contention_ns += ops.foreign_refs / n * (u.round_trip / 2);
       if (c.container_mutex > 0)
-        contention_ns += ops.foreign_accesses / n * (u.mutex_contended - u.mutex + u.round_trip / 2);
+        contention_ns += (ops.foreign_accesses - (c.lock_free_reads ? ops.foreign_reads : 0)) / n *
+                         (u.mutex_contended - u.mutex + u.round_trip / 2);
     }
     s.add(kModelContentionMs, contention_ns * 1e-6);
   }

@@ -14,7 +14,9 @@
 //                          (local refs x local_ref_atomic + foreign refs x
 //                           foreign_ref_atomic) x (atomic RMW - plain increment)
 //                          + refs x ref_mutex x mutex
-//                          + container accesses x container_mutex x mutex
+//                          + locked container accesses x container_mutex x mutex
+//                            (reads excluded where the strategy reads
+//                            without the lock: lock_free_reads)
 //                          + checkpoints x checkpoint_mutex x mutex
 //                          + blocking calls x blocking_mutex x mutex
 //                        under `process`: one result's trip back (half a pipe
@@ -71,6 +73,8 @@ struct OpCounts {
   double foreign_refs = 0;
   double local_accesses = 0;    // containers the worker made
   double foreign_accesses = 0;  // containers another thread made (shared)
+  double local_reads = 0;       // of the accesses above, reads (list_get, list_size)
+  double foreign_reads = 0;
   double checkpoints = 0;
   double blocking = 0;
 };
@@ -106,6 +110,12 @@ struct Counted {
   static Guard lock(Header& h) noexcept {
     (h.maker == current_thread_id() ? tls.local_accesses : tls.foreign_accesses) += 1;
     return {};
+  }
+  // A read: counted as an access and as a read (lock-free under strategies
+  // with optimistic reads).
+  static Guard lock_for_read(Header& h) noexcept {
+    (h.maker == current_thread_id() ? tls.local_reads : tls.foreign_reads) += 1;
+    return lock(h);
   }
   static Guard lock(Header& a, Header& b) noexcept {
     lock(a);

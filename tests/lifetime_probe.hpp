@@ -38,6 +38,7 @@ struct Probe {
     RunConfig config;
     config.workers = workers;
     typename S::Runtime runtime(config);
+    MainThread<S> main_owner(runtime);
     {
       WorkerPool pool(workers);
       pool.run([&](int i) {

@@ -106,6 +106,30 @@ class Attached {
   typename S::Runtime::Worker& w_;
 };
 
+// The main thread's membership of the runtime for a run, where the strategy
+// has one (S::Runtime::attach_main): biased_rc registers it as the owner of
+// the objects it builds (the shared state), so workers queue those objects to
+// it and it merges them when the run ends, as brc.c does for a live owner.
+// Declare it right after the runtime, before the shared state: it ends after
+// the state is freed and every worker has detached.
+template <Strategy S>
+class MainThread {
+  static constexpr bool kHas = requires(typename S::Runtime& r) { r.attach_main(); };
+
+ public:
+  explicit MainThread(typename S::Runtime& rt) : rt_(rt) {
+    if constexpr (kHas) rt_.attach_main();
+  }
+  ~MainThread() {
+    if constexpr (kHas) rt_.detach_main();
+  }
+  MainThread(const MainThread&) = delete;
+  MainThread& operator=(const MainThread&) = delete;
+
+ private:
+  typename S::Runtime& rt_;
+};
+
 struct RunResult {
   double seconds = 0;
   double cpu_seconds = 0;  // of every worker (threads or processes), summed
@@ -131,6 +155,7 @@ RunResult run_threads(WorkerPool& pool, const RunConfig& config, const typename 
   {
     AllocLedger::Scope main_thread(ledger);
     typename S::Runtime runtime(config);
+    MainThread<S> main_owner(runtime);
     {
       typename W::template State<S> state(params);
       std::vector<Tally> partial(static_cast<std::size_t>(n));

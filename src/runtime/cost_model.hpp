@@ -8,6 +8,9 @@
 //   foreign_ref_atomic  atomic RMWs per incref/decref of an object another thread made
 //   ref_mutex           object-mutex lock+unlock pairs per incref/decref
 //   container_mutex     lock+unlock pairs per container access (S::lock)
+//   lock_free_reads     container reads take no lock (optimistic reads,
+//                       OptimisticReads in runtime/object.hpp): container_mutex
+//                       applies to writes only
 //   checkpoint_mutex    lock+unlock pairs per checkpoint (a GIL released and retaken)
 //   blocking_mutex      lock+unlock pairs per blocking call (release + reacquire)
 //   shares_header       a foreign incref/decref writes the object's header, so
@@ -22,6 +25,7 @@ struct CostModel {
   double foreign_ref_atomic = 0;
   double ref_mutex = 0;
   double container_mutex = 0;
+  bool lock_free_reads = false;
   double checkpoint_mutex = 0;
   double blocking_mutex = 0;
   bool shares_header = false;

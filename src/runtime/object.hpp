@@ -20,6 +20,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cassert>
 #include <cstdint>
 #include <cstring>
@@ -86,9 +87,13 @@ class Ref {
     std::swap(p_, o.p_);  // the old object is dropped when o goes
     return *this;
   }
-  ~Ref() { reset(); }
+  [[gnu::always_inline]] ~Ref() { reset(); }
 
-  void reset() noexcept {
+  // Always inlined, as Py_DECREF is: the owner's decref is a few plain
+  // instructions, and GCC's per-unit budget would otherwise keep it out of
+  // line in some strategies' units and not others (a call per decref that
+  // serial does not pay).
+  [[gnu::always_inline]] void reset() noexcept {
     if (T* p = std::exchange(p_, nullptr)) {
       if (S::decref(p->header)) destroy<S>(p);
     }
@@ -143,10 +148,139 @@ struct StrObj : Object<S> {
   std::string_view view() const noexcept { return {data, size}; }
 };
 
+// Strategies that read list items without the list's lock (PEP 703's
+// optimistic reads: biased_rc). Such a strategy also provides
+//   S::owned_by_current_thread(h)  the calling thread made h (reads its own
+//                                  containers without the lock)
+//   S::is_shared(h), S::mark_shared(h)  another thread has accessed the
+//                                  container under its lock (set then, by that
+//                                  thread, as CPython's _PyObject_GC_SET_SHARED)
+//   S::retire_ref(h)               drop a reference once no optimistic reader
+//                                  can still hold a pointer it loaded (QSBR)
+//   S::retire_block(p, bytes)      free p (heap_raw_alloc'd) likewise
+template <class S>
+concept OptimisticReads = requires { requires S::kOptimisticReads; };
+
+// A list's items (CPython's ob_item): an array of owned references, changed
+// only under the list's lock. Its size, array and slots are atomics (relaxed
+// or release/acquire: plain movs on x86-64), so that an optimistic reader can
+// load them without the lock; the array keeps its capacity beside it, as
+// CPython's does, so a reader never indexes past what it loaded.
+template <Strategy S>
+class ListItems {
+ public:
+  using Slot = std::atomic<Object<S>*>;
+
+  ListItems() noexcept = default;
+  ListItems(const ListItems&) = delete;
+  ListItems& operator=(const ListItems&) = delete;
+  ~ListItems() {
+    clear();
+    if (Block* b = block_.load(std::memory_order_relaxed)) free_block(b);  // relaxed: no reader holds the list
+  }
+
+  // Caller holds the lock (or is the only thread that can see the list).
+  std::size_t size() const noexcept { return size_.load(std::memory_order_relaxed); }  // relaxed: under the lock
+  bool empty() const noexcept { return size() == 0; }
+  // items[i], borrowed. Caller holds the lock.
+  Object<S>* at(std::size_t i) const noexcept {
+    assert(i < size());
+    return block_.load(std::memory_order_relaxed)->slot(i).load(std::memory_order_relaxed);  // relaxed: under the lock
+  }
+
+  // Makes room for one more item. Caller holds the lock. A full array is
+  // replaced by one twice its size; the old one is freed at once, or handed
+  // to retire(p, bytes) when optimistic readers may still be reading it.
+  // Throws (bad_alloc) before any change.
+  template <class Retire>
+  void reserve_one(Retire&& retire) {
+    const std::size_t n = size();
+    Block* b = block_.load(std::memory_order_relaxed);  // relaxed: under the lock
+    if (b && n < b->capacity) return;
+    Block* grown = new_block(b ? 2 * b->capacity : 8);
+    for (std::size_t i = 0; i < n; ++i)
+      grown->slot(i).store(b->slot(i).load(std::memory_order_relaxed), std::memory_order_relaxed);
+    // Release: a reader that loads the new array sees its slots.
+    block_.store(grown, std::memory_order_release);
+    if (b) retire(static_cast<void*>(b), bytes_of(b->capacity));
+  }
+  // Appends r. Caller holds the lock and has called reserve_one.
+  void push_back_reserved(AnyRef<S> r) noexcept {
+    const std::size_t n = size();
+    Block* b = block_.load(std::memory_order_relaxed);  // relaxed: under the lock
+    assert(b && n < b->capacity && "push_back_reserved without reserve_one");
+    // Release (both): a reader that loads the slot or the new size sees the
+    // object the slot points to fully built.
+    b->slot(n).store(r.leak(), std::memory_order_release);
+    size_.store(n + 1, std::memory_order_release);
+  }
+  template <class Retire>
+  void push_back(AnyRef<S> r, Retire&& retire) {
+    reserve_one(retire);
+    push_back_reserved(std::move(r));
+  }
+  AnyRef<S> pop_back() noexcept {
+    const std::size_t n = size();
+    assert(n > 0);
+    Slot& slot = block_.load(std::memory_order_relaxed)->slot(n - 1);  // relaxed: under the lock
+    size_.store(n - 1, std::memory_order_release);  // release: as in push_back
+    // Relaxed load: under the lock; release store: a reader's recheck sees the
+    // slot emptied.
+    Object<S>* o = slot.load(std::memory_order_relaxed);
+    slot.store(nullptr, std::memory_order_release);
+    return AnyRef<S>::adopt(o);
+  }
+  // Drops every item, last first (the array stays). Caller holds the lock
+  // and no optimistic reader can see the list.
+  void clear() noexcept {
+    while (!empty()) pop_back();
+  }
+
+  // An optimistic read: a new reference to items[i], or null if i is out of
+  // range or the slot changed under the read (the caller then takes the
+  // lock). Safe only where every reference this list gives up, and every
+  // array it replaces, outlives the reader's next quiescent point.
+  Object<S>* try_get_ref(std::size_t i) noexcept {
+    // Acquire (size, then array): the array loaded is at least as new as the
+    // one the size was stored for; its own capacity bounds the index.
+    if (i >= size_.load(std::memory_order_acquire)) return nullptr;
+    Block* b = block_.load(std::memory_order_acquire);
+    if (!b || i >= b->capacity) return nullptr;
+    Slot& slot = b->slot(i);
+    Object<S>* o = slot.load(std::memory_order_acquire);  // acquire: the object is built
+    if (!o) return nullptr;
+    S::incref(o->header);
+    // Recheck (PEP 703's try-incref-and-recheck): the slot still holds o,
+    // so the read is one of the list's states. Else give the reference back
+    // (never the last one: the list's is retired, not dropped) and fail.
+    if (slot.load(std::memory_order_acquire) == o) [[likely]] return o;
+    if (S::decref(o->header)) destroy<S>(o);
+    return nullptr;
+  }
+
+ private:
+  struct Block {
+    std::size_t capacity;
+    Slot& slot(std::size_t i) noexcept { return reinterpret_cast<Slot*>(this + 1)[i]; }
+  };
+  static_assert(alignof(Slot) <= alignof(Block));
+  static std::size_t bytes_of(std::size_t capacity) noexcept { return sizeof(Block) + capacity * sizeof(Slot); }
+  static Block* new_block(std::size_t capacity) {
+    // Raw: the ledger counts objects; arrays are the object heap's too, uncounted, as a vector's were.
+    Block* b = new (heap_raw_alloc(bytes_of(capacity))) Block{capacity};
+    for (std::size_t i = 0; i < capacity; ++i) new (&b->slot(i)) Slot(nullptr);
+    return b;
+  }
+  static void free_block(Block* b) noexcept { heap_raw_free(b); }
+
+  std::atomic<std::size_t> size_{0};
+  std::atomic<Block*> block_{nullptr};
+};
+
 template <Strategy S>
 struct ListObj : Object<S> {
   static constexpr Type kType = Type::kList;
-  std::vector<AnyRef<S>, HeapAllocator<AnyRef<S>>> items;  // guarded by S::lock(header)
+  ListItems<S> items;  // changed under S::lock(header)
   ListObj() noexcept : Object<S>(kType) {}
 };
 
@@ -173,9 +307,11 @@ struct NodeObj : Object<S> {
       : Object<S>(kType), slots{std::move(left), std::move(right)}, item(it) {}
 };
 
-// Allocates a T with one reference, owned by the returned Ref.
+// Allocates a T with one reference, owned by the returned Ref. Always
+// inlined, like reset(): the header's initialisation is part of the strategy's
+// cost, the allocator's call is not.
 template <class T, class... Args>
-Ref<T> make(Args&&... args) {
+[[gnu::always_inline]] inline Ref<T> make(Args&&... args) {
   void* mem = heap_alloc(sizeof(T));
   return Ref<T>::adopt(new (mem) T(std::forward<Args>(args)...));
 }
@@ -263,36 +399,114 @@ T* cast(Object<S>* o) noexcept {
 
 // ---- list -----------------------------------------------------------------
 
+namespace detail {
+// Every write and every locked read takes S::lock on the container, then
+// calls note_access. Under an optimistic strategy a thread that is not the
+// container's owner marks it shared there (under the lock, as CPython does),
+// so that from then on what the container gives up is retired rather than
+// dropped or freed at once: containers only their owner touches keep the
+// plain path.
+template <Strategy S>
+void note_access(typename S::Header& h) noexcept {
+  if constexpr (OptimisticReads<S>) {
+    if (!S::owned_by_current_thread(h) && !S::is_shared(h)) S::mark_shared(h);
+  } else {
+    (void)h;
+  }
+}
+
+// The guard of a read under the lock: S::lock_for_read where the strategy
+// tells reads from writes (the counting pass of bench/explain.hpp), else
+// S::lock. Returned as a prvalue: guards need not be movable.
+template <Strategy S>
+auto read_lock(typename S::Header& h) {
+  if constexpr (requires { S::lock_for_read(h); })
+    return S::lock_for_read(h);
+  else
+    return S::lock(h);
+}
+
+// Whether what a container gives up must outlive optimistic readers. Caller
+// holds its lock.
+template <Strategy S>
+bool retires(const typename S::Header& h) noexcept {
+  if constexpr (OptimisticReads<S>)
+    return S::is_shared(h);
+  else
+    return false;
+}
+
+// What ListItems::push_back does with an array it replaced.
+template <Strategy S>
+auto block_disposal(const typename S::Header& h) noexcept {
+  return [retire = retires<S>(h)](void* p, std::size_t bytes) noexcept {
+    if constexpr (OptimisticReads<S>) {
+      if (retire) return S::retire_block(p, bytes);
+    }
+    (void)retire;
+    (void)bytes;
+    heap_raw_free(p);
+  };
+}
+}  // namespace detail
+
 template <Strategy S>
 void list_append(ListObj<S>& list, std::type_identity_t<AnyRef<S>> item) {
   [[maybe_unused]] auto guard = S::lock(list.header);
-  list.items.push_back(std::move(item));
+  detail::note_access<S>(list.header);
+  list.items.push_back(std::move(item), detail::block_disposal<S>(list.header));
 }
 
-// list[i] as a new reference.
+// list[i] as a new reference. Under an optimistic strategy the owner, and
+// any thread once the list is shared, read without the lock (PEP 703); the
+// lock is the fallback when the slot changes under the read.
 template <Strategy S>
 AnyRef<S> list_get(ListObj<S>& list, std::size_t i) {
-  [[maybe_unused]] auto guard = S::lock(list.header);
+  if constexpr (OptimisticReads<S>) {
+    if (S::owned_by_current_thread(list.header) || S::is_shared(list.header)) {
+      if (Object<S>* o = list.items.try_get_ref(i)) [[likely]]
+        return AnyRef<S>::adopt(o);
+    }
+  }
+  [[maybe_unused]] auto guard = detail::read_lock<S>(list.header);
+  detail::note_access<S>(list.header);
   assert(i < list.items.size());
-  return list.items[i];
+  return AnyRef<S>::borrow(list.items.at(i));
 }
 
 // Moves from's last item to the end of to, as one step under both lists'
-// locks (S::lock(a, b): the two-object critical section); no count changes.
-// RETURNS false, moving nothing, if from is empty.
+// locks (S::lock(a, b): the two-object critical section); no count changes,
+// except that a shared `from` keeps the item alive for its optimistic readers
+// (one reference taken and retired). RETURNS false, moving nothing, if from
+// is empty.
 template <Strategy S>
 bool list_move_last(ListObj<S>& from, ListObj<S>& to) {
   [[maybe_unused]] auto guard = S::lock(from.header, to.header);
+  detail::note_access<S>(from.header);
+  detail::note_access<S>(to.header);
   if (from.items.empty()) return false;
-  to.items.push_back(std::move(from.items.back()));  // may throw: before any change to from
-  from.items.pop_back();
+  to.items.reserve_one(detail::block_disposal<S>(to.header));  // may throw: before any change to from
+  AnyRef<S> item = from.items.pop_back();
+  if constexpr (OptimisticReads<S>) {
+    if (detail::retires<S>(from.header)) {
+      S::incref(item->header);
+      S::retire_ref(item->header);
+    }
+  }
+  to.items.push_back_reserved(std::move(item));
   return true;
 }
 
+// len(list): under an optimistic strategy one relaxed load, as CPython's
+// PyList_GET_SIZE; else under the lock.
 template <Strategy S>
 std::size_t list_size(ListObj<S>& list) {
-  [[maybe_unused]] auto guard = S::lock(list.header);
-  return list.items.size();
+  if constexpr (OptimisticReads<S>) {
+    return list.items.size();
+  } else {
+    [[maybe_unused]] auto guard = detail::read_lock<S>(list.header);
+    return list.items.size();
+  }
 }
 
 // ---- dict -----------------------------------------------------------------
@@ -333,6 +547,7 @@ void dict_update(DictObj<S>& d, const Ref<StrObj<S>>& key, F&& update) {
   AnyRef<S> old;
   {
     [[maybe_unused]] auto guard = S::lock(d.header);
+    detail::note_access<S>(d.header);
     auto* slot = &detail::dict_find(d, *key);
     if (!slot->key) {
       if ((d.used + 1) * 3 > d.slots.size() * 2) {
@@ -351,6 +566,7 @@ void dict_update(DictObj<S>& d, const Ref<StrObj<S>>& key, F&& update) {
 template <Strategy S, class F>
 void dict_for_each(DictObj<S>& d, F&& fn) {
   [[maybe_unused]] auto guard = S::lock(d.header);
+  detail::note_access<S>(d.header);
   for (auto& s : d.slots)
     if (s.key) fn(*s.key, *s.value);
 }

@@ -31,6 +31,113 @@ Worker* find_owner(Bucket& b, std::uint32_t tid) noexcept {
   return nullptr;
 }
 
+// ---- QSBR (see the notes in biased_rc.hpp) ----
+using detail::BrcSlot;
+using Retired = BiasedRc::Runtime::Retired;
+constexpr std::size_t kSlots = 256;
+BrcSlot g_slots[kSlots];
+std::atomic<std::size_t> g_slots_used{0};    // slots [0, this) have ever been claimed
+std::atomic<std::uint64_t> g_write_seq{1};   // goals are values of it
+constexpr std::size_t kSealEvery = 32;       // retired entries per seal
+thread_local Worker* tls_worker = nullptr;   // this thread's attached worker
+std::mutex g_orphans_mutex;
+std::vector<Retired> g_orphans;  // guarded by g_orphans_mutex: left by detached workers
+
+BrcSlot* claim_slot() {
+  for (std::size_t i = 0; i < kSlots; ++i) {
+    bool expected = false;
+    // acq_rel: the claim orders after the last owner's release of it.
+    if (g_slots[i].used.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) {
+      std::size_t high = g_slots_used.load(std::memory_order_relaxed);
+      while (high < i + 1 && !g_slots_used.compare_exchange_weak(high, i + 1, std::memory_order_relaxed)) {
+      }
+      return &g_slots[i];
+    }
+  }
+  BiasedRc::fatal("more than 256 workers attached at once (the QSBR table is full)");
+}
+
+// The oldest write sequence an attached worker other than `self` may still
+// read under; BrcSlot::kOffline if none.
+std::uint64_t min_seen(const BrcSlot* self) noexcept {
+  std::uint64_t low = BrcSlot::kOffline;
+  const std::size_t n = g_slots_used.load(std::memory_order_acquire);
+  for (std::size_t i = 0; i < n; ++i) {
+    const BrcSlot& s = g_slots[i];
+    if (&s == self || !s.used.load(std::memory_order_acquire)) continue;
+    // seq_cst: pairs with the report in quiescent(); what the reader loaded
+    // before reporting happens before what we free after this.
+    low = std::min(low, s.seen.load(std::memory_order_seq_cst));
+  }
+  return low;
+}
+
+void drop(const Retired& r) noexcept {
+  if (r.object) {
+    if (BiasedRc::decref(*r.object)) free_object<BiasedRc>(*r.object);
+  } else {
+    heap_raw_free(r.block);
+  }
+}
+
+// Gives the unsealed entries of w a goal and asks every other attached worker
+// to report a quiescent state.
+void seal(Worker& w) noexcept {
+  if (w.unsealed == 0) return;
+  // seq_cst: the removals before it are visible to whoever loads the new
+  // sequence (a reader that reports it reads the new slots afterwards).
+  const std::uint64_t goal = g_write_seq.fetch_add(1, std::memory_order_seq_cst) + 1;
+  for (auto it = w.retired.end() - static_cast<std::ptrdiff_t>(w.unsealed); it != w.retired.end(); ++it) it->goal = goal;
+  w.unsealed = 0;
+  const std::size_t n = g_slots_used.load(std::memory_order_acquire);
+  for (std::size_t i = 0; i < n; ++i) {
+    BrcSlot& s = g_slots[i];
+    if (&s == w.slot || !s.used.load(std::memory_order_relaxed)) continue;  // relaxed: a stray bit is harmless
+    if (s.seen.load(std::memory_order_relaxed) < goal)  // relaxed: only saves a signal
+      s.breaker.fetch_or(BrcSlot::kQsbr, std::memory_order_relaxed);  // relaxed: only a hint to look
+  }
+}
+
+// Drops or frees, oldest first, what every other attached worker has passed.
+// RETURNS: whether entries are left.
+bool poll(Worker& w) noexcept {
+  if (w.retired.empty()) return false;
+  const std::uint64_t low = min_seen(w.slot);
+  std::size_t done = 0;
+  while (done < w.retired.size() && w.retired[done].goal != 0 && w.retired[done].goal <= low) ++done;
+  if (done == 0) return true;
+  std::vector<Retired> ready(w.retired.begin(), w.retired.begin() + static_cast<std::ptrdiff_t>(done));
+  w.retired.erase(w.retired.begin(), w.retired.begin() + static_cast<std::ptrdiff_t>(done));
+  for (const Retired& r : ready) drop(r);  // a drop may retire more (onto w.retired)
+  return !w.retired.empty();
+}
+
+// This worker holds no pointer it loaded optimistically: report it.
+void quiescent(BrcSlot& slot) noexcept {
+  // seq_cst (both): see min_seen() and seal().
+  slot.seen.store(g_write_seq.load(std::memory_order_seq_cst), std::memory_order_seq_cst);
+}
+
+void retire(Retired r) noexcept {
+  Worker* w = tls_worker;
+  if (!w) return drop(r);  // not attached: no worker is reading (the contract)
+  w->retired.push_back(r);  // may allocate; a failure aborts (noexcept)
+  if (++w->unsealed >= kSealEvery) w->slot->breaker.fetch_or(BrcSlot::kQsbr, std::memory_order_relaxed);
+}
+
+void drain_orphans() noexcept {
+  std::vector<Retired> mine;
+  {
+    std::lock_guard lock(g_orphans_mutex);
+    const std::uint64_t low = min_seen(nullptr);
+    auto keep = std::stable_partition(g_orphans.begin(), g_orphans.end(),
+                                      [low](const Retired& r) { return r.goal > low; });
+    mine.assign(keep, g_orphans.end());
+    g_orphans.erase(keep, g_orphans.end());
+  }
+  for (const Retired& r : mine) drop(r);
+}
+
 // Merges objects taken from an owner's queue; the caller is that owner.
 void merge_all(const std::vector<BiasedRc::Header*>& objects) noexcept {
   for (BiasedRc::Header* h : objects) {
@@ -91,7 +198,6 @@ bool BiasedRc::merge_zero_local(Header& h) noexcept {
 }
 
 bool BiasedRc::decref_shared(Header& h) noexcept {
-  ++detail::tls_brc_counters.shared_ops;
   // Relaxed: a first guess for the CAS, which reloads on failure.
   std::int64_t shared = h.shared.load(std::memory_order_relaxed);
   std::int64_t desired;
@@ -124,9 +230,9 @@ bool BiasedRc::queue_object(Header& h) noexcept {
   std::unique_lock lock(b.mutex);
   if (Worker* w = find_owner(b, owner)) {
     w->queue.push_back(&h);  // the rare allocation of the protocol
-    // Relaxed: the owner reads the queue under the mutex; the flag only
+    // Relaxed: the owner reads the queue under the mutex; the bit only
     // tells it to look.
-    w->merge_pending.store(true, std::memory_order_relaxed);
+    w->slot->breaker.fetch_or(BrcSlot::kMerge, std::memory_order_relaxed);
     ++detail::tls_brc_counters.queued;
     return false;
   }
@@ -141,13 +247,82 @@ bool BiasedRc::queue_object(Header& h) noexcept {
   return count == 0;  // the caller frees, outside the mutex
 }
 
+void BiasedRc::retire_ref(Header& h) noexcept { retire(Retired{0, &h, nullptr, 0}); }
+void BiasedRc::retire_block(void* p, std::size_t bytes) noexcept { retire(Retired{0, nullptr, p, bytes}); }
+
 void BiasedRc::Runtime::attach(Worker& w) {
   w.tid = current_thread_id();
   w.at_attach = detail::tls_brc_counters;
-  Bucket& b = bucket_for(w.tid);
+  {
+    Bucket& b = bucket_for(w.tid);
+    std::lock_guard lock(b.mutex);
+    if (find_owner(b, w.tid)) fatal("a thread attached twice");
+    b.owners.push_back(&w);
+  }
+  if (tls_worker) fatal("a thread attached twice");
+  BrcSlot* slot = claim_slot();
+  slot->breaker.store(0, std::memory_order_relaxed);  // relaxed: stray bits only cost a look
+  quiescent(*slot);
+  w.slot = slot;
+  tls_worker = &w;
+}
+
+void BiasedRc::Runtime::attach_main() {
+  main_.tid = current_thread_id();
+  Bucket& b = bucket_for(main_.tid);
   std::lock_guard lock(b.mutex);
-  if (find_owner(b, w.tid)) fatal("a thread attached twice");
-  b.owners.push_back(&w);
+  if (find_owner(b, main_.tid)) fatal("the main thread is attached already");
+  b.owners.push_back(&main_);
+  main_attached_ = true;
+}
+
+void BiasedRc::Runtime::detach_main() {
+  if (!main_attached_) return;
+  drain_orphans();
+  Bucket& b = bucket_for(main_.tid);
+  for (;;) {
+    std::vector<Header*> objects;
+    {
+      std::lock_guard lock(b.mutex);
+      if (main_.queue.empty()) {
+        b.owners.erase(std::find(b.owners.begin(), b.owners.end(), &main_));
+        break;
+      }
+      objects.swap(main_.queue);
+    }
+    merge_all(objects);
+  }
+  main_attached_ = false;
+}
+
+BiasedRc::Runtime::~Runtime() {
+  detach_main();
+  drain_orphans();
+}
+
+void BiasedRc::Runtime::service(Worker& w) noexcept {
+  // Acquire: pairs with nothing in particular; the queue is read under its
+  // mutex and the QSBR state with seq_cst.
+  const std::uint8_t bits = w.slot->breaker.exchange(0, std::memory_order_acquire);
+  if (bits & BrcSlot::kMerge) merge_queue(w);
+  if (bits & BrcSlot::kQsbr) {
+    quiescent(*w.slot);
+    seal(w);
+    if (poll(w)) w.slot->breaker.fetch_or(BrcSlot::kQsbr, std::memory_order_relaxed);  // look again next time
+  }
+}
+
+void BiasedRc::Runtime::release(Worker& w) noexcept {
+  checkpoint(w);
+  seal(w);
+  poll(w);
+  // seq_cst: as in quiescent(); offline, a blocked worker holds up no one.
+  w.slot->seen.store(BrcSlot::kOffline, std::memory_order_seq_cst);
+}
+
+void BiasedRc::Runtime::reacquire(Worker& w) noexcept {
+  quiescent(*w.slot);
+  if (!w.retired.empty()) w.slot->breaker.fetch_or(BrcSlot::kQsbr, std::memory_order_relaxed);
 }
 
 void BiasedRc::Runtime::merge_queue(Worker& w) noexcept {
@@ -155,12 +330,24 @@ void BiasedRc::Runtime::merge_queue(Worker& w) noexcept {
   {
     std::lock_guard lock(bucket_for(w.tid).mutex);
     objects.swap(w.queue);
-    w.merge_pending.store(false, std::memory_order_relaxed);  // relaxed: under the mutex
   }
   merge_all(objects);  // frees outside the mutex: a free may queue more
 }
 
 void BiasedRc::Runtime::detach(Worker& w) {
+  // QSBR first: offline (this worker reads nothing more), what it retired
+  // sealed and, if not yet free to go, left to the orphan list.
+  seal(w);
+  poll(w);
+  w.slot->seen.store(BrcSlot::kOffline, std::memory_order_seq_cst);  // seq_cst: as in quiescent()
+  if (!w.retired.empty()) {
+    std::lock_guard lock(g_orphans_mutex);
+    g_orphans.insert(g_orphans.end(), w.retired.begin(), w.retired.end());
+    w.retired.clear();
+  }
+  tls_worker = nullptr;
+  w.slot->used.store(false, std::memory_order_release);  // release: pairs with claim_slot()
+  w.slot = &detail::idle_brc_slot;
   Bucket& b = bucket_for(w.tid);
   // Merge until the queue is empty and leave the registry in the same
   // critical section, so nothing is pushed after the last merge: from then
@@ -171,7 +358,6 @@ void BiasedRc::Runtime::detach(Worker& w) {
       std::lock_guard lock(b.mutex);
       if (w.queue.empty()) {
         b.owners.erase(std::find(b.owners.begin(), b.owners.end(), &w));
-        w.merge_pending.store(false, std::memory_order_relaxed);  // relaxed: under the mutex
         break;
       }
       objects.swap(w.queue);
@@ -187,7 +373,6 @@ void BiasedRc::Runtime::detach(Worker& w) {
 RuntimeStats BiasedRc::Runtime::stats() const {
   std::lock_guard lock(mutex_);
   RuntimeStats s;
-  s.add(kBrcSharedOps, static_cast<double>(totals_.shared_ops));
   s.add(kBrcQueued, static_cast<double>(totals_.queued));
   s.add(kBrcMerges, static_cast<double>(totals_.merges));
   s.add(kBrcActorMerges, static_cast<double>(totals_.actor_merges));

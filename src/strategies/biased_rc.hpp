@@ -40,16 +40,53 @@
 // worker's merge flag. The rare queue push takes a bucket mutex and may
 // allocate.
 //
+// Containers (PEP 703). Writes take the container's lock (a critical
+// section). Reads of list items take no lock for the list's owner, nor for
+// any thread once the list is shared: load the size, the array, the slot,
+// incref the item, and recheck that the slot still holds it (else give the
+// reference back and take the lock); len() is one relaxed load. A thread
+// that is not the owner marks a container shared the first time it takes
+// its lock (gc_bits, as _PyObject_GC_SET_SHARED); from then on what the
+// container gives up (an array it outgrew, a reference it moved out) is
+// retired instead of freed or dropped: freed after every attached worker has
+// passed a quiescent point (QSBR), so a reader that loaded the pointer
+// before the change still finds it alive. Containers only their owner
+// touches free at once (the plain path). The dict has no lock-free reader
+// (no workload reads a dict item outside an update), so its slots stay
+// under the lock.
+//
+// QSBR. A global write sequence; each attached worker has a slot in a static
+// table with the sequence it last saw at a quiescent point, and an eval
+// breaker byte that its checkpoint() polls (one load, shared with the merge
+// request). Retired items wait in their thread's list; every 32 (or at a
+// blocking call, or detach) the thread seals them with a new goal
+// (sequence + 1) and sets the breaker of every other attached worker, whose
+// next checkpoint reports the sequence; a thread frees what it retired once
+// every other attached worker has seen its goal. A worker inside a blocking
+// call, or detached, is offline (never waited for). What a thread has not
+// freed when it detaches goes to an orphan list, freed when the run ends.
+//
+// The main thread, which builds the shared state and frees it, registers as
+// an owner for the run (attach_main, CPython's main thread state): workers
+// queue its objects to it, and it merges them when the run ends, as brc.c
+// does for a live owner; it is offline for QSBR (it runs no object code
+// while workers run).
+//
+// Statistics: the merge counters (queued, merges, actor merges) are bumped
+// on the slow paths only; the non-owner operations, once a thread-local
+// counter on every non-owner incref and decref, are counted by the counting
+// pass instead (ops_foreign_refs), so timed runs pay nothing for them.
+//
 // Simplifications: owner ids are this runtime's dense thread ids (never
 // reused) and the registry of attached owners is a fixed array of
 // mutex-guarded buckets; no deferred counting, no weak references, no
 // stop-the-world fallback when a push cannot allocate (it aborts); the
-// container lock is a plain mutex taken for reads too (PEP 703 reads list and
-// dict items optimistically).
+// worker table of QSBR has 256 slots (more attached workers abort).
 #pragma once
 
 #include <atomic>
 #include <cassert>
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <string_view>
@@ -61,8 +98,6 @@
 
 namespace gilbench {
 
-inline constexpr Metric kBrcSharedOps{"brc_shared_ops", "count", Better::kNeither,
-                                      "biased_rc: increfs and decrefs by non-owners (atomic RMWs on the shared count)"};
 inline constexpr Metric kBrcQueued{"brc_queued", "count", Better::kNeither,
                                    "biased_rc: objects queued to their owner for a merge (shared count would go below 0)"};
 inline constexpr Metric kBrcMerges{"brc_merges", "count", Better::kNeither,
@@ -74,20 +109,17 @@ inline constexpr Metric kBrcActorMerges{
 // What one thread did under biased_rc, cumulative over its life. Plain
 // thread-local integers: only their own thread writes them.
 struct BrcCounters {
-  std::uint64_t shared_ops = 0;    // non-owner incref/decref (atomic RMWs on shared)
   std::uint64_t queued = 0;        // objects this thread pushed onto an owner's queue
   std::uint64_t merges = 0;        // merges this thread did (any kind)
   std::uint64_t actor_merges = 0;  // of which for an owner that was not attached
 
   BrcCounters& operator-=(const BrcCounters& o) noexcept {
-    shared_ops -= o.shared_ops;
     queued -= o.queued;
     merges -= o.merges;
     actor_merges -= o.actor_merges;
     return *this;
   }
   BrcCounters& operator+=(const BrcCounters& o) noexcept {
-    shared_ops += o.shared_ops;
     queued += o.queued;
     merges += o.merges;
     actor_merges += o.actor_merges;
@@ -144,6 +176,10 @@ struct BiasedRc {
     std::atomic<std::int64_t> shared{kDefault};
     // Guards a container's contents (list items, dict slots), not the counts.
     ObjectMutex mutex;
+    // ob_gc_bits: kGcShared once a thread other than the owner has taken
+    // the container's lock. Set under that lock; read without it by
+    // optimistic readers (relaxed: a reader that misses it takes the lock).
+    std::atomic<std::uint8_t> gc_bits{0};
 
     Header() noexcept : tid(current_thread_id()) {}
   };
@@ -151,8 +187,9 @@ struct BiasedRc {
   class Runtime;
 
   // The owner's incref/decref are plain; another thread's an atomic RMW on
-  // `shared`; every container access takes the container's mutex.
-  static constexpr CostModel kCost{.foreign_ref_atomic = 1, .container_mutex = 1, .shares_header = true};
+  // `shared`; every container write takes the container's mutex, reads none.
+  static constexpr CostModel kCost{
+      .foreign_ref_atomic = 1, .container_mutex = 1, .lock_free_reads = true, .shares_header = true};
 
   // Always inlined, as CPython's Py_INCREF/Py_DECREF are: GCC's heuristics
   // otherwise keep them out of line in recursive walks, a call per count.
@@ -169,7 +206,6 @@ struct BiasedRc {
     } else {
       // Relaxed: taking a reference orders nothing (the caller holds one).
       h.shared.fetch_add(kOne, std::memory_order_relaxed);
-      ++detail::tls_brc_counters.shared_ops;
     }
   }
 
@@ -200,6 +236,25 @@ struct BiasedRc {
   }
 
   static ObjectGuard lock(Header& h) noexcept { return ObjectGuard(h.mutex); }
+
+  // Optimistic reads of list items (runtime/object.hpp's OptimisticReads).
+  static constexpr bool kOptimisticReads = true;
+  static constexpr std::uint8_t kGcShared = 1;
+  static bool owned_by_current_thread(const Header& h) noexcept {
+    return h.tid.load(std::memory_order_relaxed) == detail::tid_if_any();  // relaxed: as in incref
+  }
+  static bool is_shared(const Header& h) noexcept {
+    return (h.gc_bits.load(std::memory_order_relaxed) & kGcShared) != 0;  // relaxed: see gc_bits
+  }
+  static void mark_shared(Header& h) noexcept {
+    h.gc_bits.fetch_or(kGcShared, std::memory_order_relaxed);  // relaxed: under the container's lock
+  }
+  // Drop one reference once no optimistic reader can hold a pointer to h
+  // that it loaded before now (QSBR); at once on a thread that is not
+  // attached (no worker can be reading then).
+  static void retire_ref(Header& h) noexcept;
+  // Free p (heap_raw_alloc'd, `bytes` long) likewise.
+  static void retire_block(void* p, std::size_t bytes) noexcept;
   static OrderedPairGuard lock(Header& a, Header& b) noexcept {
     return OrderedPairGuard(a.mutex, b.mutex);
   }
@@ -226,12 +281,41 @@ struct BiasedRc {
   static bool queue_object(Header& h) noexcept;
 };
 
-// Per-run state: the merge statistics. The owners' queues live in their
-// Workers, which attach() registers in a process-wide table keyed by thread
-// id, so a non-owner's decref (a static function that sees only the header)
-// can find the owner of an object from its `tid`.
+namespace detail {
+// A worker's entry in the QSBR table (static storage, so another thread may
+// read or signal it at any time, even after its worker is gone).
+struct alignas(64) BrcSlot {
+  static constexpr std::uint64_t kOffline = UINT64_MAX;  // never waited for
+  static constexpr std::uint8_t kMerge = 1;  // its queue has objects to merge
+  static constexpr std::uint8_t kQsbr = 2;   // report a quiescent state / poll
+  std::atomic<bool> used{false};
+  // The eval breaker: checkpoint() polls it (one relaxed load); pushers and
+  // retirers set bits with fetch_or; the worker clears it with exchange.
+  std::atomic<std::uint8_t> breaker{0};
+  // The write sequence this worker saw at its last quiescent point.
+  std::atomic<std::uint64_t> seen{kOffline};
+};
+// The slot of a worker that is not attached (and of the main thread): in no
+// table, so no one waits for it; bits set on it are ignored.
+inline BrcSlot idle_brc_slot;
+}  // namespace detail
+
+// Per-run state: the merge statistics and the main thread's membership. The
+// owners' queues live in their Workers, which attach() registers in a
+// process-wide table keyed by thread id, so a non-owner's decref (a static
+// function that sees only the header) can find the owner of an object from
+// its `tid`; their QSBR state lives in the static slot table.
 class BiasedRc::Runtime {
  public:
+  // An object reference (object) or an array (block, bytes) to drop or free
+  // once every attached worker has seen `goal` (0: not sealed yet).
+  struct Retired {
+    std::uint64_t goal = 0;
+    Header* object = nullptr;
+    void* block = nullptr;
+    std::size_t bytes = 0;
+  };
+
   struct Worker {
     explicit Worker(int worker) noexcept : index(worker) {}
     Worker(const Worker&) = delete;
@@ -243,32 +327,46 @@ class BiasedRc::Runtime {
     // for it to drop. Guarded by the mutex of this worker's registry bucket.
     std::vector<Header*> queue;
     BrcCounters at_attach;  // this thread's counters at attach(); owner only
-    // "queue is not empty". Written under the bucket's mutex (set by pushers,
-    // cleared by the owner); atomic because checkpoint() polls it without the
-    // mutex; on its own cache line so that the poll shares none with pushers'
-    // other writes.
-    alignas(64) std::atomic<bool> merge_pending{false};
+    // Its slot in the QSBR table while attached (a slot no one polls
+    // before). checkpoint() reads the breaker through it.
+    detail::BrcSlot* slot = &detail::idle_brc_slot;
+    // What this thread retired, oldest first (goals never decrease); owner only.
+    std::vector<Retired> retired;
+    std::size_t unsealed = 0;  // entries at the end of `retired` with goal 0
   };
 
   explicit Runtime(const RunConfig&) {}
+  ~Runtime();  // frees what detached workers left to free (all are gone)
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
 
   void attach(Worker& w);
   void detach(Worker& w);  // merges what is queued, then leaves the registry
   void checkpoint(Worker& w) noexcept {
-    // Relaxed: only a hint; merge_queue() reads the queue under the mutex.
-    if (w.merge_pending.load(std::memory_order_relaxed)) [[unlikely]] merge_queue(w);
+    // Relaxed: only a hint; service() reads the queue under the mutex and
+    // the QSBR state with its own ordering.
+    if (w.slot->breaker.load(std::memory_order_relaxed)) [[unlikely]] service(w);
   }
-  // A blocking call: merge first, so nothing waits on the queue meanwhile.
-  void release(Worker& w) noexcept { checkpoint(w); }
-  void reacquire(Worker&) noexcept {}
+  // A blocking call: merge first, so nothing waits on the queue meanwhile,
+  // seal what is retired, and go offline for QSBR until reacquire().
+  void release(Worker& w) noexcept;
+  void reacquire(Worker& w) noexcept;
+  // The main thread as an owner for the run (see the notes): attach_main()
+  // before it builds the shared state, detach_main() after it has freed it
+  // and every worker has detached (merges its queue, frees the orphans).
+  void attach_main();
+  void detach_main();
   RuntimeStats stats() const;
-  static constexpr const Metric* kMetrics[] = {&kBrcSharedOps, &kBrcQueued, &kBrcMerges, &kBrcActorMerges};
+  static constexpr const Metric* kMetrics[] = {&kBrcQueued, &kBrcMerges, &kBrcActorMerges};
 
  private:
+  static void service(Worker& w) noexcept;
   static void merge_queue(Worker& w) noexcept;
 
   mutable std::mutex mutex_;  // guards totals_
   BrcCounters totals_;        // the workers' counters between attach and detach
+  Worker main_{-1};           // the main thread's registration (attach_main)
+  bool main_attached_ = false;
 };
 
 static_assert(Strategy<BiasedRc>);
