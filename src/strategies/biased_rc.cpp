@@ -251,20 +251,19 @@ void BiasedRc::retire_ref(Header& h) noexcept { retire(Retired{0, &h, nullptr, 0
 void BiasedRc::retire_block(void* p, std::size_t bytes) noexcept { retire(Retired{0, nullptr, p, bytes}); }
 
 void BiasedRc::Runtime::attach(Worker& w) {
+  if (tls_worker) fatal("a thread attached twice");
   w.tid = current_thread_id();
   w.at_attach = detail::tls_brc_counters;
-  {
-    Bucket& b = bucket_for(w.tid);
-    std::lock_guard lock(b.mutex);
-    if (find_owner(b, w.tid)) fatal("a thread attached twice");
-    b.owners.push_back(&w);
-  }
-  if (tls_worker) fatal("a thread attached twice");
+  // The QSBR slot first: pushers read w.slot once w is in the registry.
   BrcSlot* slot = claim_slot();
   slot->breaker.store(0, std::memory_order_relaxed);  // relaxed: stray bits only cost a look
   quiescent(*slot);
   w.slot = slot;
   tls_worker = &w;
+  Bucket& b = bucket_for(w.tid);
+  std::lock_guard lock(b.mutex);
+  if (find_owner(b, w.tid)) fatal("a thread attached twice");
+  b.owners.push_back(&w);
 }
 
 void BiasedRc::Runtime::attach_main() {
@@ -346,8 +345,6 @@ void BiasedRc::Runtime::detach(Worker& w) {
     w.retired.clear();
   }
   tls_worker = nullptr;
-  w.slot->used.store(false, std::memory_order_release);  // release: pairs with claim_slot()
-  w.slot = &detail::idle_brc_slot;
   Bucket& b = bucket_for(w.tid);
   // Merge until the queue is empty and leave the registry in the same
   // critical section, so nothing is pushed after the last merge: from then
@@ -358,6 +355,9 @@ void BiasedRc::Runtime::detach(Worker& w) {
       std::lock_guard lock(b.mutex);
       if (w.queue.empty()) {
         b.owners.erase(std::find(b.owners.begin(), b.owners.end(), &w));
+        // Under the mutex: pushers read w.slot under it while w is listed.
+        w.slot->used.store(false, std::memory_order_release);  // release: pairs with claim_slot()
+        w.slot = &detail::idle_brc_slot;
         break;
       }
       objects.swap(w.queue);
