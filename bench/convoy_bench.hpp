@@ -79,7 +79,7 @@ ConvoyResult run_convoy_threads(WorkerPool& pool, const RunConfig& config, const
         if (i > 0) Convoy::await_start(state);
         typename S::Runtime::Worker worker(i);
         Attached<S> attached(runtime, worker);
-        Context<S> ctx(runtime, worker, i);
+        Context<S> ctx(runtime, worker, i, config.bytecode_steps);
         if (i == 0)
           std::tie(result.warmup, result.alone, result.loaded) = Convoy::io_worker(ctx, state);
         else

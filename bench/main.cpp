@@ -52,6 +52,10 @@ void add_context(const Suite& suite, const std::vector<RunSpec>& runs, const std
   for (auto d : suite.switch_intervals) intervals.push_back(format_duration(d));
   add("gilbench_switch_intervals", intervals.dump());
   add("gilbench_check_interval", std::to_string(suite.check_interval));
+  // --bytecode-cost: steps per checkpoint (the axis `bytecode`), and this
+  // machine's ns per step when a cost was given.
+  add("gilbench_bytecode_steps", nlohmann::json(suite.bytecode_steps).dump());
+  if (suite.ns_per_step > 0) add("gilbench_ns_per_step", std::to_string(suite.ns_per_step));
   add("gilbench_repetitions", suite.repetitions.adaptive ? "auto" : std::to_string(suite.repetitions.fixed));
   add("gilbench_params", suite.params.dump());
   nlohmann::json run_fields = nlohmann::json::object();

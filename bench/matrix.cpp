@@ -1,12 +1,14 @@
 #include "matrix.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 #include <stdexcept>
 #include <utility>
 
 #include "convoy_bench.hpp"
 #include "explain.hpp"
+#include "runtime/bytecode.hpp"
 #include "strategies/all.hpp"
 #include "workloads/all.hpp"
 
@@ -28,6 +30,12 @@ const Binders& binders() {
     return t;
   }();
   return b;
+}
+
+bool is_all_workload(const std::string& name) {
+  bool found = false;
+  for_each_type(AllWorkloads{}, [&]<Workload W> { found |= name == W::kName; });
+  return found;
 }
 
 bool selected(const std::vector<std::string>& wanted, const std::string& name) {
@@ -92,6 +100,18 @@ Suite make_suite(const Options& o) {
                            ? std::vector<std::chrono::nanoseconds>{std::chrono::milliseconds(5)}
                            : o.switch_intervals;
   s.check_interval = o.check_interval;
+  if (!o.bytecode_costs.empty()) {
+    bool any = false;
+    for (const auto& c : o.bytecode_costs) any |= c.value > 0;
+    if (any) s.ns_per_step = calibrate_ns_per_step();
+    s.bytecode_steps.clear();
+    for (const auto& c : o.bytecode_costs) {
+      const double steps = c.ns ? (c.value > 0 ? c.value / s.ns_per_step : 0) : c.value;
+      const auto n = static_cast<std::uint32_t>(std::lround(std::min(steps, 1e6)));
+      if (std::find(s.bytecode_steps.begin(), s.bytecode_steps.end(), n) == s.bytecode_steps.end())
+        s.bytecode_steps.push_back(n);
+    }
+  }
   s.repetitions.adaptive = o.repetitions == 0;
   s.repetitions.fixed = o.repetitions;
   s.repetitions.target = o.target_ci;
@@ -129,22 +149,30 @@ std::vector<Row> build_rows(const Suite& suite) {
       const StrategyTraits traits = b.strategies.at(strategy);
       std::vector<std::chrono::nanoseconds> intervals = suite.switch_intervals;
       if (!traits.uses_interval) intervals.resize(1);
+      const bool interpreted = is_all_workload(workload);  // the bytecode axis applies
+      std::vector<std::uint32_t> costs = suite.bytecode_steps;
+      if (!interpreted) costs = {0};
+      const bool cost_axis = interpreted && !(suite.bytecode_steps.size() == 1 && suite.bytecode_steps[0] == 0);
       for (const int workers : convoy ? suite.convoy_ks : suite.workers) {
         if (!traits.threaded && workers != (convoy ? 0 : 1)) continue;
-        for (const auto interval : intervals) {
+        for (const auto interval : intervals)
+        for (const std::uint32_t steps : costs) {
           Row row;
           row.spec = {workload, strategy, strategy == kProcessName ? "process" : "threads", workers, {}};
           if (traits.uses_interval && suite.switch_intervals.size() > 1)
             row.spec.axes.emplace_back("interval", format_duration(interval));
+          if (cost_axis) row.spec.axes.emplace_back("bytecode", std::to_string(steps));
           row.hooks = suite.hooks_for(workload, strategy);
           row.fault = cell->second.fault;
           RowInputs in;
           in.config.workers = workers;
           in.config.switch_interval = interval;
           in.config.check_interval = suite.check_interval;
+          in.config.bytecode_steps = steps;
           if (suite.params.contains(workload)) in.params = suite.params.at(workload);
           in.hooks = row.hooks;
           in.process = suite.process;
+          if (steps > 0) in.process.worker_args.push_back("--bytecode-steps=" + std::to_string(steps));
           row.start = [make = cell->second.make, in] { return make(in); };
           if (workload_kinds()[workload] == "cpu" && !suite.fingerprint.is_null()) {
             const CostModel cost = traits.cost;

@@ -10,12 +10,16 @@
 //              one worker (convoy: K = 0) only
 //   interval   the switch intervals (--switch-interval), for strategies
 //              that have one; in the name only when the suite has several
+//   bytecode   the interpretive work per checkpoint (--bytecode-cost), for
+//              the workloads of AllWorkloads (not convoy, not start-up); in
+//              the name unless it is 0 alone
 //
 // The process runner, convoy and start-up are cells like any other: which
 // cells exist, and how each runs, is the data of bench/bind.hpp.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -36,6 +40,12 @@ struct Suite {
   std::vector<int> convoy_ks;                             // axis: convoy's K
   std::vector<std::chrono::nanoseconds> switch_intervals; // axis: interval
   int check_interval = 100;
+  // axis: bytecode, the interpretive work per checkpoint in steps
+  // (runtime/bytecode.hpp), for the CPU and IO workloads; in the name unless
+  // it is just {0}. ns_per_step: this machine's, measured when a cost is
+  // given (0 otherwise).
+  std::vector<std::uint32_t> bytecode_steps{0};
+  double ns_per_step = 0;
   RepetitionPlan repetitions;
   std::vector<std::string> strategies;  // selected (empty: all)
   std::vector<std::string> workloads;   // selected (empty: all)

@@ -231,6 +231,26 @@ Options parse_options(int argc, char** argv, const std::vector<std::string>& kno
         if (std::find(o.switch_intervals.begin(), o.switch_intervals.end(), v) == o.switch_intervals.end())
           o.switch_intervals.push_back(v);
       }
+    } else if (name == "--bytecode-cost") {
+      o.bytecode_costs.clear();
+      for (const auto& c : split(need_value(), ',')) {
+        Options::BytecodeCost cost;
+        const bool ns = c.size() > 2 && c.compare(c.size() - 2, 2, "ns") == 0;
+        const bool us = c.size() > 2 && c.compare(c.size() - 2, 2, "us") == 0;
+        if (ns || us) {
+          const std::string number = c.substr(0, c.size() - 2);
+          errno = 0;
+          char* end = nullptr;
+          cost.value = std::strtod(number.c_str(), &end) * (us ? 1000 : 1);
+          cost.ns = true;
+          if (number.empty() || *end != '\0' || errno != 0 || !(cost.value >= 0) || cost.value > 1e6)
+            throw UsageError(name + ": '" + c + "' is not a time in [0ns, 1ms] (e.g. 40ns)");
+        } else {
+          cost.value = static_cast<double>(parse_int(c, name, 0, 1'000'000));
+        }
+        if (std::find(o.bytecode_costs.begin(), o.bytecode_costs.end(), cost) == o.bytecode_costs.end())
+          o.bytecode_costs.push_back(cost);
+      }
     } else if (name == "--check-interval") {
       o.check_interval = static_cast<int>(parse_int(need_value(), name, 1, 1'000'000));
     } else if (name == "--repetitions") {
@@ -311,6 +331,13 @@ checksum against the serial one, and reports Google Benchmark results named
                            (default 5ms, CPython's); with several, the GIL runs
                            are named .../interval:<d>
   --check-interval=N       gil_legacy: checkpoints between releases (default 100)
+  --bytecode-cost=LIST     interpretive work at every checkpoint (a bytecode
+                           boundary): N steps of a dependent integer chain
+                           (about 4 instructions each), or a time such as 40ns
+                           (converted to steps with this machine's ns per
+                           step, measured at start); default 0, the C++ work
+                           alone. With a value other than 0 the runs of
+                           CPU and IO workloads are named .../bytecode:<steps>
   --repetitions=N|auto     runs per benchmark. auto (default): 5 each, then
                            more (at most 41) for the benchmarks whose median is
                            not yet known to --target-ci, round after round,

@@ -27,6 +27,14 @@ struct Options {
   std::vector<int> workers;  // empty: the mode's default
   std::vector<std::chrono::nanoseconds> switch_intervals;  // empty: 5 ms
   int check_interval = 100;
+  // --bytecode-cost: interpretive work per checkpoint, each entry in steps
+  // (ns = false) or in ns on this machine (ns = true). Empty: 0 steps.
+  struct BytecodeCost {
+    double value = 0;
+    bool ns = false;
+    friend bool operator==(const BytecodeCost&, const BytecodeCost&) = default;
+  };
+  std::vector<BytecodeCost> bytecode_costs;
   int repetitions = 0;       // 0: adaptive (--repetitions=auto, the default)
   double target_ci = 0.03;   // adaptive: the median's 95% CI half-width / median to reach
   std::chrono::nanoseconds time_budget{0};  // adaptive: no new round after this (0: the mode's default)

@@ -232,11 +232,17 @@ std::string summary_table(const Collector& c) {
   }
   os << "   serial ms\n";
   for (const auto& [workload, rows] : table) {
-    double serial = -1;
-    if (auto it = rows.find("serial"); it != rows.end() && it->second.count(1))
-      serial = it->second.at(1);
+    // Each row against serial at the same bytecode cost (the axis, if any).
+    auto serial_of = [&rows](const std::string& key) {
+      const auto at = key.find("/bytecode:");
+      const std::string ref = "serial" + (at == std::string::npos ? "" : key.substr(at));
+      auto it = rows.find(ref);
+      return it != rows.end() && it->second.count(1) ? it->second.at(1) : -1.0;
+    };
     bool first = true;
+    double shown = -2;  // the serial ms printed last in this workload
     for (const auto& key : order[workload]) {
+      const double serial = serial_of(key);
       const auto& cells = rows.at(key);
       std::snprintf(buf, sizeof buf, "%-20s %-28s", first ? workload.c_str() : "", key.c_str());
       os << buf;
@@ -254,9 +260,10 @@ std::string summary_table(const Collector& c) {
         if (bimodal[workload][key].count(w)) buf[0] = '~';
         os << buf;
       }
-      if (first && serial > 0) {
+      if (serial > 0 && serial != shown) {
         std::snprintf(buf, sizeof buf, "   %8.1f", serial);
         os << buf;
+        shown = serial;
       }
       os << "\n";
       first = false;

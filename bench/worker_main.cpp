@@ -42,6 +42,7 @@ struct WorkerArgs {
   int index = -1;
   pid_t parent = 0;
   std::string gate;  // the start gate's name (runners/start_gate.hpp)
+  std::uint32_t bytecode_steps = 0;  // --bytecode-steps: RunConfig::bytecode_steps of the row
   Hooks hooks;  // test only
 };
 
@@ -58,6 +59,10 @@ WorkerArgs parse_worker_args(const std::vector<std::string>& args) {
       a.parent = static_cast<pid_t>(std::stol(value));
     } else if (name == "--gate") {
       a.gate = value;
+    } else if (name == "--bytecode-steps") {
+      const long long v = std::stoll(value);
+      if (v < 0 || v > 1'000'000) throw std::invalid_argument("bad " + arg);
+      a.bytecode_steps = static_cast<std::uint32_t>(v);
     } else if (name == "--allocator") {
       // Before the first object: the parent's object heap (runtime/heap.hpp).
       if ((value != "glibc" && value != "mimalloc") ||
@@ -89,13 +94,14 @@ class Job {
 template <Workload W>
 class WorkloadJob final : public Job {
  public:
-  WorkloadJob(const typename W::Params& params, Shard shard, int split) : state_({params, split}), shard_(shard) {}
+  WorkloadJob(const typename W::Params& params, Shard shard, int split, std::uint32_t bytecode_steps)
+      : state_({params, split}), shard_(shard), bytecode_steps_(bytecode_steps) {}
 
   Tally run() override {
     Serial::Runtime runtime{RunConfig{}};
     Serial::Runtime::Worker worker(shard_.index);
     Attached<Serial> attached(runtime, worker);
-    Context<Serial> ctx(runtime, worker, shard_.index);
+    Context<Serial> ctx(runtime, worker, shard_.index, bytecode_steps_);
     Tally t = measured_run<Serial, Injected<W>>(ctx, state_, shard_);
     t.merge(Injected<W>::finish(state_));
     return t;
@@ -104,14 +110,15 @@ class WorkloadJob final : public Job {
  private:
   typename Injected<W>::template State<Serial> state_;
   Shard shard_;
+  std::uint32_t bytecode_steps_;
 };
 
 std::unique_ptr<Job> make_job(const std::string& workload, const nlohmann::json& params, Shard shard,
-                              int split) {
+                              int split, std::uint32_t bytecode_steps) {
   std::unique_ptr<Job> job;
   for_each_type(AllWorkloads{}, [&]<Workload W> {
     if (!job && workload == W::kName)
-      job = std::make_unique<WorkloadJob<W>>(params.get<typename W::Params>(), shard, split);
+      job = std::make_unique<WorkloadJob<W>>(params.get<typename W::Params>(), shard, split, bytecode_steps);
   });
   if (!job) throw std::runtime_error("unknown workload '" + workload + "'");
   return job;
@@ -147,7 +154,7 @@ int serve(const WorkerArgs& a, int in, int out) {
       start = thread_alloc_counts();
       const auto& shard = m.at("shard");
       const Shard s{shard.at("index").get<int>(), shard.at("count").get<int>()};
-      job = make_job(m.at("workload").get<std::string>(), m.at("params"), s, a.hooks.inject_split);
+      job = make_job(m.at("workload").get<std::string>(), m.at("params"), s, a.hooks.inject_split, a.bytecode_steps);
       misbehave = s.index == s.count - 1 ? a.hooks.misbehave : "";
       send(out, {{"op", "prepared"}, {"state_bytes", (thread_alloc_counts() - start).bytes}});
     } else if (op == "run") {

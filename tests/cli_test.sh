@@ -34,6 +34,43 @@ grep -q "serial/workers:2" "$tmp/list" && fail "serial must run at 1 worker only
 [ "$(cat "$tmp/list2")" = "countdown/gil/workers:2/interval:5ms
 countdown/gil/workers:2/interval:100us" ] || fail "interval names: $(cat "$tmp/list2")"
 
+# --bytecode-cost: steps or a time; a value other than 0 names the runs
+# .../bytecode:<steps>, for the CPU and IO workloads only; bad values exit 2.
+expect_exit 2 "--bytecode-cost: 'x' is not an integer" --bytecode-cost=x
+expect_exit 2 "--bytecode-cost: -1 is out of range" --bytecode-cost=-1
+expect_exit 2 "--bytecode-cost: 'fastns' is not a time" --bytecode-cost=fastns
+expect_exit 2 "--bytecode-cost: '2ms' is not an integer" --bytecode-cost=2ms
+[ "$("$bin" --list --bytecode-cost=0,16,16 --workers=2 --strategies=atomic_rc --workloads=countdown)" = \
+  "countdown/atomic_rc/workers:2/bytecode:0
+countdown/atomic_rc/workers:2/bytecode:16" ] || fail "--bytecode-cost=0,16,16 names"
+[ "$("$bin" --list --bytecode-cost=0 --workers=1 --strategies=serial --workloads=countdown)" = \
+  "countdown/serial/workers:1" ] || fail "--bytecode-cost=0 must leave the names alone"
+"$bin" --list --bytecode-cost=8 --quick --workloads=convoy | grep -q bytecode && fail "convoy has no bytecode axis"
+# At a cost, every run still ends with the serial checksum (threads and worker
+# processes), the work is done (slower than at 0), and the context says so.
+"$bin" --quick --workloads=countdown --strategies=serial,atomic_rc,process --workers=1,2 --repetitions=3 \
+  --bytecode-cost=0,60ns --no-fingerprint --out="$tmp/bc.json" >"$tmp/bc.out" 2>"$tmp/bc.err" \
+  || fail "bytecode-cost run exited $?: $(tail -5 "$tmp/bc.err")"
+/usr/bin/python3 - "$tmp/bc.json" <<'PY' || fail "bytecode-cost JSON"
+import json, statistics, sys
+d = json.load(open(sys.argv[1]))
+ctx = d["context"]
+steps = json.loads(ctx["gilbench_bytecode_steps"])
+ns = float(ctx["gilbench_ns_per_step"])
+assert steps[0] == 0 and len(steps) == 2 and steps[1] > 0 and ns > 0, (steps, ns)
+assert abs(steps[1] * ns - 60) <= ns, (steps, ns)
+times = {}
+for b in d["benchmarks"]:
+    if b["run_type"] != "iteration":
+        continue
+    assert b.get("checksum_ok") == 1, b
+    times.setdefault(b["name"], []).append(b["real_time"])
+for s in ("serial/workers:1", "process/workers:2", "atomic_rc/workers:1"):
+    lo = statistics.median(times[f"countdown/{s}/bytecode:0"])
+    hi = statistics.median(times[f"countdown/{s}/bytecode:{steps[1]}"])
+    assert hi > lo, (s, lo, hi)
+PY
+
 # A real run writes valid JSON with gilbench's names and context, atomically.
 out="$tmp/sub/r.json"
 "$bin" --quick --workloads=countdown --strategies=serial,gil --repetitions=1 --out="$out" \

@@ -125,6 +125,66 @@ class Behaviours(unittest.TestCase):
                 json.dump(doc, f)
             self.assertEqual(findings(path)[13].holds_emulated, fidelity.NO)
 
+    def test_calibrated_rows_are_judged_in_the_bytecode_sweep(self):
+        # The sweep (tests/fixtures/bytecode_sweep.json: countdown under serial, atomic_rc
+        # and biased_rc at costs 0 and 38 steps) and CPython's countdown at a time that
+        # puts CPython's cost per checkpoint 40 ns above the C++ serial's: rows 9, 10
+        # and 12 are read at 38 steps, the others stay in RESULT.
+        sweep_path = os.path.join(HERE, "fixtures", "bytecode_sweep.json")
+        sweep = fidelity.load(sweep_path)
+        base = sweep.find("countdown", "serial", 1)
+        self.assertEqual(base.axes, {"bytecode": "0"})
+        checkpoints = sweep.counter(base, "ops_checkpoints")
+        cxx_ns = sweep.run_time(base) / checkpoints * 1e9
+        with open(EMU) as f:
+            emu_doc = json.load(f)
+        with open(CPY) as f:
+            cpy_doc = json.load(f)
+        for row in emu_doc["benchmarks"]:
+            if row["run_name"] == "countdown/serial/workers:1":
+                row["ops_checkpoints"] = 1_000_000
+        emu_doc["context"].pop("gilbench_params", None)
+        cpy_doc["context"].pop("gilbench_params", None)
+        for row in cpy_doc["benchmarks"]:
+            if row["run_name"] == "countdown/cpython_serial/workers:1":
+                row["real_time"], row["time_unit"] = (cxx_ns + 40) * 1_000_000 / 1e6, "ms"
+        with tempfile.TemporaryDirectory() as tmp:
+            emu_path, cpy_path = os.path.join(tmp, "e.json"), os.path.join(tmp, "c.json")
+            for path, doc in ((emu_path, emu_doc), (cpy_path, cpy_doc)):
+                with open(path, "w") as f:
+                    json.dump(doc, f)
+            emu, cpy = fidelity.load(emu_path), fidelity.load(cpy_path)
+            rep = fidelity.report(emu, cpy, sweep)
+            cost = rep.costs["countdown"]
+            self.assertAlmostEqual(cost.cpython_ns - cost.cxx_ns, 40, places=6)
+            self.assertEqual(cost.steps, 38)
+            at = fidelity.Figures(sweep.result, {"countdown": 38})
+            want = at.time("countdown", "biased_rc", 1) / at.time("countdown", "atomic_rc", 1)
+            f10 = rep.finding(10)
+            self.assertTrue(f10.emulated.startswith("at CPython's bytecode cost"), f10.emulated)
+            self.assertIn("= %.2f (geomean)" % want, f10.emulated)
+            self.assertEqual(f10.holds_emulated, fidelity.verdict(want < 1.0))
+            f12 = rep.finding(12)
+            self.assertIn("countdown T(1)/T(2) = %.2f" % (
+                at.time("countdown", "biased_rc", 1) / at.time("countdown", "biased_rc", 2)),
+                f12.emulated)
+            self.assertNotIn("bytecode", rep.finding(1).emulated)
+            text = fidelity.markdown(rep)
+            self.assertIn("## Bytecode cost", text)
+            self.assertIn("| countdown | %.1f | %.1f | 40.0 ns | 38 steps" % (
+                cost.cpython_ns, cost.cxx_ns), text)
+            # On the command line; a sweep without CPYTHON.json is refused.
+            code, out, err = run(emu_path, cpy_path, "--bytecode-sweep", sweep_path)
+            self.assertEqual((code, err), (0, ""))
+            self.assertIn("BYTECODE SWEEP", out)
+            code, out, err = run(emu_path, "--bytecode-sweep", sweep_path)
+            self.assertEqual(code, 2)
+            self.assertIn("needs CPYTHON.json", err)
+            # A sweep that is not one (no ns per step) is bad input.
+            code, out, err = run(emu_path, cpy_path, "--bytecode-sweep", emu_path)
+            self.assertEqual(code, 2)
+            self.assertIn("not a --bytecode-cost run", err)
+
     def test_cpython_column(self):
         b = findings(EMU, CPY)
         self.assertEqual(b[1].holds_cpython, fidelity.NO)  # 1.30 at 4 threads

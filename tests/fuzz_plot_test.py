@@ -122,7 +122,7 @@ CONTEXT_KEYS = ["load_avg", "num_cpus", "date", "host_name", "gilbench_nproc", "
                 "gilbench_schema_version", "gilbench_mode", "gilbench_reference_strategy",
                 "gilbench_metrics", "gilbench_params", "gilbench_workloads",
                 "gilbench_strategies", "gilbench_switch_intervals", "gilbench_instructions",
-                "gilbench_check_interval", "gilbench_injected_slowdown",
+                "gilbench_check_interval", "gilbench_injected_slowdown", "gilbench_bytecode_steps",
                 "gilbench_repetitions", "gilbench_git_revision", "gilbench_compiler",
                 "gilbench_cxx_flags", "gilbench_cpu_model", "gilbench_warnings"]
 # Mutations; the last ones mostly leave a file plot.py accepts, so that the

@@ -125,6 +125,21 @@ TEST(Options, InjectSlowdownTakesAnOptionalStrategy) {
   EXPECT_THAT(error_of({"--inject-slowdown=countdown:1.5"}), HasSubstr("not in (0, 1]"));
 }
 
+TEST(Options, BytecodeCostInStepsOrTime) {
+  EXPECT_TRUE(parse({}).bytecode_costs.empty());
+  const auto c = parse({"--bytecode-cost=0,16,40ns,0.5us,16"}).bytecode_costs;
+  ASSERT_EQ(c.size(), 4u);
+  EXPECT_EQ(c[0], (Options::BytecodeCost{0, false}));
+  EXPECT_EQ(c[1], (Options::BytecodeCost{16, false}));
+  EXPECT_EQ(c[2], (Options::BytecodeCost{40, true}));
+  EXPECT_EQ(c[3], (Options::BytecodeCost{500, true}));
+  EXPECT_THAT(error_of({"--bytecode-cost=-3"}), HasSubstr("out of range"));
+  EXPECT_THAT(error_of({"--bytecode-cost=ns"}), HasSubstr("not an integer"));
+  EXPECT_THAT(error_of({"--bytecode-cost=-1ns"}), HasSubstr("not a time"));
+  EXPECT_THAT(error_of({"--bytecode-cost=2ms"}), HasSubstr("not an integer"));
+  EXPECT_THAT(error_of({"--bytecode-cost="}), HasSubstr("--bytecode-cost"));
+}
+
 TEST(Options, DurationsRoundTrip) {
   for (const char* text : {"5ms", "100us", "10us", "1s", "2500ns"})
     EXPECT_EQ(format_duration(parse_duration(text, "--x")), text);

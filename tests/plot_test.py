@@ -33,6 +33,7 @@ A = os.path.join(FIXTURES, "quick_a.json")          # a --quick run
 A2 = os.path.join(FIXTURES, "quick_a2.json")        # the same build again (A/A)
 SLOW = os.path.join(FIXTURES, "quick_slow50.json")  # --inject-slowdown=countdown:0.5
 SWEEP = os.path.join(FIXTURES, "convoy_sweep.json")  # convoy + two switch intervals
+BYTECODE = os.path.join(FIXTURES, "bytecode_sweep.json")  # countdown at two --bytecode-cost
 COMPARE_PY = "/usr/share/benchmark/compare.py"
 
 sys.path.insert(0, REPO)
@@ -43,6 +44,7 @@ from plot_support import run_plot  # noqa: E402
 import plot  # noqa: E402
 from gilbench_results import charts, durations, gate, instructions, render, schema, stats  # noqa: E402
 from gilbench_results.load import load_result  # noqa: E402
+from gilbench_results.stats import median  # noqa: E402
 
 
 
@@ -1181,6 +1183,51 @@ class ChartContent(TempDir):
         for method in draw:
             getattr(c, method)()
         return c
+
+    def test_bytecode_sweep_against_the_reference_at_the_same_cost(self):
+        c = self.kept(BYTECODE, draw=("bytecode_sweep", "sweeps", "overhead"))
+        self.assertEqual(c.layout.get("sweep_bytecode"), [])
+        self.assertNotIn("sweep_bytecode", [k for k in c.layout if k != "sweep_bytecode"])
+        ax_top, ax_bottom = [ax for ax in c.figures["sweep_bytecode"].axes if ax.get_visible()]
+        result = load_result(BYTECODE)
+        ns = float(result.context["gilbench_ns_per_step"])
+        steps = json.loads(result.context["gilbench_bytecode_steps"])
+        # Top: atomic_rc's 1-worker time over serial's at the same cost, at each cost (ns).
+        line = next(l for l in ax_top.get_lines() if l.get_label() == "atomic_rc")
+        self.assertEqual(list(line.get_xdata()), [x * ns for x in steps])
+        for x, y in zip(steps, line.get_ydata()):
+            ref = result.runs[f"countdown/serial/workers:1/bytecode:{x}"]
+            run = result.runs[f"countdown/atomic_rc/workers:1/bytecode:{x}"]
+            self.assertAlmostEqual(y, median(run.samples()) / median(ref.samples()))
+        # Bottom: the speedup at 2 workers over serial at the same cost.
+        line = next(l for l in ax_bottom.get_lines() if l.get_label() == "biased_rc")
+        ref = result.runs[f"countdown/serial/workers:1/bytecode:{steps[-1]}"]
+        run = result.runs[f"countdown/biased_rc/workers:2/bytecode:{steps[-1]}"]
+        self.assertAlmostEqual(line.get_ydata()[-1], median(ref.samples()) / median(run.samples()))
+        # The overhead chart draws the first cost only (the primary variant).
+        self.assertEqual(c.layout.get("overhead"), [])
+
+    def test_bytecode_sweep_marks_cpythons_cost_from_a_twin_file(self):
+        data = load(BYTECODE)
+        data["context"]["gilbench_runtime"] = "cpython"
+        data["context"]["gilbench_reference_strategy"] = "cpython_serial"
+        data["context"]["gilbench_bytecode_steps"] = "[0]"
+        ref = "countdown/serial/workers:1/bytecode:0"
+        data["benchmarks"] = [b for b in data["benchmarks"] if b["run_name"] == ref]
+        data["context"][schema.RUNS_KEY] = json.dumps({ref: fields(data)[ref]})
+        base = median(load_result(BYTECODE).runs[ref].samples())
+        rename(data, ref, "countdown/cpython_serial/workers:1", strategy="cpython_serial", axes={})
+        for b in data["benchmarks"]:  # CPython: 3x the C++ time
+            b["real_time"] *= 3
+        twin = self.write("cpython.json", data)
+        c = self.kept(BYTECODE, twin, draw=("bytecode_sweep",))
+        self.assertEqual(c.layout.get("sweep_bytecode"), [])
+        checkpoints = median(load_result(BYTECODE).runs[ref].counter_samples("ops_checkpoints"))
+        want = 2 * base / checkpoints * 1e9
+        ax = [ax for ax in c.figures["sweep_bytecode"].axes if ax.get_visible()][0]
+        marks = [l.get_xdata()[0] for l in ax.get_lines() if l.get_linestyle() == ":"]
+        self.assertEqual(len(marks), 1)
+        self.assertAlmostEqual(marks[0], want, delta=want * 0.02)
 
     def twin_like(self):
         """A2 as the CPython twin would write it: cpython_* strategies, its own reference."""

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """fidelity: does the emulated GIL behave like the real one?
 
-usage: fidelity RESULT.json [CPYTHON.json] [--markdown FILE]
+usage: fidelity RESULT.json [CPYTHON.json] [--markdown FILE] [--bytecode-sweep SWEEP.json]
 
 RESULT.json is a gilbench result file (the emulation), CPYTHON.json an
 optional result file of the CPython twin (bench/python/twin.py, the same
@@ -63,6 +63,9 @@ NOT_COVERED = "not covered by the suite"
 NA = "n/a"
 NO_FILE = "no CPython file"
 
+# The axis of --bytecode-cost (steps of interpretive work per checkpoint).
+BYTECODE_AXIS = "bytecode"
+
 # CPython's default switch interval: a file's default when it names none.
 DEFAULT_INTERVAL_NS = 5_000_000
 
@@ -77,8 +80,13 @@ CPYTHON = {"threads": "cpython_threads", "process": "cpython_process",
 class Figures:
     """The figures of one loaded result file: medians of repetitions, in seconds."""
 
-    def __init__(self, result):
+    def __init__(self, result, bytecode=None):
         self.result = result
+        # The bytecode cost (steps) each workload is read at, where runs carry the axis:
+        # {workload: steps}; a workload not in it is read at the file's first cost.
+        steps = result.ctx_json(schema.BYTECODE_KEY, [])
+        self.default_bytecode = str(steps[0]) if steps else None
+        self.bytecode = {w: str(v) for w, v in (bytecode or {}).items()}
         self.path = result.path
         self.context = result.context
         self.reference = result.reference
@@ -102,12 +110,20 @@ class Figures:
         values = run.counter_samples(key) if run and not run.failed else []
         return median(values) if values else None
 
+    def at_cost(self, run):
+        """True when the run has no bytecode axis or is at the cost its workload is read at."""
+        cost = run.axes.get(BYTECODE_AXIS)
+        return cost is None or cost == self.bytecode.get(run.workload, self.default_bytecode)
+
     def find(self, workload, strategy, workers, interval=None):
-        """The run at this interval (ns; default: the file's default interval)."""
+        """The run at this interval (ns; default: the file's default interval) and at the
+        workload's bytecode cost."""
         want = interval if interval is not None else self.default_interval
         fallback = None
         for run in self.runs.values():
             if (run.workload, run.strategy, run.workers) != (workload, strategy, workers):
+                continue
+            if not self.at_cost(run):
                 continue
             iv = self.interval(run)
             if iv is None or iv == want:
@@ -121,7 +137,8 @@ class Figures:
 
     def runs_of(self, strategy, workload=None):
         return [r for r in self.runs.values()
-                if r.strategy == strategy and (workload is None or r.workload == workload)]
+                if r.strategy == strategy and (workload is None or r.workload == workload)
+                and self.at_cost(r)]
 
     def workers(self, strategy, workload):
         return sorted({r.workers for r in self.runs_of(strategy, workload)})
@@ -513,6 +530,8 @@ class Behaviour:
     # function(Figures) -> None when it applies, else why not.
     cpython: object = False
     not_covered: str = ""  # with no measure: what covers it instead
+    # Judged at CPython's bytecode cost when a bytecode sweep is given (--bytecode-sweep).
+    calibrated: bool = False
 
 
 BEHAVIOURS = [
@@ -556,13 +575,13 @@ BEHAVIOURS = [
               "~20-30 % slower single-threaded [VS][G16]; 7 threads 18.9× slower than 1 [VS]",
               "1-thread atomic_rc/serial > 1.00; shared_read T(N)/T(1) > 1.00 (direction: "
               "2 cores cannot reach 7 threads)",
-              atomic_penalty),
+              atomic_penalty, calibrated=True),
     Behaviour(10, "Biased RC: owner ops ≈ non-atomic, non-owner ≈ atomic, objects freed exactly "
                   "once",
               "RC op > 2× faster than atomic; -22.5 % client time [BRC]",
               "1-thread biased_rc/atomic_rc < 1.00; live objects 0 after every run "
               "(race test: biased_rc unit tests)",
-              biased_rc),
+              biased_rc, calibrated=True),
     Behaviour(11, "Immortal objects: threads increfing immortal objects scale like private data",
               "no shared writes (PEP 683 / PEP 703; no figure) [PEP683][PEP703]",
               "shared_read_immortal T(1)/T(2) ≥ 1.5 and above shared_read's; deferred RC: "
@@ -574,7 +593,7 @@ BEHAVIOURS = [
               "biased_rc 1-thread overhead in [-4 %, +15 %] (1-10 % ± 5 pp); countdown "
               "T(1)/T(2) ≥ 1.5 (2 unequal vCPUs)",
               free_threaded, {"overhead": (-0.04, 0.15), "least": 1.5},
-              cpython=free_threaded_cpython),
+              cpython=free_threaded_cpython, calibrated=True),
     Behaviour(13, "Critical sections: opposite nesting never deadlocks; pairs lock in address "
                   "order",
               "rule of Py_BEGIN_CRITICAL_SECTION (no figure) [PEP703]",
@@ -605,17 +624,21 @@ class Finding:
     cpython_note: str = ""  # why not, when n/a
 
 
-def evaluate(behaviours, emu, cpy):
-    """Each behaviour measured in RESULT (emu) and CPYTHON (cpy, or None): Findings."""
+def evaluate(behaviours, emu, cpy, sweep=None):
+    """Each behaviour measured in RESULT (emu) and CPYTHON (cpy, or None): Findings. The
+    calibrated ones are measured in `sweep` (a Figures at CPython's bytecode cost), if given."""
     out = []
     for b in behaviours:
         f = Finding(b)
         if b.measure is None:
             f.holds_emulated, f.emulated_note = NOT_COVERED, b.not_covered
         else:
-            got = b.measure(emu, EMULATED, **b.limits)
+            at_cost = b.calibrated and sweep is not None
+            got = b.measure(sweep if at_cost else emu, EMULATED, **b.limits)
             if got is not None:
                 f.emulated, f.holds_emulated = got
+                if at_cost:
+                    f.emulated = "at CPython's bytecode cost (the sweep file): " + f.emulated
         if b.cpython is False or b.measure is None:
             pass
         elif cpy is None:
@@ -691,6 +714,56 @@ def convoy_rates(res, strategy):
 
 
 @dataclass
+class Cost:
+    """One workload's bytecode cost: CPython's time per checkpoint against the C++ serial
+    time per checkpoint at cost 0, the difference, and the sweep's cost nearest to it."""
+
+    workload: str
+    cpython_ns: float  # CPYTHON's reference time / RESULT's checkpoints (same parameters)
+    cxx_ns: float  # the sweep's serial time at cost 0 / its checkpoints
+    steps: int  # the sweep's cost nearest to cpython_ns - cxx_ns
+    ns: float  # those steps in ns (the sweep's ns per step)
+
+    @property
+    def wanted_ns(self):
+        return max(0.0, self.cpython_ns - self.cxx_ns)
+
+
+def calibrate(emu, cpy, sweep):
+    """{workload: Cost} for the CPU workloads the three files share: CPython's ns per
+    checkpoint (CPYTHON's reference time over RESULT's ops_checkpoints, both files at the
+    same parameters), the C++ serial ns per checkpoint at cost 0 in the sweep, and the
+    sweep's cost nearest to their difference."""
+    out = {}
+    ns_per_step = float(sweep.result.ctx_json(schema.NS_PER_STEP_KEY, 0) or 0)
+    if ns_per_step <= 0:
+        raise InputError("%s: no gilbench_ns_per_step: not a --bytecode-cost run" % sweep.path)
+    for w in sweep.cpu_workloads():
+        serial = [r for r in sweep.runs.values() if r.workload == w and r.strategy == sweep.reference
+                  and r.workers == 1 and not r.failed and r.times]
+        costs = sorted({int(r.axes[BYTECODE_AXIS]) for r in serial if BYTECODE_AXIS in r.axes})
+        base = next((r for r in serial if r.axes.get(BYTECODE_AXIS) == "0"), None)
+        checkpoints_emu = emu.counter(emu.find(w, emu.reference, 1), "ops_checkpoints")
+        t_cpy = cpy.time(w, cpy.reference, 1) if cpy else None
+        if base is None or len(costs) < 2 or not checkpoints_emu or not t_cpy:
+            continue
+        if emu.context.get("gilbench_params") and cpy.context.get("gilbench_params"):
+            pe = emu.result.ctx_json("gilbench_params", {}).get(w)
+            pc = cpy.result.ctx_json("gilbench_params", {}).get(w)
+            if pe is not None and pc is not None and pe != pc:
+                continue  # not the same work: no time per checkpoint to compare
+        checkpoints = sweep.counter(base, "ops_checkpoints")
+        if not checkpoints:
+            continue
+        cpython_ns = t_cpy / checkpoints_emu * 1e9
+        cxx_ns = sweep.run_time(base) / checkpoints * 1e9
+        wanted = max(0.0, cpython_ns - cxx_ns) / ns_per_step
+        steps = min(costs, key=lambda c: abs(c - wanted))
+        out[w] = Cost(w, cpython_ns, cxx_ns, steps, steps * ns_per_step)
+    return out
+
+
+@dataclass
 class Report:
     """The fidelity report as data; markdown() renders it."""
 
@@ -699,16 +772,29 @@ class Report:
     findings: list  # Finding, in BEHAVIOURS' order
     speedups: list  # Speedup
     convoy: dict  # "emulated"/"cpython" -> convoy_rates()
+    costs: dict = field(default_factory=dict)  # workload -> Cost (with a bytecode sweep)
+    sweep: Optional[Figures] = None
 
     def finding(self, behaviour_id):
         return next(f for f in self.findings if f.behaviour.id == behaviour_id)
 
 
-def report(emu, cpy):
-    """The whole report of RESULT (emu) and CPYTHON (cpy, or None): Figures in, data out."""
-    return Report(emu, cpy, evaluate(BEHAVIOURS, emu, cpy), speedups(emu, cpy) if cpy else [],
+def report(emu, cpy, sweep=None):
+    """The whole report of RESULT (emu) and CPYTHON (cpy, or None): Figures in, data out.
+    With a bytecode sweep (a loaded result of --bytecode-cost=LIST), the calibrated
+    behaviours are judged in it at each workload's CPython cost (calibrate())."""
+    costs = calibrate(emu, cpy, sweep) if sweep is not None else {}
+    if sweep is not None and not costs:
+        raise InputError("%s: no CPU workload with serial runs at two or more costs that "
+                         "RESULT and CPYTHON also measured at the same parameters" % sweep.path)
+    at_cost = Figures(sweep.result, {w: c.steps for w, c in costs.items()}) if costs else None
+    if at_cost is not None:  # only the calibrated workloads count there
+        at_cost.cpu_workloads = lambda: sorted(costs)
+    return Report(emu, cpy, evaluate(BEHAVIOURS, emu, cpy, at_cost),
+                  speedups(emu, cpy) if cpy else [],
                   {"emulated": convoy_rates(emu, EMULATED["threads"]),
-                   "cpython": convoy_rates(cpy, CPYTHON["threads"]) if cpy else {}})
+                   "cpython": convoy_rates(cpy, CPYTHON["threads"]) if cpy else {}},
+                  costs, sweep)
 
 
 # ---- markdown -----------------------------------------------------------------
@@ -723,6 +809,7 @@ def markdown(rep):
     lines = ["# gilbench fidelity report", "",
              "- RESULT " + emu.describe(),
              "- CPYTHON " + (cpy.describe() if cpy else "not given"),
+             *(["- BYTECODE SWEEP " + rep.sweep.describe()] if rep.sweep else []),
              "", "## Checkable behaviours", "",
              "The fifteen behaviours a faithful emulation of CPython's GIL must reproduce "
              "(BEHAVIOURS in bench/python/fidelity.py, with the source of each published figure). Emulated = RESULT, real CPython = CPYTHON (the "
@@ -741,6 +828,18 @@ def markdown(rep):
         if failed:
             lines += ["", "%s has %d failed benchmark(s), left out of the figures above: %s"
                       % (label, len(failed), ", ".join(failed))]
+    if rep.costs:
+        lines += ["", "## Bytecode cost: the interpretive work per checkpoint", "",
+                  "Behaviours %s are judged in the bytecode sweep at each workload's CPython cost: "
+                  "CPython's time per checkpoint (CPYTHON's `%s` over RESULT's ops_checkpoints) "
+                  "minus the C++ serial time per checkpoint at cost 0 (the sweep), rounded to the "
+                  "nearest cost the sweep ran." % (
+                      ", ".join(str(b.id) for b in BEHAVIOURS if b.calibrated), cpy.reference), "",
+                  "| workload | CPython ns/checkpoint | C++ serial ns/checkpoint | difference | "
+                  "judged at |", "|---|---|---|---|---|"]
+        for w, c in sorted(rep.costs.items()):
+            lines.append("| %s | %.1f | %.1f | %.1f ns | %d steps = %.1f ns |" % (
+                w, c.cpython_ns, c.cxx_ns, c.wanted_ns, c.steps, c.ns))
     lines += ["", "## Speedups: emulated vs real CPython", ""]
     if cpy is None:
         lines.append("No CPython file given: pass the twin's result (cpython.json) as the "
@@ -791,6 +890,10 @@ def main(argv):
     p.add_argument("result", metavar="RESULT.json", help="gilbench result file")
     p.add_argument("cpython", metavar="CPYTHON.json", nargs="?", help="CPython twin result file")
     p.add_argument("--markdown", metavar="FILE", help="also write the report to FILE")
+    p.add_argument("--bytecode-sweep", metavar="SWEEP.json",
+                   help="a gilbench result of --bytecode-cost=LIST (CPU workloads, serial among "
+                        "the strategies): behaviours 9, 10 and 12 are judged in it at CPython's "
+                        "cost per checkpoint (needs CPYTHON.json)")
     try:
         args = p.parse_args(argv)
     except UsageError as e:
@@ -808,11 +911,16 @@ def main(argv):
                                        for r in cpy.runs.values()):
             raise InputError("%s has no cpython_* runs: it is not a CPython twin file "
                              "(bench/python/twin.py)" % args.cpython)
-        text = markdown(report(emu, cpy))
+        sweep = None
+        if args.bytecode_sweep:
+            if cpy is None:
+                raise UsageError("--bytecode-sweep needs CPYTHON.json (the cost is CPython's)")
+            sweep = load(args.bytecode_sweep)
+        text = markdown(report(emu, cpy, sweep))
         if args.markdown:
             write_output(args.markdown, text, make_dirs=True)
         emit(text)
-    except InputError as e:
+    except (InputError, UsageError) as e:
         sys.stderr.write("%s: %s\n" % (PROG, one_line(e)))
         return 2
     return 0

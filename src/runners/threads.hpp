@@ -163,7 +163,7 @@ RunResult run_threads(WorkerPool& pool, const RunConfig& config, const typename 
         AllocLedger::Scope worker_thread(ledger);
         typename S::Runtime::Worker worker(i);
         Attached<S> attached(runtime, worker);
-        Context<S> ctx(runtime, worker, i);
+        Context<S> ctx(runtime, worker, i, config.bytecode_steps);
         partial[static_cast<std::size_t>(i)] = measured_run<S, W>(ctx, state, Shard{i, n});
       });
       result.seconds = t.seconds;

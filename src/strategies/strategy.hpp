@@ -57,6 +57,9 @@ struct RunConfig {
   // gil_legacy: release and retake every this many checkpoints (Python 2's
   // sys.setcheckinterval, default 100 "ticks").
   int check_interval = 100;
+  // Interpretive work at every checkpoint, in steps of runtime/bytecode.hpp
+  // (--bytecode-cost); 0: none, the C++ work alone.
+  std::uint32_t bytecode_steps = 0;
 };
 
 // The guard of strategies whose containers need no lock of their own.

@@ -22,6 +22,10 @@ new strategy or workload needs no edit of this file.
                of K and is left out)
   sweep_<axis> when runs carry a further varying axis (e.g. interval): IO
                throughput or speedup against it
+  sweep_bytecode  runs at several --bytecode-cost values: 1-worker overhead
+               and 2-worker speedup over the reference at the same cost,
+               against the cost in ns (a dotted line where the serial time
+               per checkpoint reaches the CPython twin's)
   gil_stats    every gil_* counter per second of run (counts per second,
                nanoseconds as seconds per second; fractions as they are),
                at each strategy's largest worker count within the CPU count
@@ -68,6 +72,8 @@ LATENCY_UNIT = "us"
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#654522", "#ff1493",
            "#000080", "#e7969c", "#bcbd22", "#17becf", "#c2b280", "#1b9e77", "#a6761d",
            "#b3446c", "#637939", "#393b79", "#882d17"]
+# The axis of --bytecode-cost (steps per checkpoint): its own sweep chart.
+BYTECODE_AXIS = "bytecode"
 # The CPython twin's files say so in their context.
 RUNTIME_KEY, CPYTHON = "gilbench_runtime", "cpython"
 
@@ -256,10 +262,10 @@ class Figures:
         finally:
             self.plt.close(fig)
 
-    def grid(self, n, width=4.4, height=3.4):
-        """A figure of n panels, up to 4 to a row; returns (figure, the n axes). The
-        figure grows in finish() to hold the title and the legend."""
-        cols = min(n, 4 if n > 6 else 3 if n > 2 else n)
+    def grid(self, n, width=4.4, height=3.4, cols=None):
+        """A figure of n panels, up to 4 to a row (or `cols`); returns (figure, the n axes).
+        The figure grows in finish() to hold the title and the legend."""
+        cols = cols or min(n, 4 if n > 6 else 3 if n > 2 else n)
         rows = math.ceil(n / cols)
         fig, axes = self.plt.subplots(rows, cols, figsize=(max(6.4, width * cols),
                                                            height * rows), squeeze=False)
@@ -348,7 +354,7 @@ class Charts(Figures):
     @staticmethod
     def speedups(run):
         """(median speedup, per-repetition speedups) over the run's own reference."""
-        ref = run.source.reference_run(run.workload)
+        ref = run.source.reference_run(run.workload, run)
         if ref is None or ref.failed or run.failed or not run.times:
             return None
         ref_med = median(ref.samples())
@@ -528,7 +534,7 @@ class Charts(Figures):
             for s in self.primary(w):
                 run = next((r for r in s.runs if r.workers == 1), None)
                 counts = run.source.instructions if run else None
-                ref = run.source.reference_run(w) if counts else None
+                ref = run.source.reference_run(w, run) if counts else None
                 if ref is not None and counts.get(ref.name) and counts.get(run.name):
                     ratio = counts[run.name] / counts[ref.name]
                     table.setdefault(w, {})[s.label] = (ratio, ratio, ratio)
@@ -628,7 +634,7 @@ class Charts(Figures):
             for r in s.runs:
                 for k, v in r.variant:
                     keys.setdefault(k, set()).add(v)
-        for key in [k for k, vals in keys.items() if len(vals) > 1]:
+        for key in [k for k, vals in keys.items() if len(vals) > 1 and k != BYTECODE_AXIS]:
             panels = []
             for w in self.workloads:
                 runs = [(s, r) for s in self.series if s.workload == w for r in s.runs
@@ -679,6 +685,84 @@ class Charts(Figures):
             self.finish(fig, axes, f"Sweep over {key}: IO throughput or speedup (median, "
                         f"dots = repetitions; line style = worker count)")
             self.save(fig, f"sweep_{key}")
+
+    def bytecode_sweep(self):
+        """sweep_bytecode: against the interpretive work per checkpoint (--bytecode-cost,
+        in ns where the file has its ns per step), each strategy's 1-worker overhead over
+        the reference at the same cost (top row) and its speedup at 2 workers (bottom
+        row, the smallest worker count above 1 there is), per workload. A dotted line
+        marks the cost at which the C++ serial time per checkpoint reaches CPython's
+        (from a twin file given beside it, and the ops_checkpoints counter)."""
+        for result in self.results:
+            ns_per_step = result.ctx_json(schema.NS_PER_STEP_KEY, 0) or 0
+            to_x = (lambda steps: steps * ns_per_step) if ns_per_step > 0 else (lambda steps: steps)
+            panels = []
+            for w in self.workloads:
+                runs = [r for r in result.runs.values() if r.workload == w and not r.failed
+                        and BYTECODE_AXIS in r.axes and r.times]
+                if len({r.axes[BYTECODE_AXIS] for r in runs}) < 2:
+                    continue
+                multi = sorted({r.workers for r in runs if r.workers > 1})
+                top, bottom = {}, {}
+                for r in runs:
+                    ref = result.reference_run(w, r)
+                    if ref is None or ref.failed or not ref.times or r.strategy == result.reference:
+                        continue
+                    ref_med = median(ref.samples())
+                    x = to_x(int(r.axes[BYTECODE_AXIS]))
+                    if r.workers == 1:
+                        top.setdefault(r.strategy, []).append(
+                            (x, median(r.samples()) / ref_med, [t / ref_med for t in r.samples()]))
+                    elif multi and r.workers == multi[0]:
+                        bottom.setdefault(r.strategy, []).append(
+                            (x, ref_med / median(r.samples()), [ref_med / t for t in r.samples()]))
+                panels.append((w, top, bottom, multi[0] if multi else None,
+                               self.cpython_equivalent(result, w, ns_per_step)))
+            if not panels:
+                continue
+            cols = len(panels)
+            fig, axes = self.grid(2 * cols, 4.4, 3.4, cols=cols)
+            for i, (w, top, bottom, n, mark) in enumerate(panels):
+                for ax, table, ylabel in ((axes[i], top, "t(1 worker) / t(reference, 1 worker)"),
+                                          (axes[cols + i], bottom,
+                                           f"speedup at {n} workers over the reference")):
+                    for label, pts in table.items():
+                        pts.sort(key=lambda p: p[0])
+                        self.line(ax, label, [p[0] for p in pts], [p[1] for p in pts],
+                                  [min(p[2]) for p in pts], [max(p[2]) for p in pts],
+                                  [p[2] for p in pts])
+                    ax.axhline(1.0, color="0.3", lw=1, ls="--")
+                    if mark is not None:
+                        ax.axvline(mark, color="0.4", lw=1, ls=":")
+                    ax.set_xlabel("bytecode cost per checkpoint (" + ("ns" if ns_per_step > 0
+                                                                       else "steps") + ")")
+                    ax.set_ylabel(ylabel, fontsize=8)
+                    ax.set_title(w, fontsize=10)
+                    ax.grid(alpha=0.3)
+            self.finish(fig, axes, "Interpretive work per checkpoint (--bytecode-cost): 1-worker "
+                        "overhead (top) and speedup (bottom) against it; dotted: where the C++ "
+                        "serial time per checkpoint equals CPython's (the twin)")
+            self.save(fig, "sweep_" + BYTECODE_AXIS)
+
+    def cpython_equivalent(self, result, workload, ns_per_step):
+        """The bytecode cost (ns, or steps without ns_per_step) at which `result`'s serial
+        time per checkpoint equals the CPython twin's: (twin's cpython_serial time -
+        serial time at cost 0) / ops_checkpoints. None without a twin file or counts."""
+        if ns_per_step <= 0:
+            return None
+        base = next((r for r in result.runs.values() if r.workload == workload
+                     and r.strategy == result.reference and r.workers == 1 and r.times
+                     and int(r.axes.get(BYTECODE_AXIS, "0")) == 0), None)
+        twin = next((s for s in self.series if s.cpython and s.is_reference
+                     and s.workload == workload), None)
+        if base is None or twin is None:
+            return None
+        ops = base.counter_samples("ops_checkpoints")
+        twin_run = next((r for r in twin.runs if r.workers == 1 and r.times), None)
+        if not ops or ops[0] <= 0 or twin_run is None:
+            return None
+        d = (median(twin_run.samples()) - median(base.samples())) / ops[0] * 1e9
+        return d if d > 0 else None
 
     def per_second(self, run, counter):
         """The counter of each repetition per second of that repetition's wall time
@@ -814,6 +898,7 @@ def draw(results, out, headline_workers):
         charts.instructions()
         charts.io()
         charts.sweeps()
+        charts.bytecode_sweep()
         charts.gil_stats()
     finally:
         charts.plt.close("all")  # a figure a failure left open

@@ -181,7 +181,7 @@ class Report:
 
 def speedup_samples(result, run):
     """(reference times, run times) for the in-run speedup of `run`, or None."""
-    ref = result.reference_run(run.workload)
+    ref = result.reference_run(run.workload, run)
     if ref is None or ref is run or ref.failed or run.failed or not ref.times or not run.times:
         return None
     return ref.samples(), run.samples()

@@ -85,6 +85,9 @@ def replay_flags(result):
     intervals = result.ctx_json(schema.INTERVALS_KEY, [])
     if intervals:
         flags.append("--switch-interval=" + ",".join(intervals))
+    steps = result.ctx_json(schema.BYTECODE_KEY, [])
+    if steps and steps != [0]:
+        flags.append("--bytecode-cost=" + ",".join(str(x) for x in steps))
     if "gilbench_check_interval" in c:
         flags.append(f"--check-interval={c['gilbench_check_interval']}")
     injected = c.get("gilbench_injected_slowdown")

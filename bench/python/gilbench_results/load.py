@@ -148,11 +148,14 @@ class Result:
         lane = self.ctx_json(schema.INSTRUCTIONS_KEY, None)
         return None if lane is None else lane.get("counts", {})
 
-    def reference_run(self, workload):
-        """The reference strategy's 1-worker run of `workload` in this file, if any."""
+    def reference_run(self, workload, like=None):
+        """The reference strategy's 1-worker run of `workload` in this file, if any:
+        the one that shares the most axes with run `like` (the same bytecode cost,
+        the reference having no interval), else the one with the fewest axes."""
         found = [r for r in self.runs.values()
                  if r.workload == workload and r.strategy == self.reference and r.workers == 1]
-        found.sort(key=lambda r: len(r.variant))
+        shared = set(like.variant) if like is not None else set()
+        found.sort(key=lambda r: (-len(shared & set(r.variant)), len(r.variant)))
         return found[0] if found else None
 
     def describe(self):
@@ -211,6 +214,10 @@ CONTEXT_JSON = {
                            "an object of strings"),
     schema.STRATEGIES_KEY: (_list_of(str), "a list of strings"),
     schema.INTERVALS_KEY: (_list_of(str), "a list of strings"),
+    schema.BYTECODE_KEY: (lambda v: isinstance(v, list) and all(
+        isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in v),
+        "a list of integers >= 0"),
+    schema.NS_PER_STEP_KEY: (lambda v: is_finite(v) and v > 0, "a number > 0"),
     schema.INSTRUCTIONS_KEY: (_instruction_lane, "an object with counts {name: number > 0}, "
                               "failed {name: reason} and no_measured_region [names]"),
     schema.FINGERPRINT_KEY: (lambda v: isinstance(v, dict), "an object"),
