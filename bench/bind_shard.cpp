@@ -33,7 +33,9 @@ void bind_shard<GILBENCH_SHARD>(Binders& b) {
       // A strategy with kOnlyWorkload (fine_lock_naive) runs that workload only.
       constexpr bool kEvery = !requires { S::kOnlyWorkload; };
       for_each_type(AllWorkloads{}, [&]<Workload W> {
-        if constexpr (kEvery || W::kName == only_workload<S>())
+        // A kGilOnly workload (c_call) runs under serial and the GILs only.
+        constexpr bool kAllowed = !requires { W::kGilOnly; } || cost_of<S>().one_at_a_time || !S::kThreaded;
+        if constexpr (kAllowed && (kEvery || W::kName == only_workload<S>()))
           b.cells[{std::string(W::kName), s}] = {&ThreadsRunner<S, W>::make, kThreadsFault};
       });
       if constexpr (kEvery) b.cells[{std::string(Convoy::kName), s}] = {&ConvoyThreadsRunner<S>::make, kThreadsFault};

@@ -378,6 +378,24 @@ def interval_sweep(res, roles, inflation, fast_ns, io_floor_ns, step):
     return "; ".join(parts), verdict(ok)
 
 
+def no_checkpoint_call(res, roles, least):
+    """c_call under the GIL at 2 workers: the mean wait per contended acquisition against
+    one section (the reference's 1-worker time / sections) and the switch interval."""
+    run = res.find("c_call", roles["threads"], 2)
+    serial = res.time("c_call", res.reference, 1)
+    params = res.result.ctx_json("gilbench_params", {}).get("c_call") or {}
+    wait, contended = res.counter(run, "gil_wait_ns"), res.counter(run, "gil_contended")
+    if run is None or not serial or not params.get("sections") or not wait or not contended:
+        return None
+    section_ms = serial / params["sections"] * 1e3
+    wait_ms = wait / contended / 1e6
+    interval_ms = res.default_interval / 1e6
+    return ("c_call under %s, 2 workers: a contended acquisition waits %.1f ms on average "
+            "(%d waits); one check-point-free call takes %.1f ms, the switch interval is %.1f ms"
+            % (roles["threads"], wait_ms, round(contended), section_ms, interval_ms),
+            verdict(wait_ms >= least * section_ms and section_ms >= 2 * interval_ms))
+
+
 def blocking_release(res, roles, least):
     cells = []
     ok = None
@@ -565,8 +583,10 @@ BEHAVIOURS = [
               interval_sweep, {"inflation": 1.05, "fast_ns": 100_000, "io_floor_ns": 10_000,
                                "step": 0.9}, cpython=True),
     Behaviour(7, "Check points only: a call with no check point holds the GIL for its duration",
-              "straight-line C calls are not interruptible [GIL-312][GIL-314]", "-",
-              not_covered="(no workload makes a long check-point-free call)"),
+              "straight-line C calls are not interruptible [GIL-312][GIL-314]",
+              "c_call (calls of at least 2 switch intervals) under gil at 2 workers: mean wait "
+              "per contended acquisition ≥ 0.8 × one call",
+              no_checkpoint_call, {"least": 0.8}),
     Behaviour(8, "Blocking release: work inside blocking calls runs in parallel",
               "SHA-256 of 1 GB: 3.30 s on 1 thread, 1.68 s on 2 (1.96×), 2 cores [SKV]",
               "sleep_io speedup T(1)/T(2) ≥ 1.6 (80 % of 2×)",

@@ -4,6 +4,7 @@
 
 #include "runtime/typelist.hpp"
 #include "workloads/binary_trees.hpp"
+#include "workloads/c_call.hpp"
 #include "workloads/countdown.hpp"
 #include "workloads/list_sum.hpp"
 #include "workloads/pipe_io.hpp"
@@ -15,6 +16,6 @@
 
 namespace gilbench {
 
-using AllWorkloads = TypeList<Countdown, BinaryTrees, ListSum, SharedRead, SharedReadImmortal, SharedDict, Transfer, SleepIo, PipeIo>;
+using AllWorkloads = TypeList<Countdown, BinaryTrees, ListSum, SharedRead, SharedReadImmortal, SharedDict, Transfer, CCall, SleepIo, PipeIo>;
 
 }  // namespace gilbench
