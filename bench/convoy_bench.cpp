@@ -1,5 +1,7 @@
 #include "convoy_bench.hpp"
 
+#include <algorithm>
+
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -36,6 +38,15 @@ Outcome ConvoyResult::outcome(int workers) const {
   o.stats.add(kIoP50Us, static_cast<double>(latency.percentile(50)) / 1e3);
   o.stats.add(kIoP99Us, static_cast<double>(latency.percentile(99)) / 1e3);
   o.stats.add(kIoMaxUs, static_cast<double>(latency.max()) / 1e3);
+  // The mechanism: what a round trip lost, in switch intervals, and how many
+  // of its blocking calls found the lock taken when they came back.
+  o.stats.add(kIoRetakesPerCall, retakes.calls ? static_cast<double>(retakes.contended) / static_cast<double>(retakes.calls) : 0);
+  o.stats.add(kIoRetakeWaitUs, retakes.calls ? static_cast<double>(retakes.wait_ns) / static_cast<double>(retakes.calls) / 1e3 : 0);
+  if (interval_s > 0) {
+    o.stats.add(kIoP50Intervals, static_cast<double>(latency.percentile(50)) / 1e9 / interval_s);
+    const double lost = rps > 0 && rps_alone > 0 ? std::max(0.0, 1 / rps - 1 / rps_alone) : 0;
+    o.stats.add(kIoLostPerCall, lost / 2 / interval_s);  // two blocking calls per round trip
+  }
   o.stats.append(stats);
   return o;
 }
@@ -119,7 +130,7 @@ ConvoyResult run_convoy_processes(int k, const Convoy::Params& params, const std
     std::tie(result.warmup, result.alone) = Convoy::io_alone(ctx, fd, params);
     {
       Burners burners(k, exe, crash_last_burner);
-      result.loaded = Convoy::io_loaded(ctx, fd, params, &result.latency);
+      result.loaded = Convoy::io_loaded(ctx, fd, params, &result.latency, &result.retakes);
       burners.check_alive();
       // The burners' whole lives (start-up included) against phase 2.
       result.cpu_seconds = result.loaded.cpu_seconds + burners.stop();

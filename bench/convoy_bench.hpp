@@ -47,13 +47,31 @@ inline constexpr Metric kIoP50Us{"io_p50_us", "us", Better::kLower,
 inline constexpr Metric kIoP99Us{"io_p99_us", "us", Better::kLower,
                                  "convoy: 99th-percentile round-trip latency of the IO worker"};
 inline constexpr Metric kIoMaxUs{"io_max_us", "us", Better::kLower, "convoy: slowest round trip of the IO worker"};
-inline constexpr const Metric* kConvoyMetrics[] = {&kIoRps, &kIoRpsAlone, &kIoRpsRatio, &kIoP50Us, &kIoP99Us, &kIoMaxUs};
+inline constexpr Metric kIoP50Intervals{
+    "io_p50_intervals", "intervals", Better::kLower,
+    "convoy: median round-trip latency in switch intervals (under a GIL: the intervals a round trip loses)"};
+inline constexpr Metric kIoLostPerCall{
+    "io_lost_per_call", "intervals", Better::kLower,
+    "convoy: (1/io_rps - 1/io_rps_alone) / (2 x switch interval): switch intervals lost per blocking call, "
+    "from the rates (the twin reports the same)"};
+inline constexpr Metric kIoRetakesPerCall{
+    "io_retakes_per_call", "fraction", Better::kLower,
+    "convoy: blocking calls of phase 2 whose retake of the released lock waited over 100 us (found it held), "
+    "per call, measured"};
+inline constexpr Metric kIoRetakeWaitUs{"io_retake_wait_us", "us", Better::kLower,
+                                        "convoy: mean wait, after a blocking call returned, to retake the lock"};
+inline constexpr const Metric* kConvoyMetrics[] = {&kIoRps,     &kIoRpsAlone,     &kIoRpsRatio,
+                                                   &kIoP50Us,   &kIoP99Us,        &kIoMaxUs,
+                                                   &kIoP50Intervals, &kIoLostPerCall, &kIoRetakesPerCall,
+                                                   &kIoRetakeWaitUs};
 
 struct ConvoyResult {
   Convoy::Phase warmup;      // untimed, in the checksum only
   Convoy::Phase alone;       // phase 1: the IO worker alone
   Convoy::Phase loaded;      // phase 2: beside K CPU workers
   LatencyHistogram latency;  // phase 2 round trips, ns
+  RetakeLog retakes;         // phase 2 blocking calls
+  double interval_s = 0;     // the switch interval, for a strategy that has one (else 0)
   AllocCounts allocs;
   RuntimeStats stats;
   double cpu_seconds = 0;  // phase 2: the IO worker's, and the CPU workers' (their whole run)
@@ -86,6 +104,9 @@ ConvoyResult run_convoy_threads(WorkerPool& pool, const RunConfig& config, const
           (void)Convoy::cpu_worker(ctx, state);
       });
       result.latency = state.latency;
+      result.retakes = state.retakes;
+      if constexpr (requires { S::kUsesSwitchInterval; })
+        result.interval_s = std::chrono::duration<double>(config.switch_interval).count();
       // The CPU workers run only while phase 2 does; the IO worker's share
       // is its phase 2.
       result.cpu_seconds = t.cpu_seconds - t.worker_cpu_seconds[0] + result.loaded.cpu_seconds;

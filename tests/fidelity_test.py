@@ -76,7 +76,9 @@ class Behaviours(unittest.TestCase):
         # the figures behind the verdicts
         self.assertIn("2: 1.02, 4: 1.05", b[1].emulated)
         self.assertIn("T(2)/T(1) = 1.90", b[2].emulated)
-        self.assertIn("K=1 degradation 200×", b[5].emulated)
+        self.assertIn("K=1: median round trip 1.20 intervals, 0.66 intervals lost per blocking call; "
+                      "K=2: 2.40, 1.43", b[5].emulated)
+        self.assertIn("K=1 degradation 200×", b[5].emulated)  # shown, not judged
         self.assertIn("100us 1.36", b[6].emulated)
         self.assertIn("500×", b[15].emulated)
         self.assertIn("[SKV]", b[1].behaviour.published)
@@ -118,6 +120,28 @@ class Behaviours(unittest.TestCase):
         self.assertIn("waits 9.5 ms on average (5 waits)", held.emulated)
         self.assertIn("one check-point-free call takes 10.0 ms", held.emulated)
         self.assertEqual(with_wait(5.0).holds_emulated, fidelity.NO)  # dropped mid-call
+
+    def test_convoy_is_judged_by_its_mechanism_not_its_rates(self):
+        # The same rates (200x degradation) with a K=1 median of 6 intervals: no; with
+        # K=2 losing less than K=1: no. The rates alone never decide.
+        with open(EMU) as f:
+            doc = json.load(f)
+
+        def with_p50(k1_us, k2_us):
+            for row in doc["benchmarks"]:
+                if row["run_name"] == "convoy/gil/workers:1/interval:5ms":
+                    row["io_p50_us"] = k1_us
+                if row["run_name"] == "convoy/gil/workers:2/interval:5ms":
+                    row["io_p50_us"] = k2_us
+            with tempfile.TemporaryDirectory() as tmp:
+                path = os.path.join(tmp, "convoy.json")
+                with open(path, "w") as f:
+                    json.dump(doc, f)
+                return findings(path)[5].holds_emulated
+
+        self.assertEqual(with_p50(6000, 12000), fidelity.YES)
+        self.assertEqual(with_p50(30000, 40000), fidelity.NO)  # 6 intervals per round trip
+        self.assertEqual(with_p50(9000, 8000), fidelity.NO)  # K=2 no worse than K=1
 
     def test_critical_sections_from_transfer_rows(self):
         # Behaviour 13 from the transfer rows: fine_lock completes at 2 and 4

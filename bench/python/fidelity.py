@@ -307,25 +307,43 @@ def convoy_table(res, strategy, interval=None):
     return out
 
 
-def convoy(res, roles, degradation, halving):
+def convoy_mechanism(res, strategy, k):
+    """(median round trip in switch intervals, switch intervals lost per blocking call)
+    of the convoy run with K CPU workers at the default interval, or None. Read from
+    io_p50_us and the two rates, so files older than the io_p50_intervals and
+    io_lost_per_call counters give the same figures."""
+    run = next((r for r in res.runs_of(strategy, "convoy") if r.workers == k
+                and (res.interval(r) or res.default_interval) == res.default_interval), None)
+    p50 = res.counter(run, "io_p50_us")
+    rps, alone = res.counter(run, "io_rps"), res.counter(run, "io_rps_alone")
+    if p50 is None or not rps or not alone:
+        return None
+    interval_s = res.default_interval / 1e9
+    return p50 / 1e6 / interval_s, max(0.0, 1 / rps - 1 / alone) / 2 / interval_s
+
+
+def convoy(res, roles, p50_band, lost_band):
+    """The convoy by its mechanism: with one CPU worker a round trip's median is one or
+    two switch intervals and each blocking call loses up to one; a second CPU worker
+    loses more. The K=0 rate and the degradation are shown, not judged: they are a
+    property of the machine (the published 300x is 33 us round trips on its own)."""
     table = convoy_table(res, roles["threads"])
-    if not table:
+    m1 = convoy_mechanism(res, roles["threads"], 1)
+    if not table or m1 is None:
         return None
     base = table.get(0, (None, None))[0]
     alone = [a for _, a in table.values() if a]
     base = base or (median(alone) if alone else None)
-    if not base or 1 not in table:
-        ks = ", ".join("K=%d: %.0f/s" % (k, table[k][0]) for k in sorted(table))
-        return "round trips " + ks + " (no K=0 or K=1 row)", NOT_MEASURED
-    parts = ["K=0: %.0f/s" % base] + ["K=%d: %.0f/s" % (k, table[k][0])
-                                      for k in sorted(table) if k >= 1]
-    slowdown = base / table[1][0] if table[1][0] > 0 else math.inf
-    text = ", ".join(parts) + "; K=1 degradation %.0f×" % slowdown
-    ok = degradation[0] <= slowdown <= degradation[1]
-    if 2 in table and table[2][0] > 0:
-        ratio = table[1][0] / table[2][0]
-        text += ", K=1/K=2 %.2f" % ratio
-        ok = ok and halving[0] <= ratio <= halving[1]
+    text = "K=1: median round trip %.2f intervals, %.2f intervals lost per blocking call" % m1
+    ok = p50_band[0] <= m1[0] <= p50_band[1] and lost_band[0] <= m1[1] <= lost_band[1]
+    m2 = convoy_mechanism(res, roles["threads"], 2)
+    if m2 is not None:
+        text += "; K=2: %.2f, %.2f" % m2
+        ok = ok and m2[0] > m1[0] and m2[1] > m1[1]
+    rates = ["K=%d: %.0f/s" % (k, table[k][0]) for k in sorted(table) if k >= 1]
+    if base and 1 in table and table[1][0] > 0:
+        text += " (rates, not judged: K=0 %.0f/s, %s; K=1 degradation %.0f×)" % (
+            base, ", ".join(rates), base / table[1][0])
     return text, verdict(ok)
 
 
@@ -572,8 +590,11 @@ BEHAVIOURS = [
               forced_handoff),
     Behaviour(5, "Convoy: an IO thread next to CPU threads waits ≈ one interval per re-acquire",
               "30,000 → 100 RPS with 1 CPU thread (300×), 50 with 2, 30 with 4 at 5 ms [SKV]",
-              "K=1 degradation in [100×, 900×] (300× within 3×); K=1/K=2 in [1.3, 3.0]",
-              convoy, {"degradation": (100, 900), "halving": (1.3, 3.0)}, cpython=True),
+              "K=1: median round trip in [0.8, 2.5] switch intervals and [0.3, 1.2] intervals "
+              "lost per blocking call (published: 10 ms = 2 intervals per round trip, 1 per call); "
+              "K=2 loses more than K=1. The 300× is a property of its machine (33 us round "
+              "trips alone), shown, not judged",
+              convoy, {"p50_band": (0.8, 2.5), "lost_band": (0.3, 1.2)}, cpython=True),
     Behaviour(6, "Interval sweep: CPU-only runs inflate and IO throughput rises as the interval "
                  "shrinks",
               "2 threads: 6.58/9.20/12.29/17.16 s at 5 ms/100 us/10 us/1 us; convoy RPS "

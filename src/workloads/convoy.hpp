@@ -107,13 +107,14 @@ struct Convoy {
     // the end of the run publishes everything else.
     std::atomic<bool> stop{false};
     LatencyHistogram latency;  // phase 2, written by the IO worker only
+    RetakeLog retakes;         // likewise
   };
 
   // `count` round trips with ids [first, first + count), each one timed
   // into `latency` if given.
   template <Strategy S>
   static Phase io_phase(Context<S>& ctx, int fd, const Params& p, std::int64_t first, std::int64_t count,
-                        LatencyHistogram* latency) {
+                        LatencyHistogram* latency, RetakeLog* retakes = nullptr) {
     Phase ph;
     const double cpu_start = thread_cpu_seconds();
     const auto start = std::chrono::steady_clock::now();
@@ -122,7 +123,7 @@ struct Convoy {
       Ref<IntObj<S>> request = make<IntObj<S>>(i);  // the handler's bit of Python
       ctx.checkpoint();
       const std::uint64_t digest = echo_round_trip(ctx, fd, static_cast<std::uint64_t>(request->value),
-                                                   static_cast<std::size_t>(p.message_bytes));
+                                                   static_cast<std::size_t>(p.message_bytes), retakes);
       const auto after = std::chrono::steady_clock::now();
       if (latency)
         latency->record(static_cast<std::uint64_t>(
@@ -158,7 +159,7 @@ struct Convoy {
     ctx.blocking([&] {
       for (int n = st.running.load(); n < st.cpu_workers; n = st.running.load()) st.running.wait(n);
     });
-    return {warmup, alone, io_loaded(ctx, st.peer.fd(), p, &st.latency)};  // ~Release stops the CPU workers
+    return {warmup, alone, io_loaded(ctx, st.peer.fd(), p, &st.latency, &st.retakes)};  // ~Release stops the CPU workers
   }
 
   // The warm-up (the peer thread's first run, first page faults) and phase
@@ -170,8 +171,9 @@ struct Convoy {
     return {warmup, alone};
   }
   template <Strategy S>
-  static Phase io_loaded(Context<S>& ctx, int fd, const Params& p, LatencyHistogram* latency) {
-    return io_phase(ctx, fd, p, p.warmup_round_trips + p.alone_round_trips, p.round_trips, latency);
+  static Phase io_loaded(Context<S>& ctx, int fd, const Params& p, LatencyHistogram* latency,
+                         RetakeLog* retakes) {
+    return io_phase(ctx, fd, p, p.warmup_round_trips + p.alone_round_trips, p.round_trips, latency, retakes);
   }
 
   // A CPU worker, before it attaches to the runtime: wait for the start.

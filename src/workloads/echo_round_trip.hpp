@@ -11,6 +11,9 @@
 // the same bytes, or the run fails.
 #pragma once
 
+#include <chrono>
+#include <utility>
+
 #include <algorithm>
 #include <array>
 #include <cstddef>
@@ -42,19 +45,52 @@ inline std::uint64_t echo_digest(std::span<const std::byte> reply) noexcept {
   return h;
 }
 
+// How long the blocking calls of some round trips waited, after the system
+// call returned, to retake what the strategy released around it (the GIL):
+// the convoy's mechanism, measured (two clock reads per call, only where a
+// log is given). A retake that waited more than kContendedNs found the lock
+// held by another worker: an uncontended one takes a few us, a contended one
+// under `gil` at least a switch interval.
+struct RetakeLog {
+  static constexpr std::uint64_t kContendedNs = 100'000;
+  std::uint64_t calls = 0;
+  std::uint64_t contended = 0;
+  std::uint64_t wait_ns = 0;
+  void note(std::chrono::steady_clock::duration waited) noexcept {
+    const auto ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(waited).count());
+    ++calls;
+    wait_ns += ns;
+    if (ns > kContendedNs) ++contended;
+  }
+};
+
+// Runs fn as ctx.blocking(fn) does; with a log, notes how long the retake
+// after it waited.
+template <Strategy S, class F>
+void logged_blocking(Context<S>& ctx, RetakeLog* log, F&& fn) {
+  if (!log) return ctx.blocking(std::forward<F>(fn));
+  std::chrono::steady_clock::time_point returned;
+  ctx.blocking([&] {
+    fn();
+    returned = std::chrono::steady_clock::now();
+  });
+  log->note(std::chrono::steady_clock::now() - returned);
+}
+
 // Sends request `id` of `bytes` bytes on fd, waits for the echo and checks
 // it. RETURNS a digest of the reply (FNV-1a), for the tally. Throws on a
-// socket error or a wrong echo.
+// socket error or a wrong echo. With a log, each call's retake is noted.
 template <Strategy S>
-std::uint64_t echo_round_trip(Context<S>& ctx, int fd, std::uint64_t id, std::size_t bytes) {
+std::uint64_t echo_round_trip(Context<S>& ctx, int fd, std::uint64_t id, std::size_t bytes,
+                              RetakeLog* retakes = nullptr) {
   if (bytes == 0 || bytes > kMaxMessageBytes) throw std::invalid_argument("echo message size out of range");
   std::array<std::byte, kMaxMessageBytes> request;
   std::array<std::byte, kMaxMessageBytes> reply;
   const std::span<std::byte> out(request.data(), bytes);
   const std::span<std::byte> in(reply.data(), bytes);
   fill_request(id, out);
-  ctx.blocking([&] { write_all(fd, out); });
-  ctx.blocking([&] { recv_all(fd, in); });
+  logged_blocking(ctx, retakes, [&] { write_all(fd, out); });
+  logged_blocking(ctx, retakes, [&] { recv_all(fd, in); });
   if (!std::equal(in.begin(), in.end(), out.begin()))
     throw std::runtime_error("echo mismatch in request " + std::to_string(id));
   return echo_digest(in);

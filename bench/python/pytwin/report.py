@@ -55,6 +55,12 @@ METRICS = {
     "io_p50_us": ("us", "lower", "convoy: median round-trip latency of the IO worker with K CPU workers"),
     "io_p99_us": ("us", "lower", "convoy: 99th-percentile round-trip latency of the IO worker"),
     "io_max_us": ("us", "lower", "convoy: slowest round trip of the IO worker"),
+    "io_p50_intervals": ("intervals", "lower",
+                         "convoy: median round-trip latency in switch intervals (under a GIL: the "
+                         "intervals a round trip loses)"),
+    "io_lost_per_call": ("intervals", "lower",
+                         "convoy: (1/io_rps - 1/io_rps_alone) / (2 x switch interval): switch "
+                         "intervals lost per blocking call, from the rates (the twin reports the same)"),
 }
 
 
