@@ -166,6 +166,47 @@ TYPED_TEST(ConvoyStrategyTest, RunsAndReproducesTheTally) {
   }
 }
 
+TYPED_TEST(ConvoyStrategyTest, LogsTheRetakeOfEveryPhaseTwoCall) {
+  using S = TypeParam;
+  const int k = S::kThreaded ? 1 : 0;
+  const Convoy::Params p = Convoy::params(Scale::kTiny);
+  RunConfig config;
+  config.workers = k + 1;
+  WorkerPool pool(k + 1);
+  const ConvoyResult r = run_convoy_threads<S>(pool, config, p);
+  EXPECT_EQ(r.retakes.calls, static_cast<std::uint64_t>(2 * p.round_trips)) << "two blocking calls per round trip";
+  EXPECT_LE(r.retakes.contended, r.retakes.calls);
+  const Outcome o = r.outcome(k + 1);
+  auto has = [&](const Metric& m) { return o.stats.value(m, -1) != -1; };
+  EXPECT_TRUE(has(kIoRetakesPerCall) && has(kIoRetakeWaitUs));
+  // Intervals only where the strategy has one.
+  constexpr bool kInterval = requires { S::kUsesSwitchInterval; };
+  EXPECT_EQ(has(kIoP50Intervals), kInterval);
+  EXPECT_EQ(has(kIoLostPerCall), kInterval);
+}
+
+
+TEST(ConvoyMechanism, FromTheRatesTheLatencyAndTheLog) {
+  ConvoyResult r;
+  r.interval_s = 0.005;
+  r.alone.tally.items = 100;
+  r.alone.seconds = 0.01;  // 10,000/s: 100 us a round trip alone
+  r.loaded.tally.items = 10;
+  r.loaded.seconds = 0.101;  // 10.1 ms a round trip: 10 ms lost, 1 interval per call
+  for (int i = 0; i < 10; ++i) r.latency.record(10'000'000);
+  RetakeLog log;
+  log.note(std::chrono::microseconds(5));
+  log.note(std::chrono::milliseconds(5));
+  log.note(std::chrono::microseconds(RetakeLog::kContendedNs / 1000));  // not over the threshold
+  log.note(std::chrono::milliseconds(6));
+  r.retakes = log;
+  const Outcome o = r.outcome(2);
+  EXPECT_NEAR(o.stats.value(kIoLostPerCall), 1.0, 1e-9);
+  EXPECT_NEAR(o.stats.value(kIoP50Intervals), 2.0, 2.0 / 64);  // a histogram bucket's width
+  EXPECT_DOUBLE_EQ(o.stats.value(kIoRetakesPerCall), 0.5);
+  EXPECT_NEAR(o.stats.value(kIoRetakeWaitUs), (5 + 5000 + 100 + 6000) / 4.0, 1e-9);
+}
+
 TEST(ConvoyProcess, BurnersRunAndAreReaped) {
   const Convoy::Params p = Convoy::params(Scale::kTiny);
   const ConvoyResult r = run_convoy_processes(2, p, GILBENCH_EXE);  // gilbench --cpu-burner

@@ -122,8 +122,10 @@ struct Convoy {
     for (std::int64_t i = first; i < first + count; ++i) {
       Ref<IntObj<S>> request = make<IntObj<S>>(i);  // the handler's bit of Python
       ctx.checkpoint();
-      const std::uint64_t digest = echo_round_trip(ctx, fd, static_cast<std::uint64_t>(request->value),
-                                                   static_cast<std::size_t>(p.message_bytes), retakes);
+      const auto id = static_cast<std::uint64_t>(request->value);
+      const auto bytes = static_cast<std::size_t>(p.message_bytes);
+      const std::uint64_t digest =
+          retakes ? echo_round_trip(ctx, fd, id, bytes, *retakes) : echo_round_trip(ctx, fd, id, bytes);
       const auto after = std::chrono::steady_clock::now();
       if (latency)
         latency->record(static_cast<std::uint64_t>(

@@ -64,36 +64,46 @@ struct RetakeLog {
   }
 };
 
-// Runs fn as ctx.blocking(fn) does; with a log, notes how long the retake
-// after it waited.
-template <Strategy S, class F>
-void logged_blocking(Context<S>& ctx, RetakeLog* log, F&& fn) {
-  if (!log) return ctx.blocking(std::forward<F>(fn));
-  std::chrono::steady_clock::time_point returned;
-  ctx.blocking([&] {
-    fn();
-    returned = std::chrono::steady_clock::now();
-  });
-  log->note(std::chrono::steady_clock::now() - returned);
-}
-
-// Sends request `id` of `bytes` bytes on fd, waits for the echo and checks
-// it. RETURNS a digest of the reply (FNV-1a), for the tally. Throws on a
-// socket error or a wrong echo. With a log, each call's retake is noted.
-template <Strategy S>
-std::uint64_t echo_round_trip(Context<S>& ctx, int fd, std::uint64_t id, std::size_t bytes,
-                              RetakeLog* retakes = nullptr) {
+namespace detail {
+// The round trip, each blocking call made through blocking(fn).
+template <class Blocking>
+std::uint64_t echo_round_trip_with(Blocking&& blocking, int fd, std::uint64_t id, std::size_t bytes) {
   if (bytes == 0 || bytes > kMaxMessageBytes) throw std::invalid_argument("echo message size out of range");
   std::array<std::byte, kMaxMessageBytes> request;
   std::array<std::byte, kMaxMessageBytes> reply;
   const std::span<std::byte> out(request.data(), bytes);
   const std::span<std::byte> in(reply.data(), bytes);
   fill_request(id, out);
-  logged_blocking(ctx, retakes, [&] { write_all(fd, out); });
-  logged_blocking(ctx, retakes, [&] { recv_all(fd, in); });
+  blocking([&] { write_all(fd, out); });
+  blocking([&] { recv_all(fd, in); });
   if (!std::equal(in.begin(), in.end(), out.begin()))
     throw std::runtime_error("echo mismatch in request " + std::to_string(id));
   return echo_digest(in);
+}
+}  // namespace detail
+
+// Sends request `id` of `bytes` bytes on fd, waits for the echo and checks
+// it. RETURNS a digest of the reply (FNV-1a), for the tally. Throws on a
+// socket error or a wrong echo.
+template <Strategy S>
+std::uint64_t echo_round_trip(Context<S>& ctx, int fd, std::uint64_t id, std::size_t bytes) {
+  return detail::echo_round_trip_with([&](auto&& fn) { ctx.blocking(fn); }, fd, id, bytes);
+}
+
+// The same, noting in `log` how long each call's retake waited (two clock
+// reads per call).
+template <Strategy S>
+std::uint64_t echo_round_trip(Context<S>& ctx, int fd, std::uint64_t id, std::size_t bytes, RetakeLog& log) {
+  return detail::echo_round_trip_with(
+      [&](auto&& fn) {
+        std::chrono::steady_clock::time_point returned;
+        ctx.blocking([&] {
+          fn();
+          returned = std::chrono::steady_clock::now();
+        });
+        log.note(std::chrono::steady_clock::now() - returned);
+      },
+      fd, id, bytes);
 }
 
 // What echo_round_trip returns for request `id`, computed without a socket.
