@@ -246,7 +246,14 @@ Options parse_options(int argc, char** argv, const std::vector<std::string>& kno
           if (number.empty() || *end != '\0' || errno != 0 || !(cost.value >= 0) || cost.value > 1e6)
             throw UsageError(name + ": '" + c + "' is not a time in [0ns, 1ms] (e.g. 40ns)");
         } else {
-          cost.value = static_cast<double>(parse_int(c, name, 0, 1'000'000));
+          errno = 0;
+          char* end = nullptr;
+          const long steps = std::strtol(c.c_str(), &end, 10);
+          if (c.empty() || *end != '\0' || errno != 0)
+            throw UsageError(name + ": '" + c + "' is not a step count or a time in ns or us (e.g. 32 or 40ns)");
+          if (steps < 0 || steps > 1'000'000)
+            throw UsageError(name + ": " + c + " steps is out of range [0, 1000000]");
+          cost.value = static_cast<double>(steps);
         }
         if (std::find(o.bytecode_costs.begin(), o.bytecode_costs.end(), cost) == o.bytecode_costs.end())
           o.bytecode_costs.push_back(cost);

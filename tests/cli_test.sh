@@ -36,10 +36,10 @@ countdown/gil/workers:2/interval:100us" ] || fail "interval names: $(cat "$tmp/l
 
 # --bytecode-cost: steps or a time; a value other than 0 names the runs
 # .../bytecode:<steps>, for the CPU and IO workloads only; bad values exit 2.
-expect_exit 2 "--bytecode-cost: 'x' is not an integer" --bytecode-cost=x
-expect_exit 2 "--bytecode-cost: -1 is out of range" --bytecode-cost=-1
+expect_exit 2 "--bytecode-cost: 'x' is not a step count or a time" --bytecode-cost=x
+expect_exit 2 "--bytecode-cost: -1 steps is out of range" --bytecode-cost=-1
 expect_exit 2 "--bytecode-cost: 'fastns' is not a time" --bytecode-cost=fastns
-expect_exit 2 "--bytecode-cost: '2ms' is not an integer" --bytecode-cost=2ms
+expect_exit 2 "--bytecode-cost: '2ms' is not a step count or a time in ns or us" --bytecode-cost=2ms
 [ "$("$bin" --list --bytecode-cost=0,16,16 --workers=2 --strategies=atomic_rc --workloads=countdown)" = \
   "countdown/atomic_rc/workers:2/bytecode:0
 countdown/atomic_rc/workers:2/bytecode:16" ] || fail "--bytecode-cost=0,16,16 names"

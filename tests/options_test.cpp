@@ -134,9 +134,9 @@ TEST(Options, BytecodeCostInStepsOrTime) {
   EXPECT_EQ(c[2], (Options::BytecodeCost{40, true}));
   EXPECT_EQ(c[3], (Options::BytecodeCost{500, true}));
   EXPECT_THAT(error_of({"--bytecode-cost=-3"}), HasSubstr("out of range"));
-  EXPECT_THAT(error_of({"--bytecode-cost=ns"}), HasSubstr("not an integer"));
+  EXPECT_THAT(error_of({"--bytecode-cost=ns"}), HasSubstr("not a step count or a time in ns or us"));
   EXPECT_THAT(error_of({"--bytecode-cost=-1ns"}), HasSubstr("not a time"));
-  EXPECT_THAT(error_of({"--bytecode-cost=2ms"}), HasSubstr("not an integer"));
+  EXPECT_THAT(error_of({"--bytecode-cost=2ms"}), HasSubstr("'2ms' is not a step count or a time in ns or us"));
   EXPECT_THAT(error_of({"--bytecode-cost="}), HasSubstr("--bytecode-cost"));
 }
 
