@@ -8,7 +8,9 @@
 // GILBENCH_SHARD), so a clean build compiles them in parallel.
 #pragma once
 
+#include <chrono>
 #include <map>
+#include <thread>
 #include <memory>
 #include <string>
 #include <utility>
@@ -73,9 +75,14 @@ class ThreadsRunner final : public RowRunner {
   explicit ThreadsRunner(const RowInputs& in)
       : pool_(in.config.workers),
         config_(in.config),
-        params_{in.params.get<typename W::Params>(), in.hooks.inject_split} {}
+        params_{in.params.get<typename W::Params>(), in.hooks.inject_split},
+        hang_(in.hooks.hang && in.config.workers >= 2) {}
 
   Outcome run() override {
+    if (hang_)  // --test-hang: worker 0 never returns, as in a deadlock
+      pool_.run([](int i) {
+        while (i == 0) std::this_thread::sleep_for(std::chrono::hours(1));
+      });
     RunResult r = run_threads<S, Injected<W>>(pool_, config_, params_);
     return {r.seconds, r.tally, static_cast<double>(r.tally.items), config_.workers, r.cpu_seconds, r.allocs,
             std::move(r.stats)};
@@ -87,6 +94,7 @@ class ThreadsRunner final : public RowRunner {
   WorkerPool pool_;
   RunConfig config_;
   typename Injected<W>::Params params_;
+  bool hang_;
 };
 
 // convoy under S: K + 1 threads, worker 0 the IO worker.

@@ -9,6 +9,8 @@
 //                  the workload's units divide evenly (countdown, list_sum,
 //                  shared_dict), approximate otherwise.
 //   corrupt        --test-corrupt-checksum: every run's sum is off by one.
+//   hang           --test-hang: one worker of a threads run at 2 or more
+//                  workers never returns (RunWatchdog must end the suite).
 //   misbehave      --test-worker-misbehave: the last worker of a process
 //                  pool acts it out (crash, exit, garbage, hang, leak); the
 //                  last CPU burner of convoy/process crashes.
@@ -38,6 +40,7 @@ struct Hooks {
   int inject_split = 0;
   bool corrupt = false;
   std::string misbehave;
+  bool hang = false;  // --test-hang: a threads run at 2+ workers never ends (not for worker processes)
 
   // As worker arguments ("--inject-split=2", "--misbehave=hang"), and back.
   std::vector<std::string> worker_args() const;

@@ -25,6 +25,7 @@
 #include "report/fingerprint.hpp"
 #include "report/sample_stats.hpp"
 #include "reporter.hpp"
+#include "watchdog.hpp"
 #include "worker_main.hpp"
 
 namespace gilbench {
@@ -306,6 +307,28 @@ int run(int argc, char** argv) {
   const bool machine_stdout = o.display_format != "console";
   ConsoleOut console(collector);
   if (machine_stdout) console.SetOutputStream(&std::cerr);  // --benchmark_format=json|csv owns stdout
+  // No run hangs the suite (bench/watchdog.hpp): a repetition that outlives
+  // --run-timeout cannot be stopped, so what was measured is written, that
+  // run marked failed, and gilbench exits 1.
+  const RunWatchdog watchdog(o.run_timeout, [&](const std::string& name, std::chrono::nanoseconds) {
+    const std::string why = "did not finish within " + format_duration(o.run_timeout) +
+                            " (--run-timeout): a deadlock or a worker that never returns; its threads cannot be "
+                            "stopped, so gilbench stopped the suite here";
+    collector.add({failed_run(name, why, time_unit())});
+    progress().finish();
+    std::fprintf(stderr, "\ngilbench: %s %s\n", name.c_str(), why.c_str());
+    if (!out.empty() && console.context()) {
+      std::ostringstream text;
+      emit(*file_reporter(o.out_format, text), *console.context(), collector);
+      if (const std::string err = out.write(text.str()); !err.empty())
+        std::fprintf(stderr, "gilbench: %s\n", err.c_str());
+      else
+        std::fprintf(stderr, "gilbench: the runs made so far are in %s (the runs not yet made are not)\n",
+                     o.out.c_str());
+    }
+    std::fflush(nullptr);
+    std::_Exit(1);
+  });
   const nlohmann::json plan = run_rounds(suite.repetitions, runs, benches, console, collector);
   benchmark::AddCustomContext("gilbench_adaptive", plan.dump());
   progress().finish();

@@ -84,6 +84,7 @@ Hooks Suite::hooks_for(const std::string& workload, const std::string& strategy)
     h.inject_split = static_cast<int>(1.0 / inject_fraction + 0.5);
   h.corrupt = workload == corrupt_checksum;
   h.misbehave = misbehave;
+  h.hang = !hang.empty() && workload == hang;
   return h;
 }
 
@@ -129,6 +130,7 @@ Suite make_suite(const Options& o) {
   s.inject_fraction = o.inject_fraction;
   s.corrupt_checksum = o.corrupt_checksum;
   s.misbehave = o.worker_misbehave;
+  s.hang = o.test_hang;
   return s;
 }
 

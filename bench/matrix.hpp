@@ -57,6 +57,7 @@ struct Suite {
   double inject_fraction = 0;
   std::string corrupt_checksum;
   std::string misbehave;
+  std::string hang;  // --test-hang's workload
 
   Hooks hooks_for(const std::string& workload, const std::string& strategy) const;
 };

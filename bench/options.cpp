@@ -297,6 +297,10 @@ Options parse_options(int argc, char** argv, const std::vector<std::string>& kno
       o.allocator = need_value();
       if (o.allocator != "mimalloc" && o.allocator != "glibc")
         throw UsageError(name + ": '" + o.allocator + "' is not mimalloc or glibc");
+    } else if (name == "--run-timeout") {
+      o.run_timeout = parse_duration(need_value(), name, std::chrono::milliseconds(1), std::chrono::hours(24));
+    } else if (name == "--test-hang") {
+      o.test_hang = one_name(need_value(), name, known_workloads);
     } else if (name == "--worker-timeout") {
       o.worker_timeout = parse_duration(need_value(), name, std::chrono::milliseconds(1),
                                         std::chrono::hours(1));
@@ -367,6 +371,11 @@ checksum against the serial one, and reports Google Benchmark results named
                            per-thread heaps, as free-threaded CPython) or glibc
                            (whose malloc skips its locks in a process with one
                            thread, which favours `process` workers)
+  --run-timeout=D          the longest one repetition may take (default 5min):
+                           a run whose threads deadlock cannot be stopped, so
+                           gilbench then writes what it measured (that run
+                           marked failed; the runs not yet made are absent)
+                           and exits 1, instead of hanging
   --worker-timeout=D       process runner: how long to wait for any answer
                            from a worker before it counts as hung (default
                            60s); the benchmark then fails, the others run
@@ -396,6 +405,9 @@ Testing the suite itself:
   --test-corrupt-checksum=WORKLOAD
                            add 1 to every run's sum for WORKLOAD, to prove a
                            wrong result fails loudly (exit 1, error in the JSON)
+  --test-hang=WORKLOAD     every threads run of WORKLOAD at 2 or more workers
+                           blocks forever (a worker never returns), to prove
+                           that --run-timeout ends the suite
   --test-worker-misbehave=MODE
                            the last worker of every process-runner pool acts
                            out MODE in the run phase: crash (SIGKILL), exit

@@ -51,6 +51,8 @@ struct Options {
   double inject_fraction = 0;               // ... by this fraction of extra work
   std::chrono::nanoseconds worker_timeout = std::chrono::seconds(60);  // process runner: any answer
   std::string worker_misbehave;             // test only: the process runner's last worker misbehaves
+  std::chrono::nanoseconds run_timeout = std::chrono::minutes(5);  // one repetition, at most (RunWatchdog)
+  std::string test_hang;                    // test only: threads rows of this workload at 2+ workers hang
   std::string filter;        // --benchmark_filter: a regex over the clean names
   std::vector<std::string> benchmark_args;  // other --benchmark_* flags, verbatim
   std::vector<std::string> worker_args;     // set when run as a process worker

@@ -97,7 +97,9 @@ std::vector<Collector::Run> Collector::report_runs(const std::string& name) cons
       {"stddev", [](const std::vector<double>& v) { return stddev(v); }, false},
       {"cv", [](const std::vector<double>& v) { return mean(v) > 0 ? stddev(v) / mean(v) : 0.0; }, true},
   };
-  const Run& first = *ok.front();
+  // A copy: `out` grows below, which would leave a reference into it dangling
+  // (every aggregate after the first was named "_median", "_stddev", "_cv").
+  const Run first = *ok.front();
   const std::size_t iterations_end = out.size();
   for (const Stat& stat : kStats) {
     Run a = first;
@@ -120,6 +122,25 @@ std::vector<Collector::Run> Collector::report_runs(const std::string& name) cons
     out.push_back(std::move(a));
   }
   return out;
+}
+
+benchmark::BenchmarkReporter::Run failed_run(const std::string& name, const std::string& why,
+                                             benchmark::TimeUnit unit) {
+  benchmark::BenchmarkReporter::Run r;
+  r.run_name.function_name = name;
+  r.run_type = benchmark::BenchmarkReporter::Run::RT_Iteration;
+  r.iterations = 1;
+  r.repetitions = 1;
+  r.threads = 1;
+  r.time_unit = unit;
+#if GILBENCH_GB_SKIPPED_API
+  r.skipped = benchmark::internal::SkippedWithError;
+  r.skip_message = why;
+#else
+  r.error_occurred = true;
+  r.error_message = why;
+#endif
+  return r;
 }
 
 void emit(benchmark::BenchmarkReporter& reporter, const benchmark::BenchmarkReporter::Context& context,

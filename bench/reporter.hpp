@@ -59,6 +59,10 @@ class Collector {
   std::map<std::string, std::string> errors_;
 };
 
+// A failed repetition of `name` that Google Benchmark never reported (the
+// run the watchdog gave up on), in `unit`, with `why` as its error message.
+benchmark::BenchmarkReporter::Run failed_run(const std::string& name, const std::string& why, benchmark::TimeUnit unit);
+
 // Writes the collected results through a file reporter (json, csv, console):
 // the context once, every benchmark's runs, Finalize.
 void emit(benchmark::BenchmarkReporter& reporter, const benchmark::BenchmarkReporter::Context& context,

@@ -9,6 +9,7 @@
 
 #include "options.hpp"  // UsageError
 #include "reporter.hpp"  // kCpuTimeCounter
+#include "watchdog.hpp"
 
 namespace gilbench {
 
@@ -139,6 +140,8 @@ void set_name_filter(const std::string& filter) {
   g_filter.active = true;
 }
 
+benchmark::TimeUnit time_unit() { return g_time_unit; }
+
 void set_time_unit(const std::string& unit) {
   g_time_unit = unit == "ns"   ? benchmark::kNanosecond
                 : unit == "us" ? benchmark::kMicrosecond
@@ -157,7 +160,9 @@ GbBenchmark* register_benchmark(const RunSpec& spec, std::function<void(benchmar
   return benchmark::RegisterBenchmark(name.c_str(),
                                [name, body = std::move(body), failure](benchmark::State& st) {
                                  if (failure->empty()) {
+                                   RunWatchdog::begin(name);
                                    body(st);
+                                   RunWatchdog::end();
                                    if (st.error_occurred()) *failure = g_last_failure;
                                  } else {
                                    skip_before_loop(st, "not run: an earlier repetition failed: " + *failure);

@@ -112,6 +112,7 @@ bool name_selected(const std::string& name);
 // The time unit of every row registered from now on: ns, us, ms (default)
 // or s (--benchmark_time_unit).
 void set_time_unit(const std::string& unit);
+benchmark::TimeUnit time_unit();  // the one set_time_unit() chose
 
 // Registers `body` under row's name the way every gilbench run is
 // measured: manual (wall) time, one iteration per repetition, in the time

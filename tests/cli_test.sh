@@ -71,6 +71,28 @@ for s in ("serial/workers:1", "process/workers:2", "atomic_rc/workers:1"):
     assert hi > lo, (s, lo, hi)
 PY
 
+# A run whose worker never returns (a stand-in for a deadlock) does not hang
+# the suite: past --run-timeout gilbench writes what it measured, that run
+# failed, and exits 1.
+start=$(date +%s)
+"$bin" --quick --workloads=countdown,list_sum --strategies=serial,atomic_rc --workers=1,2 --repetitions=2 \
+  --no-fingerprint --test-hang=list_sum --run-timeout=1s --out="$tmp/hang.json" >"$tmp/hang.out" 2>"$tmp/hang.err"
+code=$?
+[ "$code" -eq 1 ] || fail "--test-hang exited $code, want 1"
+[ $(( $(date +%s) - start )) -lt 60 ] || fail "--test-hang took more than a minute"
+grep -q "list_sum/atomic_rc/workers:2 did not finish within 1s (--run-timeout)" "$tmp/hang.err" \
+  || fail "--test-hang: no message: $(tail -3 "$tmp/hang.err")"
+/usr/bin/python3 - "$tmp/hang.json" <<'PY' || fail "--test-hang: the result file"
+import json, sys
+d = json.load(open(sys.argv[1]))
+failed = {b["name"] for b in d["benchmarks"] if b.get("error_occurred")}
+assert failed == {"list_sum/atomic_rc/workers:2"}, failed
+b = next(b for b in d["benchmarks"] if b.get("error_occurred"))
+assert "did not finish within 1s" in b["error_message"], b
+PY
+expect_exit 2 "--run-timeout" --run-timeout=0s
+expect_exit 2 "unknown name 'nothing'" --test-hang=nothing
+
 # A real run writes valid JSON with gilbench's names and context, atomically.
 out="$tmp/sub/r.json"
 "$bin" --quick --workloads=countdown --strategies=serial,gil --repetitions=1 --out="$out" \
@@ -227,6 +249,10 @@ d = json.load(open(sys.argv[1]), parse_constant=bad)
 rows = [b for b in d["benchmarks"] if b["run_type"] == "iteration"]
 assert rows and all(b["time_unit"] == "us" for b in rows), rows[0]["time_unit"]
 assert any(b.get("aggregate_name") == "cv" for b in d["benchmarks"]), "3 repetitions make cv rows"
+# Google Benchmark's names: every aggregate row is <run name>_<statistic>.
+for b in d["benchmarks"]:
+    if b["run_type"] == "aggregate":
+        assert b["name"] == b["run_name"] + "_" + b["aggregate_name"], (b["name"], b["run_name"])
 # cpu_time is the workers' CPU, not the waiting main thread's (~1% of real_time on
 # every repetition). Judged per benchmark on its best repetition, against 10%: a
 # repetition's wall time also holds the time its worker was not running (ctest
