@@ -10,9 +10,9 @@
 
 #include <chrono>
 #include <map>
-#include <thread>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include <nlohmann/json.hpp>

@@ -14,7 +14,6 @@ struct Current {
   bool running = false;
   std::string name;
   Clock::time_point since;
-  RunWatchdog* watchdog = nullptr;  // the live one, if any
 };
 
 Current& current() {
@@ -25,19 +24,12 @@ Current& current() {
 }  // namespace
 
 RunWatchdog::RunWatchdog(std::chrono::nanoseconds timeout, OnHang on_hang)
-    : timeout_(timeout), on_hang_(std::move(on_hang)) {
-  {
-    std::lock_guard lock(current().mutex);
-    current().watchdog = this;
-  }
-  thread_ = std::thread([this] { watch(); });
-}
+    : timeout_(timeout), on_hang_(std::move(on_hang)), thread_([this] { watch(); }) {}
 
 RunWatchdog::~RunWatchdog() {
   {
     std::lock_guard lock(current().mutex);
     stop_ = true;
-    current().watchdog = nullptr;
   }
   wake_.notify_all();
   thread_.join();

@@ -30,7 +30,8 @@ class RunWatchdog {
   RunWatchdog(const RunWatchdog&) = delete;
   RunWatchdog& operator=(const RunWatchdog&) = delete;
 
-  // The benchmark thread, around each repetition (no-ops without a watchdog).
+  // The benchmark thread, around each repetition: what is running, and since
+  // when (recorded whether or not a watchdog is watching).
   static void begin(const std::string& name);
   static void end();
 
@@ -41,7 +42,7 @@ class RunWatchdog {
   const OnHang on_hang_;
   bool stop_ = false;  // guarded by the global watch mutex
   std::condition_variable wake_;
-  std::thread thread_;
+  std::thread thread_;  // last: started once the members above are built
 };
 
 }  // namespace gilbench

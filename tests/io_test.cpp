@@ -185,7 +185,6 @@ TYPED_TEST(ConvoyStrategyTest, LogsTheRetakeOfEveryPhaseTwoCall) {
   EXPECT_EQ(has(kIoLostPerCall), kInterval);
 }
 
-
 TEST(ConvoyMechanism, FromTheRatesTheLatencyAndTheLog) {
   ConvoyResult r;
   r.interval_s = 0.005;

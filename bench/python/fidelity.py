@@ -39,7 +39,6 @@ behaviour that does not hold is a finding, not an error); 2 bad command line
 or unreadable input, with one line on stderr.
 """
 
-import math
 import os
 import sys
 from dataclasses import dataclass, field
@@ -64,7 +63,7 @@ NA = "n/a"
 NO_FILE = "no CPython file"
 
 # The axis of --bytecode-cost (steps of interpretive work per checkpoint).
-BYTECODE_AXIS = "bytecode"
+BYTECODE_AXIS = schema.BYTECODE_AXIS
 
 # CPython's default switch interval: a file's default when it names none.
 DEFAULT_INTERVAL_NS = 5_000_000
@@ -152,8 +151,10 @@ class Figures:
         return self.result.kinds.get(workload)
 
     def cpu_workloads(self):
+        """The CPU workloads of the file; with a bytecode map, those it names (the ones
+        read at a calibrated cost)."""
         return [w for w in sorted({r.workload for r in self.runs.values()})
-                if self.kind(w) == "cpu"]
+                if self.kind(w) == "cpu" and (not self.bytecode or w in self.bytecode)]
 
     def scaling(self, workload, strategy, workers):
         """T(strategy, workers) / T(strategy, 1): > 1 = slower with more workers."""
@@ -407,7 +408,7 @@ def no_checkpoint_call(res, roles, least):
     one section (the reference's 1-worker time / sections) and the switch interval."""
     run = res.find("c_call", roles["threads"], 2)
     serial = res.time("c_call", res.reference, 1)
-    params = res.result.ctx_json("gilbench_params", {}).get("c_call") or {}
+    params = res.result.ctx_json(schema.PARAMS_KEY, {}).get("c_call") or {}
     wait, contended = res.counter(run, "gil_wait_ns"), res.counter(run, "gil_contended")
     if run is None or not serial or not params.get("sections") or not wait or not contended:
         return None
@@ -795,11 +796,10 @@ def calibrate(emu, cpy, sweep):
         t_cpy = cpy.time(w, cpy.reference, 1) if cpy else None
         if base is None or len(costs) < 2 or not checkpoints_emu or not t_cpy:
             continue
-        if emu.context.get("gilbench_params") and cpy.context.get("gilbench_params"):
-            pe = emu.result.ctx_json("gilbench_params", {}).get(w)
-            pc = cpy.result.ctx_json("gilbench_params", {}).get(w)
-            if pe is not None and pc is not None and pe != pc:
-                continue  # not the same work: no time per checkpoint to compare
+        pe = emu.result.ctx_json(schema.PARAMS_KEY, {}).get(w)
+        pc = cpy.result.ctx_json(schema.PARAMS_KEY, {}).get(w)
+        if pe is not None and pc is not None and pe != pc:
+            continue  # not the same work: no time per checkpoint to compare
         checkpoints = sweep.counter(base, "ops_checkpoints")
         if not checkpoints:
             continue
@@ -836,8 +836,6 @@ def report(emu, cpy, sweep=None):
         raise InputError("%s: no CPU workload with serial runs at two or more costs that "
                          "RESULT and CPYTHON also measured at the same parameters" % sweep.path)
     at_cost = Figures(sweep.result, {w: c.steps for w, c in costs.items()}) if costs else None
-    if at_cost is not None:  # only the calibrated workloads count there
-        at_cost.cpu_workloads = lambda: sorted(costs)
     return Report(emu, cpy, evaluate(BEHAVIOURS, emu, cpy, at_cost),
                   speedups(emu, cpy) if cpy else [],
                   {"emulated": convoy_rates(emu, EMULATED["threads"]),

@@ -11,16 +11,15 @@
 // the same bytes, or the run fails.
 #pragma once
 
-#include <chrono>
-#include <utility>
-
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "runtime/blocking_io.hpp"
 #include "runtime/context.hpp"

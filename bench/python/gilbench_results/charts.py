@@ -73,7 +73,7 @@ PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#654522", "#f
            "#000080", "#e7969c", "#bcbd22", "#17becf", "#c2b280", "#1b9e77", "#a6761d",
            "#b3446c", "#637939", "#393b79", "#882d17"]
 # The axis of --bytecode-cost (steps per checkpoint): its own sweep chart.
-BYTECODE_AXIS = "bytecode"
+BYTECODE_AXIS = schema.BYTECODE_AXIS
 # The CPython twin's files say so in their context.
 RUNTIME_KEY, CPYTHON = "gilbench_runtime", "cpython"
 

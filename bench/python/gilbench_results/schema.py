@@ -30,6 +30,7 @@ STRATEGIES_KEY = "gilbench_strategies"     # [strategy]
 INTERVALS_KEY = "gilbench_switch_intervals"  # [duration], the first the default
 BYTECODE_KEY = "gilbench_bytecode_steps"  # [steps per checkpoint] (--bytecode-cost)
 NS_PER_STEP_KEY = "gilbench_ns_per_step"  # this machine's ns per step, when a cost was given
+BYTECODE_AXIS = "bytecode"  # the run-name axis of --bytecode-cost: <workload>/.../bytecode:<steps>
 METRICS_KEY = "gilbench_metrics"           # {counter: {unit, better, description}}
 INSTRUCTIONS_KEY = "gilbench_instructions"  # the callgrind lane (plot.py instructions)
 FINGERPRINT_KEY = "gilbench_fingerprint"   # the machine's unit costs (fingerprint.py)
