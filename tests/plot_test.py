@@ -1228,6 +1228,13 @@ class ChartContent(TempDir):
         marks = [l.get_xdata()[0] for l in ax.get_lines() if l.get_linestyle() == ":"]
         self.assertEqual(len(marks), 1)
         self.assertAlmostEqual(marks[0], want, delta=want * 0.02)
+        # A twin at other sizes marks nothing: its time is not per these checkpoints.
+        params = json.loads(data["context"][schema.PARAMS_KEY])
+        params["countdown"]["n"] *= 10
+        data["context"][schema.PARAMS_KEY] = json.dumps(params)
+        c = self.kept(BYTECODE, self.write("cpython10.json", data), draw=("bytecode_sweep",))
+        ax = [ax for ax in c.figures["sweep_bytecode"].axes if ax.get_visible()][0]
+        self.assertEqual([l for l in ax.get_lines() if l.get_linestyle() == ":"], [])
 
     def twin_like(self):
         """A2 as the CPython twin would write it: cpython_* strategies, its own reference."""

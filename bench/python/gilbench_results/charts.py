@@ -747,7 +747,9 @@ class Charts(Figures):
     def cpython_equivalent(self, result, workload, ns_per_step):
         """The bytecode cost (ns, or steps without ns_per_step) at which `result`'s serial
         time per checkpoint equals the CPython twin's: (twin's cpython_serial time -
-        serial time at cost 0) / ops_checkpoints. None without a twin file or counts."""
+        serial time at cost 0) / ops_checkpoints. None without a twin file or counts, or
+        when the twin ran the workload at other parameters (a twin at default sizes beside a
+        quick sweep would divide its time by the quick run's checkpoints)."""
         if ns_per_step <= 0:
             return None
         base = next((r for r in result.runs.values() if r.workload == workload
@@ -760,6 +762,10 @@ class Charts(Figures):
         ops = base.counter_samples("ops_checkpoints")
         twin_run = next((r for r in twin.runs if r.workers == 1 and r.times), None)
         if not ops or ops[0] <= 0 or twin_run is None:
+            return None
+        mine = result.ctx_json(schema.PARAMS_KEY, {}).get(workload)
+        theirs = twin_run.source.ctx_json(schema.PARAMS_KEY, {}).get(workload)
+        if mine is not None and theirs is not None and mine != theirs:
             return None
         d = (median(twin_run.samples()) - median(base.samples())) / ops[0] * 1e9
         return d if d > 0 else None
