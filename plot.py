@@ -23,6 +23,7 @@ Exit statuses (every sub-command)
 """
 
 import os
+import shutil
 import sys
 
 REPO = os.path.dirname(os.path.abspath(__file__))
@@ -77,8 +78,20 @@ def cmd_compare(args):
 def cmd_ab(args):
     """The A/B time lane on bench/ab.sh's trials: the report printed (and written)."""
     options = ab.Options(args.threshold, args.alpha, args.normalise, args.flip_limit,
-                         args.statistic).check()
-    report = ab.compare(ab.load_trials(args.trials, args.base, args.head), options)
+                         args.statistic, args.layout_tolerance).check()
+    if bool(args.base_bin) != bool(args.head_bin):
+        raise InputError("give both --base-bin and --head-bin (the layout check counts the "
+                         "instructions of a row in both builds), or neither")
+    for binary in (args.base_bin, args.head_bin):
+        if binary and not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
+            raise InputError(f"{binary}: not an executable gilbench binary")
+    trials = ab.load_trials(args.trials, args.base, args.head)
+    count = ab.callgrind_counter(args.base_bin, args.head_bin, trials) if args.base_bin else None
+    if count is not None and shutil.which("valgrind") is None:
+        print("plot.py ab: valgrind is missing: no layout check; flagged rows are gated as "
+              "measured", file=sys.stderr)
+        count = None
+    report = ab.compare(trials, options, count)
     text = ab.markdown(report)
     output.emit(text)
     if os.environ.get("GITHUB_ACTIONS") == "true":

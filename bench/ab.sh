@@ -14,7 +14,12 @@
 # flags. Then `plot.py ab --trials WORKDIR` compares them trial by trial
 # (gilbench_results/ab.py: per-trial log ratios, Wilcoxon signed-rank across
 # trials, Benjamini-Hochberg across rows; the machine's speed flips diagnosed
-# and taken out) and its exit status is this script's.
+# and taken out) and its exit status is this script's. A row it flags is then
+# checked for code placement (--base-bin/--head-bin): when its 1-worker row
+# executes the same instructions (callgrind, both binaries, that row only) and
+# the same operations in both builds, no code on its path changed; the time
+# moved with the code's addresses, and the row is reported as layout, not
+# gated (a k-worker row is judged on its scaling against the 1-worker row).
 #
 # Everything goes under the work directory (default build-ab/runs/<timestamp>):
 # base-T.json and head-T.json of each trial, trials.tsv (order, start, load),
@@ -199,7 +204,7 @@ done
 # ---- the comparison ----------------------------------------------------------
 PYTHON=$("$ROOT/bench/python.sh") || exit 2
 "$PYTHON" "$ROOT/plot.py" ab --trials "$work" "${compare_args[@]}" \
-  --markdown "$work/ab.md" --json "$work/ab.json"
+  --base-bin "$base_bin" --head-bin "$head_bin" --markdown "$work/ab.md" --json "$work/ab.json"
 rc=$?
 echo "ab.sh: exit $rc; report $work/ab.md" >&2
 exit $rc

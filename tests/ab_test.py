@@ -252,6 +252,88 @@ class Verdicts(TempDir):
                 ab.Options(**bad).check()
 
 
+class Layout(TempDir):
+    """The layout check: flagged rows that did the same work in both builds."""
+
+    ONE, TWO = "w3/s1/workers:1", "w3/s1/workers:2"
+
+    def report(self, effect, counts, ops=None, trials=20):
+        """The lane with a stand-in counter: counts {(side, name): instructions}, a
+        missing key cannot be counted; ops {side: {counter: value}} of every run."""
+        d = write_trials(self.path("t"), trials=trials, noise=0.01, effect=effect)
+        loaded = ab.load_trials(d)
+        for t in loaded:
+            for side in ("base", "head"):
+                for run in getattr(t, side).runs.values():
+                    run.counters = {c: {0: v} for c, v in (ops or {}).get(side, {}).items()}
+        asked = []
+
+        def count(side, name):
+            asked.append((side, name))
+            if (side, name) not in counts:
+                raise LookupError(f"{side}: callgrind failed")
+            return counts[side, name]
+        report = ab.compare(loaded, ab.Options().check(), count)
+        return report, asked, {r.name: r for r in report.rows}
+
+    def test_same_work_is_layout_and_not_gated(self):
+        counts = {("base", self.ONE): 1_000_000, ("head", self.ONE): 1_000_000}
+        report, asked, rows = self.report({self.ONE: 1.3, self.TWO: 1.3}, counts)
+        self.assertEqual(rows[self.ONE].verdict, "layout")
+        self.assertEqual(rows[self.TWO].verdict, "layout", rows[self.TWO].note)
+        self.assertIn("1,000,000 instructions in both", rows[self.ONE].note)
+        self.assertEqual(report.regressions, [])
+        self.assertEqual(report.exit_status, 0)
+        self.assertEqual(sorted(set(asked)), [("base", self.ONE), ("head", self.ONE)],
+                         "only the flagged rows' 1-worker row is counted, once per side")
+        self.assertIn("Slower by code placement", ab.markdown(report))
+        self.assertEqual(ab.as_data(report)["regressions"], [])
+
+    def test_more_instructions_stay_a_regression(self):
+        # even one: a sleep or a system call on the path adds only a few instructions
+        counts = {("base", self.ONE): 1_000_000, ("head", self.ONE): 1_000_001}
+        report, _, rows = self.report({self.ONE: 1.3, self.TWO: 1.3}, counts)
+        self.assertEqual(self.flagged(report), [self.ONE, self.TWO])
+        self.assertEqual(report.layout, [])
+        self.assertEqual(ab.Options(layout_tolerance=1e-5).check().layout_tolerance, 1e-5)
+        with self.assertRaises(InputError):
+            ab.Options(layout_tolerance=-0.1).check()
+
+    def test_other_operation_counts_stay_a_regression(self):
+        counts = {("base", self.ONE): 1_000_000, ("head", self.ONE): 1_000_000}
+        ops = {"base": {"ops_local_refs": 10.0, "ops_checkpoints": 5.0},
+               "head": {"ops_local_refs": 12.0, "ops_checkpoints": 5.0}}
+        report, asked, rows = self.report({self.ONE: 1.3}, counts, ops)
+        self.assertEqual(self.flagged(report), [self.ONE])
+        self.assertEqual(asked, [], "operations differ: no need to count instructions")
+        ops["head"]["ops_local_refs"] = 10.0
+        report, _, rows = self.report({self.ONE: 1.3}, counts, ops)
+        self.assertEqual(rows[self.ONE].verdict, "layout")
+
+    def test_a_worse_scaling_is_still_a_regression(self):
+        # the 1-worker row moved by placement, the 2-worker row by far more: contention
+        counts = {("base", self.ONE): 1_000_000, ("head", self.ONE): 1_000_000}
+        report, _, rows = self.report({self.ONE: 1.2, self.TWO: 1.6}, counts)
+        self.assertEqual(rows[self.ONE].verdict, "layout")
+        self.assertEqual(rows[self.TWO].verdict, "regression")
+        self.assertIn("scaling", rows[self.TWO].note)
+        self.assertEqual(report.exit_status, 1)
+        # a 2-worker row alone slower (a hand-off regression): its scaling changed
+        report, _, rows = self.report({self.TWO: 1.3}, counts)
+        self.assertEqual(self.flagged(report), [self.TWO])
+
+    def test_uncounted_rows_are_gated_as_measured(self):
+        report, _, rows = self.report({self.ONE: 1.3}, {})
+        self.assertEqual(self.flagged(report), [self.ONE])
+        self.assertTrue(any("not counted" in n for n in report.notes), report.notes)
+
+    def test_one_worker_row_name(self):
+        self.assertEqual(ab.one_worker_row("a/b/workers:2"), "a/b/workers:1")
+        self.assertEqual(ab.one_worker_row("a/b/workers:12/bytecode:40"),
+                         "a/b/workers:1/bytecode:40")
+        self.assertEqual(ab.one_worker_row("convoy/gil/io_workers:1"), "convoy/gil/io_workers:1")
+
+
 class PlotCommand(TempDir):
     """plot.py ab: exit statuses, the markdown's verdict first, strict JSON."""
 
@@ -285,6 +367,18 @@ class PlotCommand(TempDir):
         code, _, err = run_cmd("/usr/bin/python3", PLOT, "ab", "--trials", self.path("nope"))
         self.assertEqual((code, err.count("\n")), (2, 1), err)
         code, _, err = run_cmd("/usr/bin/python3", PLOT, "ab", "--trials", ok, "--alpha", "2")
+        self.assertEqual(code, 2, err)
+        # the layout check needs both binaries, and executable ones
+        code, _, err = run_cmd("/usr/bin/python3", PLOT, "ab", "--trials", ok, "--base-bin",
+                               sys.executable)
+        self.assertEqual(code, 2, err)
+        self.assertIn("both --base-bin and --head-bin", err)
+        code, _, err = run_cmd("/usr/bin/python3", PLOT, "ab", "--trials", ok, "--base-bin",
+                               sys.executable, "--head-bin", self.path("missing"))
+        self.assertEqual(code, 2, err)
+        self.assertIn("not an executable gilbench binary", err)
+        code, _, err = run_cmd("/usr/bin/python3", PLOT, "ab", "--trials", ok,
+                               "--layout-tolerance", "-1")
         self.assertEqual(code, 2, err)
 
 

@@ -41,6 +41,12 @@ compares them trial by trial:
               direction; a row is a regression when its q < --alpha and the
               change is beyond --threshold (default 5%), improved the other
               way.
+  layout      (with the two binaries, layout_check) a flagged row whose 1-worker
+              row executed exactly the same instructions (callgrind) and
+              operations in both builds changed no code on its path: its time
+              moved with the code's addresses, and it is reported as layout,
+              not gated; a k-worker row beside it is judged on its scaling
+              against the 1-worker row instead.
 
 A row the head failed in any trial is FAILED (exit 1); a row the base failed
 in a trial leaves that trial out of the row. The exact one-sided test's
@@ -85,7 +91,11 @@ from .stats import bh_adjust, median
 NORMALISE = ("flips", "always", "never")
 # What of a run's repetitions stands for the run in a trial.
 STATISTICS = {"min": min, "median": median}
-VERDICTS = ("failed", "regression", "improved", "noise", "base failed", "")
+VERDICTS = ("failed", "regression", "layout", "improved", "noise", "base failed", "")
+# The deterministic operation counters of a run (src/runtime/tally.hpp): equal in both
+# builds when the row does the same work.
+OPS_COUNTERS = re.compile(r"^(ops_\w+|objects_allocated)$")
+WORKERS_AXIS = re.compile(r"(^|/)workers:\d+(?=/|$)")
 
 
 @dataclass
@@ -97,6 +107,7 @@ class Options:
     normalise: str = "flips"  # which trials lose their whole-suite shift
     flip_limit: float = 0.2  # |trial shift - median shift| (log) that marks a flip
     statistic: str = "min"  # what of a run's repetitions stands for the run: min, median
+    layout_tolerance: float = 0.0  # instruction change within which a row ran the same code
 
     def check(self):
         if not 0 <= self.threshold < 1:
@@ -109,6 +120,8 @@ class Options:
             raise bad_option("flip_limit", self.flip_limit, "a number > 0")
         if self.statistic not in STATISTICS:
             raise bad_option("statistic", self.statistic, " or ".join(STATISTICS))
+        if not 0 <= self.layout_tolerance < 1:
+            raise bad_option("layout_tolerance", self.layout_tolerance, "in [0, 1)")
         return self
 
 
@@ -158,6 +171,10 @@ class Report:
     @property
     def regressions(self):
         return [r for r in self.rows if r.verdict in ("regression", "failed")]
+
+    @property
+    def layout(self):
+        return [r for r in self.rows if r.verdict == "layout"]
 
     @property
     def flips(self):
@@ -358,8 +375,10 @@ def judge_matrix(matrix, opt):
     return shifted, rows
 
 
-def compare(trials, options):
-    """The A/B comparison of loaded trials (load_trials). Returns a Report."""
+def compare(trials, options, count=None):
+    """The A/B comparison of loaded trials (load_trials). Returns a Report. With count
+    (callgrind_counter), flagged rows that did the same work in both builds are judged
+    by layout_check."""
     opt = options
     if not trials:
         raise InputError("no trials to compare")
@@ -419,12 +438,132 @@ def compare(trials, options):
     if shifts:
         report.suite_shift = math.exp(hodges_lehmann(shifts)) - 1
         report.suite_p = signed_rank_test(shifts)
+    layout_check(report, trials, count)
     return report
+
+
+# Code placement -------------------------------------------------------------------------
+
+def one_worker_row(name):
+    """The 1-worker row of the same workload, strategy and axes as `name`."""
+    return WORKERS_AXIS.sub(lambda m: m.group(1) + "workers:1", name)
+
+
+def ops_counts(run):
+    """{counter: value of the first repetition} of a run's deterministic operation counters."""
+    return {c: v[min(v)] for c, v in run.counters.items() if OPS_COUNTERS.match(c) and v}
+
+
+def same_work(trial, name, count, tolerance):
+    """Whether row `name` did the same work in both builds: (True or False, why), or
+    (None, why) when it cannot be told. The same work: its instruction count
+    (count(side, name): callgrind, deterministic) within `tolerance` and every
+    deterministic operation counter (atomic and plain reference operations, container
+    accesses, checkpoints, allocations) equal."""
+    base_ops, head_ops = ops_counts(trial.base.runs[name]), ops_counts(trial.head.runs[name])
+    moved = sorted(c for c in set(base_ops) | set(head_ops) if base_ops.get(c) != head_ops.get(c))
+    if moved:
+        c = moved[0]
+        return False, f"{c} {base_ops.get(c, '–')} -> {head_ops.get(c, '–')}"
+    try:
+        b, h = count("base", name), count("head", name)
+    except LookupError as e:
+        return None, f"{name} not counted: {e}"
+    change = (h - b) / b if b else math.inf
+    what = (f"{b:,} instructions in both" if h == b
+            else f"{b:,} -> {h:,} instructions ({change:+.4%})")
+    return abs(change) <= tolerance, what
+
+
+def layout_check(report, trials, count):
+    """Takes code placement out of the verdicts. A row flagged slower whose 1-worker row
+    executed the same instructions and operations in both builds changed no code on its
+    path: the time moved because the code moved (alignment of its hot loops, branch and
+    cache aliasing), as an unrelated commit can do and the next one undo. Such a 1-worker
+    row is reported as "layout", not gated. A k-worker row beside such a 1-worker row is
+    judged on its scaling instead, log(k-worker / 1-worker) per trial, which placement
+    moves little and a regression in contention, hand-off or IPC moves: flagged when that
+    change is beyond the threshold and its signed-rank p, Bonferroni-corrected over the
+    rows judged, is below alpha; otherwise "layout".
+
+    count(side, name) -> instructions, raising LookupError when it cannot count."""
+    opt = report.options
+    flagged = [r for r in report.rows if r.verdict == "regression"]
+    if not flagged or count is None:
+        return
+    judged = sum(r.judged for r in report.rows)
+    runs = trials[0].base.runs
+    verdicts = {}
+    for row in flagged:
+        single = one_worker_row(row.name)
+        if single not in runs or any(t.base.runs[single].failed or t.head.runs[single].failed
+                                     for t in trials[:1]):
+            continue
+        if single not in verdicts:
+            verdicts[single] = same_work(trials[0], single, count, opt.layout_tolerance)
+        same, what = verdicts[single]
+        if same is None:
+            report.notes.append(f"Layout check of {row.name}: {what}; gated as measured.")
+            continue
+        if not same:
+            continue
+        if single == row.name:
+            row.verdict = "layout"
+            row.note = f"the same work in both builds ({what}): code placement"
+            continue
+        xs = []
+        for t in trials:
+            k, one = log_ratio(t, row.name, opt.statistic), log_ratio(t, single, opt.statistic)
+            if k is not None and one is not None:
+                xs.append(k - one)
+        change = math.exp(hodges_lehmann(xs)) - 1 if xs else math.nan
+        p = min(1.0, signed_rank_test(xs, "greater") * max(judged, 1))
+        if change > opt.threshold and p < opt.alpha:
+            row.note = (f"{single} did the same work ({what}), but this row's scaling "
+                        f"against it changed {fmt_change(change)} (Bonferroni p {fmt_p(p)})")
+        else:
+            row.verdict = "layout"
+            row.note = (f"{single} did the same work ({what}) and this row's scaling against "
+                        f"it changed {fmt_change(change)} (Bonferroni p {fmt_p(p)}): code "
+                        f"placement")
+    if report.layout:
+        report.notes.append(
+            f"{len(report.layout)} flagged rows did the same work in both builds (instruction "
+            + ("counts equal" if opt.layout_tolerance == 0 else
+               f"counts within {opt.layout_tolerance:.2%}")
+            + ", operation counts equal) and kept their "
+            f"scaling: code placement, reported as layout and not gated: "
+            + ", ".join(r.name for r in report.layout))
+
+
+def callgrind_counter(base_bin, head_bin, trials):
+    """count(side, name) for layout_check: callgrind counts of one row in the base or head
+    binary, replayed with the flags of that side's first trial (instructions.py), cached."""
+    import tempfile
+    from . import instructions
+    binaries = {"base": base_bin, "head": head_bin}
+    results = {"base": trials[0].base, "head": trials[0].head}
+    cache = {}
+
+    def count(side, name):
+        if (side, name) not in cache:
+            try:
+                with tempfile.TemporaryDirectory(prefix="gilbench-ab-cg-") as d:
+                    cache[side, name] = instructions.count_instructions(
+                        binaries[side], instructions.replay_flags(results[side]), name, d)[0]
+            except (instructions.LaneError, OSError) as e:
+                cache[side, name] = e
+        got = cache[side, name]
+        if isinstance(got, Exception) or not got:
+            raise LookupError(f"{side}: {got or 'no measured region'}")
+        return got
+    return count
 
 
 # Rendering -----------------------------------------------------------------------------
 
-VERDICT_TEXT = {"regression": "**REGRESSION**", "failed": "**FAILED**", "improved": "improved",
+VERDICT_TEXT = {"regression": "**REGRESSION**", "failed": "**FAILED**",
+                "layout": "layout (not gated)", "improved": "improved",
                 "noise": "~ (not significant)", "base failed": "failed in base", "": ""}
 
 
@@ -507,6 +646,8 @@ def markdown(report):
     flagged = [r for r in report.rows if r.verdict in ("regression", "failed")]
     if flagged:
         head += ["", "### Flagged rows", ""] + row_table(flagged)
+    if report.layout:
+        head += ["", "### Slower by code placement (not gated)", ""] + row_table(report.layout)
     body = ["", f"<details><summary>All {len(report.rows)} rows</summary>", ""]
     body += row_table(report.rows) + ["", "</details>", ""]
     body += ["<details><summary>Trials: order and the whole suite's shift</summary>", "",

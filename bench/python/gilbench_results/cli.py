@@ -146,6 +146,16 @@ def add_ab(sub):
     a.add_argument("--flip-limit", type=float, default=0.2, metavar="L",
                    help="a trial whose median log ratio is more than L from the median of all "
                    "trials is a speed flip (default 0.2, a factor 1.22)")
+    a.add_argument("--base-bin", metavar="BIN", help="the base binary; with --head-bin, the "
+                   "layout check: a flagged row whose 1-worker row executed the same "
+                   "instructions (callgrind) and operations in both builds is code placement, "
+                   "reported as layout and not gated (a k-worker row is then judged on its "
+                   "scaling against the 1-worker row)")
+    a.add_argument("--head-bin", metavar="BIN", help="the head binary (see --base-bin)")
+    a.add_argument("--layout-tolerance", type=float, default=0.0, metavar="F",
+                   help="relative instruction change within which a row executed the same "
+                   "code (default 0: exactly the same count; a sleep or a system call added "
+                   "on the row's path adds only a few instructions)")
     a.add_argument("--markdown", metavar="FILE", help="also write the markdown to FILE")
     a.add_argument("--json", metavar="FILE", help="also write the report as JSON to FILE")
 
