@@ -532,7 +532,7 @@ def layout_check(report, trials, count):
             + ("counts equal" if opt.layout_tolerance == 0 else
                f"counts within {opt.layout_tolerance:.2%}")
             + ", operation counts equal) and kept their "
-            f"scaling: code placement, reported as layout and not gated: "
+            "scaling: code placement, reported as layout and not gated: "
             + ", ".join(r.name for r in report.layout))
 
 
