@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 
 #include "runners/child.hpp"
@@ -81,6 +82,18 @@ class Burners {
     return cpu;
   }
 
+  // Stops every burner (SIGSTOP) and waits until each one is stopped, so
+  // that an alone window runs with none of them. Throws if one died.
+  void pause() {
+    for (auto& b : burners_) ::kill(b->pid(), SIGSTOP);
+    for (std::size_t i = 0; i < burners_.size(); ++i) await_state(i, 'T', "stop");
+  }
+  // Continues every burner (SIGCONT) and waits until each one runs again.
+  void resume() {
+    for (auto& b : burners_) ::kill(b->pid(), SIGCONT);
+    for (std::size_t i = 0; i < burners_.size(); ++i) await_state(i, 'R', "run");
+  }
+
   // Throws unless every burner is still running: one that died mid-run
   // took its share of the CPU load away, so the run does not count.
   void check_alive() {
@@ -111,6 +124,36 @@ class Burners {
     throw std::runtime_error("cpu burner " + std::to_string(i) + " (pid " + std::to_string(b.pid()) + ") " + why);
   }
 
+  // Waits (at most 5 s) until burner i's state in /proc/PID/stat is `want`
+  // ('T' stopped, 'R' running); throws if it died or never got there.
+  void await_state(std::size_t i, char want, const char* what) {
+    Child& b = *burners_[i];
+    const std::string path = "/proc/" + std::to_string(b.pid()) + "/stat";
+    char state = '?';
+    for (int tries = 0; tries < 100'000; ++tries) {
+      state = proc_state(path);
+      if (state == want || (want == 'R' && state != 'T' && state != 't' && state != 'Z' && state != 'X'))
+        return;
+      if (state == 'Z' || state == 'X' || state == '?') break;
+      ::usleep(50);
+    }
+    check_alive();
+    throw std::runtime_error("cpu burner " + std::to_string(i) + " (pid " + std::to_string(b.pid()) +
+                             ") did not " + what + " (state " + std::string(1, state) + ")");
+  }
+  // The state letter of /proc/PID/stat ('?' when it cannot be read): the
+  // first character after the command's closing parenthesis and a space.
+  static char proc_state(const std::string& path) {
+    std::FILE* f = std::fopen(path.c_str(), "r");
+    if (!f) return '?';
+    char buf[512];
+    const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+    std::fclose(f);
+    buf[n] = 0;
+    const char* close = std::strrchr(buf, ')');
+    return close && close[1] == ' ' && close[2] ? close[2] : '?';
+  }
+
   std::vector<std::unique_ptr<Child>> burners_;  // destroyed: killed and reaped
 };
 
@@ -126,15 +169,18 @@ ConvoyResult run_convoy_processes(int k, const Convoy::Params& params, const std
     NoRuntime::Worker worker(0);
     Context<Serial> ctx(runtime, worker, 0);
     Convoy::State<Serial> state(params, 0);
-    const int fd = state.peer.fd();
-    std::tie(result.warmup, result.alone) = Convoy::io_alone(ctx, fd, params);
-    {
-      Burners burners(k, exe, crash_last_burner);
-      result.loaded = Convoy::io_loaded(ctx, fd, params, &result.latency, &result.retakes);
-      burners.check_alive();
-      // The burners' whole lives (start-up included) against phase 2.
-      result.cpu_seconds = result.loaded.cpu_seconds + burners.stop();
-    }
+    std::optional<Burners> burners;  // started for the first loaded window
+    std::tie(result.warmup, result.alone, result.loaded) = Convoy::io_schedule(
+        ctx, state.peer.fd(), params, &result.latency, &result.retakes, [&] { burners->pause(); },
+        [&] {
+          if (burners)
+            burners->resume();
+          else
+            burners.emplace(k, exe, crash_last_burner);
+        });
+    burners->check_alive();
+    // The burners' whole lives (start-up included) against the loaded windows.
+    result.cpu_seconds = result.loaded.cpu_seconds + burners->stop();
   }
   result.allocs = ledger.total();
   return result;
@@ -165,11 +211,12 @@ int cpu_burner_main(int argc, char** argv) {
     ::usleep(1000);
     ::raise(SIGKILL);
   }
-  static const std::atomic<bool> never{false};  // the parent kills us instead
+  static const std::atomic<int> forever{Convoy::kRun};  // the parent stops and kills us instead
   NoRuntime runtime{RunConfig{}};
   NoRuntime::Worker worker(0);
   Context<Serial> ctx(runtime, worker, 0);
-  (void)Convoy::cpu_loop(ctx, never);
+  Ref<IntObj<Serial>> n = make<IntObj<Serial>>(0);
+  (void)Convoy::cpu_loop(ctx, n, forever);
   return 0;
 }
 

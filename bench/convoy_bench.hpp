@@ -9,9 +9,10 @@
 // --quick, 0 plus the --workers list when one is given. `serial` runs K = 0
 // only.
 //
-// Per repetition: real time = phase 2 (K CPU workers running); counters
-// io_rps, io_rps_alone (phase 1, the same IO worker alone just before),
-// io_rps_ratio, io_p50_us / io_p99_us / io_max_us (phase 2, from a
+// Per repetition: real time = the loaded windows (K CPU workers running);
+// counters io_rps, io_rps_alone (the same IO worker's alone windows,
+// alternating with the loaded ones in the same run), io_rps_ratio,
+// io_p50_us / io_p99_us / io_max_us (loaded windows, from a
 // LatencyHistogram), items_per_second (= io_rps), the strategy's counters,
 // and the checksum, which must be the parameters' expected tally.
 //
@@ -20,7 +21,9 @@
 // the same loop as the CPU threads under the serial policy, say they are
 // ready on their stdout pipe, die with the parent (PR_SET_PDEATHSIG, which
 // follows the spawning thread: Google Benchmark's main thread, alive for
-// every run) if it dies, and are killed and reaped when the IO phase ends.
+// every run) if it dies, are stopped (SIGSTOP) for each alone window after
+// the first and continued (SIGCONT) for each loaded one, and are killed and
+// reaped when the last window ends.
 #pragma once
 
 #include <atomic>
@@ -39,7 +42,7 @@ inline constexpr Metric kIoRps{"io_rps", "round trips/s", Better::kHigher,
                                "convoy: the IO worker's socket round trips per second while the K CPU workers run"};
 inline constexpr Metric kIoRpsAlone{
     "io_rps_alone", "round trips/s", Better::kHigher,
-    "convoy: the same IO worker's round trips per second alone, measured just before in the same run"};
+    "convoy: the same IO worker's round trips per second alone, in windows alternating with the loaded ones"};
 inline constexpr Metric kIoRpsRatio{"io_rps_ratio", "fraction", Better::kHigher,
                                     "convoy: io_rps / io_rps_alone (1 = the CPU workers cost the IO worker nothing)"};
 inline constexpr Metric kIoP50Us{"io_p50_us", "us", Better::kLower,
@@ -56,7 +59,7 @@ inline constexpr Metric kIoLostPerCall{
     "from the rates (the twin reports the same)"};
 inline constexpr Metric kIoRetakesPerCall{
     "io_retakes_per_call", "fraction", Better::kLower,
-    "convoy: blocking calls of phase 2 whose retake of the released lock waited over 100 us (found it held), "
+    "convoy: blocking calls of the loaded windows whose retake of the released lock waited over 100 us (found it held), "
     "per call, measured"};
 inline constexpr Metric kIoRetakeWaitUs{"io_retake_wait_us", "us", Better::kLower,
                                         "convoy: mean wait, after a blocking call returned, to retake the lock"};
@@ -67,17 +70,17 @@ inline constexpr const Metric* kConvoyMetrics[] = {&kIoRps,     &kIoRpsAlone,   
 
 struct ConvoyResult {
   Convoy::Phase warmup;      // untimed, in the checksum only
-  Convoy::Phase alone;       // phase 1: the IO worker alone
-  Convoy::Phase loaded;      // phase 2: beside K CPU workers
-  LatencyHistogram latency;  // phase 2 round trips, ns
-  RetakeLog retakes;         // phase 2 blocking calls
+  Convoy::Phase alone;       // the alone windows: the IO worker alone
+  Convoy::Phase loaded;      // the loaded windows: beside K CPU workers
+  LatencyHistogram latency;  // loaded round trips, ns
+  RetakeLog retakes;         // loaded blocking calls
   double interval_s = 0;     // the switch interval, for a strategy that has one (else 0)
   AllocCounts allocs;
   RuntimeStats stats;
-  double cpu_seconds = 0;  // phase 2: the IO worker's, and the CPU workers' (their whole run)
+  double cpu_seconds = 0;  // loaded windows: the IO worker's, and the CPU workers' (their whole run)
 
-  // As a row's outcome: real time = phase 2, tally of every phase, items =
-  // phase 2's round trips, the io_* counters and the strategy's.
+  // As a row's outcome: real time = the loaded windows, tally of every window, items =
+  // the loaded round trips, the io_* counters and the strategy's.
   Outcome outcome(int workers) const;
 };
 
@@ -107,8 +110,8 @@ ConvoyResult run_convoy_threads(WorkerPool& pool, const RunConfig& config, const
       result.retakes = state.retakes;
       if constexpr (requires { S::kUsesSwitchInterval; })
         result.interval_s = std::chrono::duration<double>(config.switch_interval).count();
-      // The CPU workers run only while phase 2 does; the IO worker's share
-      // is its phase 2.
+      // The CPU workers run only in the loaded windows; the IO worker's
+      // share is its loaded windows.
       result.cpu_seconds = t.cpu_seconds - t.worker_cpu_seconds[0] + result.loaded.cpu_seconds;
     }
     result.stats = runtime.stats();

@@ -185,6 +185,55 @@ TYPED_TEST(ConvoyStrategyTest, LogsTheRetakeOfEveryPhaseTwoCall) {
   EXPECT_EQ(has(kIoLostPerCall), kInterval);
 }
 
+// Alone and loaded windows alternate: uneven shares, the CPU workers parked
+// (in-process) before each alone window but the first and released before
+// each loaded one (a worker that did not park would hang the pause).
+TYPED_TEST(ConvoyStrategyTest, AlternatesAloneAndLoadedWindows) {
+  using S = TypeParam;
+  const int k = S::kThreaded ? 2 : 0;
+  Convoy::Params p = Convoy::params(Scale::kTiny);
+  p.windows = 3;
+  p.alone_round_trips = 7;
+  p.round_trips = 5;
+  RunConfig config;
+  config.workers = k + 1;
+  config.switch_interval = std::chrono::microseconds(100);
+  WorkerPool pool(k + 1);
+  const ConvoyResult r = run_convoy_threads<S>(pool, config, p);
+  EXPECT_EQ(check_outcome(r.outcome(1), Convoy::expected_tally(p)), "");
+  EXPECT_EQ(r.alone.tally.items, 7u);
+  EXPECT_EQ(r.loaded.tally.items, 5u);
+  EXPECT_EQ(r.latency.count(), 5u);
+}
+
+TEST(ConvoySchedule, WindowsInOrderWithContiguousIdsAndShares) {
+  EXPECT_EQ(Convoy::share(7, 3, 0) + Convoy::share(7, 3, 1) + Convoy::share(7, 3, 2), 7);
+  EXPECT_EQ(Convoy::share(7, 3, 0), 3);
+  EXPECT_EQ(Convoy::share(7, 3, 2), 2);
+  EchoPeer peer;
+  NoRuntime runtime{RunConfig{}};
+  NoRuntime::Worker worker(0);
+  Context<Serial> ctx(runtime, worker, 0);
+  Convoy::Params p = Convoy::params(Scale::kTiny);
+  p.windows = 3;
+  p.alone_round_trips = 7;
+  p.round_trips = 4;
+  std::string calls;
+  LatencyHistogram latency;
+  const auto [warmup, alone, loaded] = Convoy::io_schedule(
+      ctx, peer.fd(), p, &latency, nullptr, [&] { calls += 'p'; }, [&] { calls += 'r'; });
+  EXPECT_EQ(calls, "rprpr") << "no pause before the first alone window";
+  Tally all = warmup.tally;
+  all.merge(alone.tally);
+  all.merge(loaded.tally);
+  EXPECT_EQ(all.sum, Convoy::expected_tally(p).sum) << "ids run on through every window";
+  EXPECT_EQ(alone.tally.items, 7u);
+  EXPECT_EQ(loaded.tally.items, 4u);
+  EXPECT_EQ(latency.count(), 4u);
+  p.windows = 0;
+  EXPECT_THROW((void)Convoy::io_schedule(ctx, peer.fd(), p, nullptr, nullptr, [] {}, [] {}), std::invalid_argument);
+}
+
 TEST(ConvoyMechanism, FromTheRatesTheLatencyAndTheLog) {
   ConvoyResult r;
   r.interval_s = 0.005;
@@ -212,6 +261,15 @@ TEST(ConvoyProcess, BurnersRunAndAreReaped) {
   EXPECT_EQ(check_outcome(r.outcome(1), Convoy::expected_tally(p)), "");
   EXPECT_EQ(r.latency.count(), static_cast<std::uint64_t>(p.round_trips));
   EXPECT_TRUE(test::child_pids().empty()) << "a burner outlived its run";
+}
+
+TEST(ConvoyProcess, BurnersAreStoppedAndContinuedBetweenWindows) {
+  Convoy::Params p = Convoy::params(Scale::kTiny);
+  p.windows = 4;
+  const ConvoyResult r = run_convoy_processes(2, p, GILBENCH_EXE);  // SIGSTOP, SIGCONT, each awaited
+  EXPECT_EQ(check_outcome(r.outcome(1), Convoy::expected_tally(p)), "");
+  EXPECT_EQ(r.alone.tally.items, static_cast<std::uint64_t>(p.alone_round_trips));
+  EXPECT_TRUE(test::child_pids().empty()) << "a stopped burner outlived its run";
 }
 
 TEST(ConvoyProcess, ABurnerThatDiesAtStartIsAClearError) {

@@ -125,6 +125,35 @@ class Sharding(unittest.TestCase):
                     t.merge(w.run(state, i, 3)).merge(w.finish(state))
                 self.assertEqual(t, expected)
 
+    def test_convoy_windows_alternate_with_threads_and_burners(self):
+        """Alone and loaded windows in turn: uneven shares, the tally of every round
+        trip, CPU threads parked and burner processes stopped between windows (a
+        worker that did not park would hang the pause)."""
+        from pytwin import convoy
+        p = dict(gilbench_params("tiny")["convoy"], windows=3, alone_round_trips=7,
+                 round_trips=5)
+        self.assertEqual([convoy.share(7, 3, w) for w in range(3)], [3, 2, 2])
+        state = convoy.make_state(p, 0, 3, 3)  # the IO worker and K = 2 CPU threads
+        cpu = [threading.Thread(target=convoy.cpu_worker, args=(state,)) for _ in range(2)]
+        for t in cpu:
+            t.start()
+        tally = convoy.io_worker(state)
+        for t in cpu:
+            t.join(30)
+            self.assertFalse(t.is_alive(), "a CPU thread did not stop")
+        self.assertEqual(tally, convoy.expected_tally(p))
+        self.assertEqual(len(state.latencies), 5)
+        seconds, tally, counters = convoy.ProcessRunner(2).run(convoy, p)
+        self.assertEqual(tally, convoy.expected_tally(p))
+        self.assertGreater(counters["io_rps_alone"], 0)
+        calls = []
+        state = convoy.make_state(p, 0, 1, 1)
+        convoy.io_worker(state, pause=lambda _: calls.append("p"),
+                         resume=lambda _: calls.append("r"))
+        self.assertEqual("".join(calls), "rprpr")
+        with self.assertRaises(ValueError):
+            convoy.make_state(dict(p, windows=0), 0, 1, 1)
+
     def test_shared_dict_lock_mode_counts_the_same(self):
         """The lock used where the GIL is off (or _count_elements is missing)."""
         from pytwin import shared_dict

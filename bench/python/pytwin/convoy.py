@@ -12,35 +12,42 @@ Every return from send() or recv() finds a CPU thread holding the GIL and
 waits out the switch interval before it may ask for it (when the CPU thread
 won the race for the GIL during the call: see the C++ header). A run does,
 on the same IO worker and echo peer: warmup_round_trips untimed, then
-1. alone_round_trips alone (the K = 0 figure, measured in the same run),
-then the CPU workers start and the IO worker waits (blocked, GIL released)
-until all K are running; 2. round_trips beside them, each one timed; then
-`stop`. Request ids run on through the three parts.
+`windows` pairs of an alone window (the K = 0 figure) and a loaded window
+(each round trip timed), which share alone_round_trips and round_trips.
+Before a loaded window the CPU workers are released and the IO worker waits
+(blocked, GIL released) until all K run; before an alone window they park
+(waiting on an Event, GIL released) or, as processes, are stopped (SIGSTOP)
+and the IO worker waits until all K are parked. Then `stop`. Request ids run
+on through every window.
 
 Names: convoy/<strategy>/workers:<K>, K counting the CPU workers only
 (workers:0 = the IO worker alone), as gilbench names them:
   cpython_threads  K CPU threads beside the IO thread (a pool of K+1 threads)
   cpython_process  K burner processes (`python -S`, the same loop) beside the
                    IO worker in this process: Skvortsov's "CPU work in a
-                   separate process" case; started after phase 1, killed
-                   after phase 2, as gilbench's --cpu-burner processes
+                   separate process" case; started for the first loaded
+                   window, stopped (SIGSTOP) for each later alone window
+                   and continued (SIGCONT), killed after the last, as
+                   gilbench's --cpu-burner processes
   cpython_serial   K = 0 only
 The echo peer is a separate process (see echo.py), as gilbench's is a
 thread outside the strategy, and like it waits peer_delay_us before each
 reply.
 
-real_time = phase 2; counters io_rps, io_rps_alone, io_rps_ratio,
-io_p50_us / io_p99_us (nearest rank) / io_max_us of phase 2, and
+real_time = the loaded windows; counters io_rps, io_rps_alone, io_rps_ratio,
+io_p50_us / io_p99_us (nearest rank) / io_max_us of the loaded windows, and
 items_per_second = io_rps. The CPU workers' work depends on timing and stays
 out of the tally: items = every round trip (warm-up included), sum = FNV-1a
 digests of their echoes (mod 2**64), fixed by the parameters
 (expected_tally). io_rps = round_trips / phase-2 time, as in gilbench.
 
 Parameters (gilbench's, see workloads.py): warmup_round_trips, alone_round_trips,
-round_trips, message_bytes, peer_delay_us.
+round_trips, message_bytes, peer_delay_us, windows (1 when absent: a file
+from before the windows).
 """
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -72,17 +79,24 @@ def expected_tally(p):
     return Tally(len(digests), sum(digests) & MASK64)
 
 
+PAUSE, RUN, STOP = 0, 1, 2  # what the CPU workers do (State.cpu)
+
+
 class State:
     def __init__(self, p, cpu_workers):
         self.round_trips = p["round_trips"]
         self.alone_round_trips = p["alone_round_trips"]
         self.warmup_round_trips = p["warmup_round_trips"]
+        self.windows = p.get("windows", 1)
+        if self.windows < 1:
+            raise ValueError("convoy: windows must be >= 1")
         self.requests, self.digests = _requests_for(p)
         self.cpu_workers = cpu_workers  # K
         self.sock = echo.peers(1, p["peer_delay_us"])[0].sock
-        self.go = threading.Event()             # IO worker -> CPU workers: start
-        self.running = threading.Semaphore(0)   # CPU workers -> IO worker: one per running worker
-        self.stop = False                       # IO worker -> CPU workers: done
+        self.cpu = PAUSE                        # IO worker -> CPU workers
+        self.resume = threading.Event()         # set while cpu is RUN or STOP
+        self.running = threading.Semaphore(0)   # CPU workers -> IO worker: one per worker running
+        self.parked = threading.Semaphore(0)    # one per worker parked
         self.alone_s = 0.0
         self.loaded_s = 0.0
         self.latencies = []
@@ -91,6 +105,11 @@ class State:
 def make_state(p, first=0, count=1, local=1):
     """For `count` threads: worker 0 is the IO worker, the K = count-1 others CPU workers."""
     return State(p, count - 1)
+
+
+def share(total, windows, w):
+    """Window w's share of `total` round trips split into `windows` (as gilbench)."""
+    return total // windows + (1 if w < total % windows else 0)
 
 
 def io_phase(state, first, count, latencies):
@@ -114,36 +133,62 @@ def io_phase(state, first, count, latencies):
     return time.perf_counter() - start, Tally(count, total)
 
 
-def io_worker(state, during=None):
-    """Warm-up and phase 1, start the CPU workers (or call `during`, which
-    starts them and returns when they run), phase 2, stop them. RETURNS the
-    tally of every round trip."""
+def pause_threads(state):
+    state.resume.clear()
+    state.cpu = PAUSE
+    for _ in range(state.cpu_workers):
+        state.parked.acquire()  # blocks with the GIL released
+
+
+def resume_threads(state):
+    state.cpu = RUN
+    state.resume.set()
+    for _ in range(state.cpu_workers):
+        state.running.acquire()
+
+
+def io_worker(state, pause=pause_threads, resume=resume_threads):
+    """The warm-up, then the alone and loaded windows; pause(state) before each
+    alone window but the first, resume(state) before each loaded one, each
+    returning when the CPU workers are parked or all running. RETURNS the tally
+    of every round trip."""
     try:
-        warmup, alone = state.warmup_round_trips, state.alone_round_trips
-        _, tally = io_phase(state, 0, warmup, None)
-        state.alone_s, part = io_phase(state, warmup, alone, None)
-        tally.merge(part)
-        if during is not None:
-            during()
-        else:
-            state.go.set()
-            for _ in range(state.cpu_workers):
-                state.running.acquire()  # blocks with the GIL released
+        i = state.warmup_round_trips
+        _, tally = io_phase(state, 0, i, None)
+        state.alone_s = state.loaded_s = 0.0
         state.latencies = []
-        state.loaded_s, part = io_phase(state, warmup + alone, state.round_trips, state.latencies)
-        return tally.merge(part)
+        for w in range(state.windows):
+            if w > 0:
+                pause(state)
+            n = share(state.alone_round_trips, state.windows, w)
+            seconds, part = io_phase(state, i, n, None)
+            state.alone_s += seconds
+            tally.merge(part)
+            i += n
+            resume(state)
+            n = share(state.round_trips, state.windows, w)
+            seconds, part = io_phase(state, i, n, state.latencies)
+            state.loaded_s += seconds
+            tally.merge(part)
+            i += n
+        return tally
     finally:
-        state.stop = True
-        state.go.set()
+        state.cpu = STOP
+        state.resume.set()
 
 
 def cpu_worker(state):
-    state.go.wait()
-    state.running.release()
     n = 0
-    while not state.stop:
-        n = n + 1
-    return Tally()
+    while True:
+        state.resume.wait()  # parked: the GIL released
+        if state.cpu == STOP:
+            return Tally()
+        state.running.release()
+        while state.cpu == RUN:
+            n = n + 1
+        if state.cpu == STOP:
+            return Tally()
+        state.parked.release()
 
 
 def run(state, index, count):
@@ -165,7 +210,7 @@ def _percentile(sorted_values, p):
 
 
 def report(state, seconds):
-    """The run's time (phase 2) and its counters, replacing the runner's."""
+    """The run's time (the loaded windows) and its counters, replacing the runner's."""
     rps = state.round_trips / state.loaded_s if state.loaded_s > 0 else 0.0
     alone = state.alone_round_trips / state.alone_s if state.alone_s > 0 else 0.0
     lat = sorted(state.latencies)
@@ -222,6 +267,28 @@ class Burners:
             self.stop()
             raise
 
+    def pause(self):
+        """SIGSTOP every burner; returns when each one is stopped."""
+        self._signal(signal.SIGSTOP, "T")
+
+    def resume(self):
+        """SIGCONT every burner; returns when each one runs again."""
+        self._signal(signal.SIGCONT, "R")
+
+    def _signal(self, sig, want):
+        for p in self.procs:
+            os.kill(p.pid, sig)
+        for i, p in enumerate(self.procs):
+            deadline = time.monotonic() + 5
+            while True:
+                state = _proc_state(p.pid)
+                if state == want or (want == "R" and state not in "TtZX?"):
+                    break
+                if state in "ZX?" or time.monotonic() > deadline:
+                    raise RuntimeError("cpu burner %d (pid %d) did not %s (state %s)"
+                                       % (i, p.pid, "stop" if want == "T" else "run", state))
+                time.sleep(50e-6)
+
     def stop(self):
         for p in self.procs:
             if p.poll() is None:
@@ -230,6 +297,17 @@ class Burners:
             p.wait()
             p.stdout.close()
         self.procs = []
+
+
+def _proc_state(pid):
+    """The state letter of /proc/PID/stat, "?" when it cannot be read."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            text = f.read().decode("ascii", "replace")
+    except OSError:
+        return "?"
+    close = text.rfind(")")
+    return text[close + 2] if 0 <= close < len(text) - 2 else "?"
 
 
 class ProcessRunner:
@@ -245,11 +323,14 @@ class ProcessRunner:
         state = State(p, 0)
         burners = []
 
-        def start_burners():
-            burners.append(Burners(self.workers))
+        def resume(_):
+            if burners:
+                burners[0].resume()
+            else:
+                burners.append(Burners(self.workers))
 
         try:
-            tally = io_worker(state, during=start_burners)
+            tally = io_worker(state, pause=lambda _: burners[0].pause(), resume=resume)
         finally:
             for b in burners:
                 b.stop()
