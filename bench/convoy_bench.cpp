@@ -2,7 +2,11 @@
 
 #include <algorithm>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -17,6 +21,7 @@
 
 #include "runners/child.hpp"
 #include "runners/processes.hpp"
+#include "runtime/sys_error.hpp"
 
 namespace gilbench {
 
@@ -159,6 +164,60 @@ class Burners {
 
 }  // namespace
 
+ConvoyPeer::ConvoyPeer(const Convoy::Params& p, const std::string& exe) {
+  Convoy::check(p);
+  if (p.peer == "thread") {
+    fd_ = thread_.emplace(std::chrono::microseconds(p.peer_delay_us)).fd();
+    return;
+  }
+  process_ = std::make_unique<Child>(exe.empty() ? self_executable() : exe,
+                                     std::vector<std::string>{"--echo-peer", std::to_string(::getpid()),
+                                                              std::to_string(p.peer_delay_us)});
+  // Its port, one line on its stdout (a non-blocking pipe), within 30 s.
+  std::string line;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (line.find('\n') == std::string::npos) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd pfd{process_->in_fd(), POLLIN, 0};
+    const int n = left.count() > 0 ? ::poll(&pfd, 1, static_cast<int>(left.count())) : 0;
+    if (n < 0 && errno == EINTR) continue;
+    char buf[32];
+    const ssize_t got = n > 0 ? ::read(process_->in_fd(), buf, sizeof buf) : 0;
+    if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    if (got <= 0) {
+      std::string why = n == 0 ? "did not say its port within 30 s" : "exited before it said its port";
+      for (int tries = 0; tries < 1000 && !process_->try_reap(); ++tries) ::usleep(1000);
+      if (process_->reaped()) why += " (it " + describe_status(process_->status()) + ")";
+      throw std::runtime_error("convoy echo peer (gilbench --echo-peer, pid " + std::to_string(process_->pid()) +
+                               ") " + why);
+    }
+    line.append(buf, static_cast<std::size_t>(got));
+  }
+  const int port = std::atoi(line.c_str());
+  if (port <= 0 || port > 65535) throw std::runtime_error("convoy echo peer: bad port line '" + line + "'");
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) throw_errno("socket");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const int one = 1;
+  if (::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) {
+    const int e = errno;
+    ::close(fd_);
+    throw_errno("convoy echo peer: connect to 127.0.0.1:" + std::to_string(port), e);
+  }
+}
+
+ConvoyPeer::~ConvoyPeer() {
+  if (!process_) return;  // ~EchoPeer closes the socketpair
+  ::shutdown(fd_, SHUT_RDWR);  // the peer reads EOF and exits
+  for (int tries = 0; tries < 1000 && !process_->try_reap(); ++tries) ::usleep(100);
+  ::close(fd_);
+  // ~Child kills and reaps it if it has not exited within 0.1 s
+}
+
 ConvoyResult run_convoy_processes(int k, const Convoy::Params& params, const std::string& exe,
                                   bool crash_last_burner) {
   ConvoyResult result;
@@ -168,10 +227,10 @@ ConvoyResult run_convoy_processes(int k, const Convoy::Params& params, const std
     NoRuntime runtime{RunConfig{}};
     NoRuntime::Worker worker(0);
     Context<Serial> ctx(runtime, worker, 0);
-    Convoy::State<Serial> state(params, 0);
+    const ConvoyPeer peer(params, exe);
     std::optional<Burners> burners;  // started for the first loaded window
     std::tie(result.warmup, result.alone, result.loaded) = Convoy::io_schedule(
-        ctx, state.peer.fd(), params, &result.latency, &result.retakes, [&] { burners->pause(); },
+        ctx, peer.fd(), params, &result.latency, &result.retakes, [&] { burners->pause(); },
         [&] {
           if (burners)
             burners->resume();
@@ -184,6 +243,44 @@ ConvoyResult run_convoy_processes(int k, const Convoy::Params& params, const std
   }
   result.allocs = ledger.total();
   return result;
+}
+
+int echo_peer_main(int argc, char** argv) {
+  // gilbench --echo-peer PARENT_PID DELAY_US
+  char* end = nullptr;
+  const long delay = argc == 4 ? std::strtol(argv[3], &end, 10) : -1;
+  if (argc != 4 || !end || *end != '\0' || delay < 0 || delay > 1'000'000) {
+    std::fprintf(stderr, "usage: gilbench --echo-peer PARENT_PID DELAY_US (internal)\n");
+    return 2;
+  }
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != std::atoi(argv[2])) return 3;
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (listener < 0 || ::bind(listener, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::listen(listener, 1) != 0 || ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    std::perror("gilbench --echo-peer: listen on 127.0.0.1");
+    return 4;
+  }
+  std::printf("%d\n", ntohs(addr.sin_port));
+  std::fflush(stdout);
+  pollfd pfd{listener, POLLIN, 0};
+  int n;
+  while ((n = ::poll(&pfd, 1, 30'000)) < 0 && errno == EINTR) {
+  }
+  const int fd = n == 1 ? ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC) : -1;
+  ::close(listener);
+  if (fd < 0) {
+    std::fprintf(stderr, "gilbench --echo-peer: no connection within 30 s\n");
+    return 5;
+  }
+  const int one = 1;
+  (void)::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  echo_loop(fd, delay);
+  ::close(fd);
+  return 0;
 }
 
 int cpu_burner_main(int argc, char** argv) {

@@ -27,6 +27,8 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 
@@ -68,6 +70,29 @@ inline constexpr const Metric* kConvoyMetrics[] = {&kIoRps,     &kIoRpsAlone,   
                                                    &kIoP50Intervals, &kIoLostPerCall, &kIoRetakesPerCall,
                                                    &kIoRetakeWaitUs};
 
+class Child;
+
+// convoy's echo peer (Convoy::Params::peer), started outside the timed
+// region: "thread", an EchoPeer (a thread over an AF_UNIX socketpair), or
+// "tcp", a `gilbench --echo-peer` process (exe; default this binary)
+// listening on 127.0.0.1, connected with TCP_NODELAY, as the published
+// convoy measurements' client ran in another process over loopback. Both
+// wait peer_delay_us before each echo. The destructor closes the
+// connection; the process then exits and is reaped.
+class ConvoyPeer {
+ public:
+  explicit ConvoyPeer(const Convoy::Params& p, const std::string& exe = {});
+  ~ConvoyPeer();
+  ConvoyPeer(const ConvoyPeer&) = delete;
+  ConvoyPeer& operator=(const ConvoyPeer&) = delete;
+  int fd() const noexcept { return fd_; }
+
+ private:
+  std::optional<EchoPeer> thread_;
+  std::unique_ptr<Child> process_;
+  int fd_ = -1;
+};
+
 struct ConvoyResult {
   Convoy::Phase warmup;      // untimed, in the checksum only
   Convoy::Phase alone;       // the alone windows: the IO worker alone
@@ -94,7 +119,8 @@ ConvoyResult run_convoy_threads(WorkerPool& pool, const RunConfig& config, const
     AllocLedger::Scope main_thread(ledger);
     typename S::Runtime runtime(config);
     {
-      Convoy::State<S> state(params, k);
+      const ConvoyPeer peer(params);
+      Convoy::State<S> state(params, k, peer.fd());
       const WorkerPool::Timing t = pool.run([&](int i) {
         AllocLedger::Scope scope(ledger);
         if (i > 0) Convoy::await_start(state);
@@ -131,5 +157,11 @@ ConvoyResult run_convoy_processes(int k, const Convoy::Params& params, const std
 // when it runs, then burns CPU until killed (with `crash`, a test hook: it
 // kills itself 1 ms later instead). RETURNS an exit status.
 int cpu_burner_main(int argc, char** argv);
+
+// The hidden --echo-peer mode: `gilbench --echo-peer PARENT_PID DELAY_US`.
+// Listens on 127.0.0.1 (an ephemeral port), writes the port and a newline
+// to stdout, accepts one connection (within 30 s) and echoes it, each read
+// after DELAY_US, until the other end closes. RETURNS an exit status.
+int echo_peer_main(int argc, char** argv);
 
 }  // namespace gilbench

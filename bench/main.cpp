@@ -374,5 +374,6 @@ int main(int argc, char** argv) {
   gilbench::self_executable();  // resolve before anything could replace the file
   // Hidden: a CPU burner process of convoy/process (bench/convoy_bench.hpp).
   if (argc > 1 && std::strcmp(argv[1], "--cpu-burner") == 0) return gilbench::cpu_burner_main(argc, argv);
+  if (argc > 1 && std::strcmp(argv[1], "--echo-peer") == 0) return gilbench::echo_peer_main(argc, argv);
   return gilbench::run(argc, argv);
 }

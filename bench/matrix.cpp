@@ -121,6 +121,7 @@ Suite make_suite(const Options& o) {
   s.strategies = o.strategies;
   s.workloads = o.workloads;
   s.params = all_params()[o.quick ? "quick" : "default"];
+  s.params[std::string(Convoy::kName)]["peer"] = o.convoy_peer;
   s.process.timeout = o.worker_timeout;
   // Worker processes and burners use the same object heap as this process.
   s.process.worker_args = {std::string("--allocator=") + (allocator() == Allocator::kGlibc ? "glibc" : "mimalloc")};

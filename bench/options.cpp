@@ -258,6 +258,10 @@ Options parse_options(int argc, char** argv, const std::vector<std::string>& kno
         if (std::find(o.bytecode_costs.begin(), o.bytecode_costs.end(), cost) == o.bytecode_costs.end())
           o.bytecode_costs.push_back(cost);
       }
+    } else if (name == "--convoy-peer") {
+      o.convoy_peer = need_value();
+      if (o.convoy_peer != "thread" && o.convoy_peer != "tcp")
+        throw UsageError(name + ": '" + o.convoy_peer + "' is not thread or tcp");
     } else if (name == "--check-interval") {
       o.check_interval = static_cast<int>(parse_int(need_value(), name, 1, 1'000'000));
     } else if (name == "--repetitions") {
@@ -349,6 +353,11 @@ checksum against the serial one, and reports Google Benchmark results named
                            step, measured at start); default 0, the C++ work
                            alone. With a value other than 0 the runs of
                            CPU and IO workloads are named .../bytecode:<steps>
+  --convoy-peer=thread|tcp convoy's echo peer: a thread over an AF_UNIX
+                           socketpair (default), or a separate process
+                           (gilbench --echo-peer) over TCP loopback, as the
+                           published convoy measurements used; the twin uses
+                           the same process with the same flag
   --repetitions=N|auto     runs per benchmark. auto (default): 5 each, then
                            more (at most 41) for the benchmarks whose median is
                            not yet known to --target-ci, round after round,

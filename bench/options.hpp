@@ -35,6 +35,7 @@ struct Options {
     friend bool operator==(const BytecodeCost&, const BytecodeCost&) = default;
   };
   std::vector<BytecodeCost> bytecode_costs;
+  std::string convoy_peer = "thread";  // --convoy-peer: thread (socketpair) or tcp (a process over loopback)
   int repetitions = 0;       // 0: adaptive (--repetitions=auto, the default)
   double target_ci = 0.03;   // adaptive: the median's 95% CI half-width / median to reach
   std::chrono::nanoseconds time_budget{0};  // adaptive: no new round after this (0: the mode's default)

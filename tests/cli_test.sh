@@ -90,6 +90,20 @@ assert failed == {"list_sum/atomic_rc/workers:2"}, failed
 b = next(b for b in d["benchmarks"] if b.get("error_occurred"))
 assert "did not finish within 1s" in b["error_message"], b
 PY
+# --convoy-peer=tcp: gilbench --echo-peer over TCP loopback, recorded in the
+# parameters; every convoy row checks its tally; no peer process is left
+expect_exit 2 "--convoy-peer: 'udp' is not thread or tcp" --convoy-peer=udp
+"$bin" --quick --workloads=convoy --strategies=gil,process --workers=1 --repetitions=1 \
+  --convoy-peer=tcp --no-fingerprint --out="$tmp/tcp.json" >/dev/null 2>"$tmp/tcp.err" \
+  || fail "--convoy-peer=tcp run exited $?: $(tail -3 "$tmp/tcp.err")"
+/usr/bin/python3 - "$tmp/tcp.json" <<'PY' || fail "--convoy-peer=tcp JSON"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert json.loads(d["context"]["gilbench_params"])["convoy"]["peer"] == "tcp"
+rows = [b for b in d["benchmarks"] if b["run_type"] == "iteration"]
+assert len(rows) == 4 and all(b.get("checksum_ok") == 1 and b["io_rps"] > 0 for b in rows), rows
+PY
+pgrep -f -- "--echo-peer" >/dev/null && fail "an echo peer process outlived its run"
 expect_exit 2 "--run-timeout" --run-timeout=0s
 expect_exit 2 "unknown name 'nothing'" --test-hang=nothing
 

@@ -272,6 +272,42 @@ TEST(ConvoyProcess, BurnersAreStoppedAndContinuedBetweenWindows) {
   EXPECT_TRUE(test::child_pids().empty()) << "a stopped burner outlived its run";
 }
 
+// --convoy-peer=tcp: gilbench --echo-peer in its own process, over TCP
+// loopback; it exits when the connection closes and is reaped.
+TEST(ConvoyPeer, ATcpPeerProcessEchoesAndIsReaped) {
+  Convoy::Params p = Convoy::params(Scale::kTiny);
+  p.peer = "tcp";
+  {
+    const ConvoyPeer peer(p, GILBENCH_EXE);
+    NoRuntime runtime{RunConfig{}};
+    NoRuntime::Worker worker(0);
+    Context<Serial> ctx(runtime, worker, 0);
+    for (std::uint64_t id = 0; id < 5; ++id)
+      EXPECT_EQ(echo_round_trip(ctx, peer.fd(), id, 8), expected_echo_digest(id, 8));
+    EXPECT_EQ(test::child_pids().size(), 1u);
+  }
+  EXPECT_TRUE(test::child_pids().empty()) << "the echo peer process outlived its connection";
+  const ConvoyResult r = run_convoy_processes(1, p, GILBENCH_EXE);
+  EXPECT_EQ(check_outcome(r.outcome(1), Convoy::expected_tally(p)), "");
+  EXPECT_TRUE(test::child_pids().empty());
+}
+
+TEST(ConvoyPeer, APeerThatCannotStartOrAnUnknownKindIsAClearError) {
+  Convoy::Params p = Convoy::params(Scale::kTiny);
+  p.peer = "tcp";
+  try {
+    const ConvoyPeer peer(p, "/bin/false");
+    ADD_FAILURE() << "no error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("exited before it said its port (it exited with status 1)"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_TRUE(test::child_pids().empty());
+  p.peer = "udp";
+  EXPECT_THROW(ConvoyPeer(p, GILBENCH_EXE), std::invalid_argument);
+}
+
 TEST(ConvoyProcess, ABurnerThatDiesAtStartIsAClearError) {
   const Convoy::Params p = Convoy::params(Scale::kTiny);
   try {

@@ -154,6 +154,22 @@ class Sharding(unittest.TestCase):
         with self.assertRaises(ValueError):
             convoy.make_state(dict(p, windows=0), 0, 1, 1)
 
+    def test_convoy_tcp_peer_is_gilbench_echo_peer(self):
+        """peer "tcp": gilbench's own --echo-peer process over TCP loopback, as
+        gilbench --convoy-peer=tcp uses; it exits when the twin closes the socket."""
+        from pytwin import convoy, echo
+        p = dict(gilbench_params("tiny")["convoy"], peer="tcp")
+        echo.GILBENCH = GILBENCH
+        seconds, tally, counters = convoy.ProcessRunner(1).run(convoy, p)
+        self.assertEqual(tally, convoy.expected_tally(p))
+        peer = echo.peers(1, p["peer_delay_us"], "tcp")[0]
+        self.assertIsInstance(peer, echo.TcpEchoPeer)
+        self.assertIn("--echo-peer", peer.proc.args)
+        echo.close_all()
+        self.assertIsNotNone(peer.proc.returncode, "the echo peer outlived its socket")
+        with self.assertRaises(ValueError):
+            echo.peers(1, 0, "udp")
+
     def test_shared_dict_lock_mode_counts_the_same(self):
         """The lock used where the GIL is off (or _count_elements is missing)."""
         from pytwin import shared_dict

@@ -351,6 +351,10 @@ def convoy(res, roles, p50_band, lost_band):
     if base and 1 in table and table[1][0] > 0:
         text += " (rates, not judged: K=0 %.0f/s, %s; K=1 degradation %.0f×)" % (
             base, ", ".join(rates), base / table[1][0])
+    params = res.result.ctx_json(schema.PARAMS_KEY, {}).get("convoy") or {}
+    text += " [echo peer: %s; %d alone/loaded window pairs per run]" % (
+        {"tcp": "a process over TCP loopback"}.get(params.get("peer"), "a thread over a socketpair"),
+        params.get("windows", 1))
     return text, verdict(ok)
 
 

@@ -39,6 +39,7 @@ machine speed spreads over all of them instead of biasing one.
 usage: /usr/bin/python3 bench/python/twin.py [--quick] [--out FILE] [--workers 1,2,4,8]
        [--repetitions N] [--strategies LIST] [--workloads LIST]
        [--switch-interval LIST] [--start-method spawn|fork|forkserver] [--list]
+       [--convoy-peer thread|tcp]
        [--gilbench BIN | --params-from RESULT.json]
 """
 
@@ -55,7 +56,7 @@ sys.path.insert(0, HERE)
 from gilbench_results import durations, schema  # noqa: E402
 from gilbench_results.errors import ArgumentParser, InputError, UsageError  # noqa: E402
 from gilbench_results.stats import median  # noqa: E402
-from pytwin import convoy, params, report, runners, shared_dict, workloads  # noqa: E402
+from pytwin import convoy, echo, params, report, runners, shared_dict, workloads  # noqa: E402
 
 PROG = "twin"
 REFERENCE = "cpython_serial"
@@ -127,6 +128,11 @@ def parse_args(argv):
     p.add_argument("--params-from", default=None, metavar="RESULT.json",
                    help="take the parameters from this gilbench result file instead (its "
                         "gilbench_params; it must have run at the same scale)")
+    p.add_argument("--convoy-peer", default=None, choices=["thread", "tcp"],
+                   help="convoy's echo peer: thread (a python -S echo process over a socketpair, "
+                        "gilbench's default peer's stand-in) or tcp (gilbench's own --echo-peer "
+                        "process over TCP loopback: the same peer as gilbench --convoy-peer=tcp); "
+                        "default: the parameters' (thread, or a result file's)")
     p.add_argument("--list", action="store_true", help="print the benchmark names and exit")
     p.add_argument("--test-corrupt-checksum", default=None, metavar="WORKLOAD",
                    help="testing the twin itself: add 1 to every run's sum for WORKLOAD, to prove "
@@ -464,6 +470,11 @@ def main(argv):
     except UsageError as e:
         sys.stderr.write("%s: %s\n" % (PROG, e))
         return 2
+    if "convoy" in args.params:
+        if args.convoy_peer:
+            args.params["convoy"] = dict(args.params["convoy"], peer=args.convoy_peer)
+        if args.params["convoy"].get("peer", "thread") == "tcp":
+            echo.GILBENCH = args.gilbench
     ctx, warnings = context(args, benches)
     for w in warnings:
         sys.stderr.write("%s: warning: %s\n" % (PROG, w))

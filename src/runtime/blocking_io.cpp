@@ -53,27 +53,29 @@ void sleep_us(long us) {
   }
 }
 
+void echo_loop(int fd, long delay_us) noexcept {
+  // Default slack (50 us) would stretch a 20 us delay to ~70 us.
+  if (delay_us > 0) ::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+  std::byte buf[4096];
+  for (;;) {
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // EOF: the owner is done (or the socket broke)
+    if (delay_us > 0) sleep_us(delay_us);
+    try {
+      write_all(fd, std::span<const std::byte>(buf, static_cast<std::size_t>(n)));
+    } catch (const std::system_error&) {
+      return;  // the owner went away mid-echo; its recv reports it
+    }
+  }
+}
+
 EchoPeer::EchoPeer(std::chrono::microseconds reply_delay) {
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) throw_errno("socketpair");
   fd_ = fds[0];
   peer_fd_ = fds[1];
-  auto echo = [fd = peer_fd_, delay = reply_delay.count()] {
-    // Default slack (50 us) would stretch a 20 us delay to ~70 us.
-    if (delay > 0) ::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
-    std::byte buf[4096];
-    for (;;) {
-      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return;  // EOF: the owner is done (or the socket broke)
-      if (delay > 0) sleep_us(static_cast<long>(delay));
-      try {
-        write_all(fd, std::span<const std::byte>(buf, static_cast<std::size_t>(n)));
-      } catch (const std::system_error&) {
-        return;  // the owner went away mid-echo; its recv reports it
-      }
-    }
-  };
+  auto echo = [fd = peer_fd_, delay = static_cast<long>(reply_delay.count())] { echo_loop(fd, delay); };
   try {
     thread_ = std::thread(echo);
   } catch (...) {

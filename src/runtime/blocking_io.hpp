@@ -35,6 +35,10 @@ std::size_t read_full(int fd, std::span<std::byte> data);
 void recv_all(int fd, std::span<std::byte> data);
 // Sleeps for `us` microseconds (nanosleep, resumed after a signal).
 void sleep_us(long us);
+// An echo peer's loop: echoes whatever fd reads, each read after sleeping
+// `delay_us` (with 1 ns timer slack for the calling thread), until EOF or a
+// broken socket. EchoPeer's thread and the --echo-peer process run it.
+void echo_loop(int fd, long delay_us) noexcept;
 
 class EchoPeer {
  public:

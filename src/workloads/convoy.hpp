@@ -47,6 +47,7 @@
 #include <chrono>
 #include <cstdint>
 #include <stdexcept>
+#include <string>
 #include <string_view>
 #include <tuple>
 #include <utility>
@@ -82,8 +83,12 @@ struct Convoy {
     std::int64_t peer_delay_us = 20;
     // Alone/loaded window pairs the round trips are split into (>= 1).
     std::int64_t windows = 1;
+    // The echo peer (bench/convoy_bench.hpp, ConvoyPeer): "thread", a
+    // thread over an AF_UNIX socketpair, or "tcp", a separate process over
+    // TCP loopback (--convoy-peer).
+    std::string peer = "thread";
     NLOHMANN_DEFINE_TYPE_INTRUSIVE(Params, round_trips, alone_round_trips, warmup_round_trips, message_bytes,
-                                   peer_delay_us, windows)
+                                   peer_delay_us, windows, peer)
   };
   // Default: 100 round trips beside the CPU workers (up to ~1 s under the
   // GIL at 5 ms with K = 1, where a round trip can cost two intervals) and
@@ -98,6 +103,8 @@ struct Convoy {
   }
   static void check(const Params& p) {
     if (p.windows < 1) throw std::invalid_argument("convoy: windows must be >= 1");
+    if (p.peer != "thread" && p.peer != "tcp")
+      throw std::invalid_argument("convoy: peer '" + p.peer + "' is not thread or tcp");
   }
 
   // One kind of timed window of the IO worker, summed over the run.
@@ -122,10 +129,11 @@ struct Convoy {
 
   template <Strategy S>
   struct State {
-    State(const Params& p, int k) : params(p), cpu_workers(k), peer(std::chrono::microseconds(p.peer_delay_us)) {}
+    // peer_fd: the IO worker's end of its connection to the echo peer.
+    State(const Params& p, int k, int fd) : params(p), cpu_workers(k), peer_fd(fd) {}
     Params params;
     int cpu_workers;  // K
-    EchoPeer peer;
+    int peer_fd;
     // IO worker -> CPU workers: kPause (park; before the first loaded
     // window they wait for kRun before attaching), kRun, kStop. A request
     // only; the join at the end of the run publishes everything else.
@@ -212,7 +220,7 @@ struct Convoy {
       });
     };
     return io_schedule(
-        ctx, st.peer.fd(), st.params, &st.latency, &st.retakes,
+        ctx, st.peer_fd, st.params, &st.latency, &st.retakes,
         [&] {
           st.cpu.store(kPause);
           await_running(0);

@@ -43,7 +43,10 @@ digests of their echoes (mod 2**64), fixed by the parameters
 
 Parameters (gilbench's, see workloads.py): warmup_round_trips, alone_round_trips,
 round_trips, message_bytes, peer_delay_us, windows (1 when absent: a file
-from before the windows).
+from before the windows), peer ("thread", the default: a python -S echo
+process over a socketpair; "tcp": gilbench's own --echo-peer process over TCP
+loopback, the peer of gilbench's --convoy-peer=tcp; set by twin.py
+--convoy-peer).
 """
 
 import os
@@ -92,7 +95,7 @@ class State:
             raise ValueError("convoy: windows must be >= 1")
         self.requests, self.digests = _requests_for(p)
         self.cpu_workers = cpu_workers  # K
-        self.sock = echo.peers(1, p["peer_delay_us"])[0].sock
+        self.sock = echo.peers(1, p["peer_delay_us"], p.get("peer", "thread"))[0].sock
         self.cpu = PAUSE                        # IO worker -> CPU workers
         self.resume = threading.Event()         # set while cpu is RUN or STOP
         self.running = threading.Semaphore(0)   # CPU workers -> IO worker: one per worker running

@@ -15,6 +15,7 @@ echo_round_trip.hpp's fill_request and echo_digest bit for bit.
 """
 
 import atexit
+import os
 import socket
 import subprocess
 import sys
@@ -71,14 +72,44 @@ class EchoPeer:
             self.proc.wait()
 
 
-_peers = {}  # delay_us -> [EchoPeer]
+class TcpEchoPeer:
+    """gilbench's own echo peer process (`gilbench --echo-peer PID DELAY_US`) over TCP
+    loopback: the very peer of gilbench's --convoy-peer=tcp, so both sides of the
+    convoy comparison talk to the same program over the same kind of socket."""
+
+    def __init__(self, delay_us, gilbench):
+        try:
+            self.proc = subprocess.Popen([gilbench, "--echo-peer", str(os.getpid()), str(int(delay_us))],
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+        except OSError as e:
+            raise RuntimeError("cannot start the echo peer %s --echo-peer: %s"
+                               % (gilbench, e.strerror or e))
+        line = self.proc.stdout.readline()  # its port; EOF if it exited
+        try:
+            port = int(line)
+        except ValueError:
+            status = self.proc.wait()
+            raise RuntimeError("the echo peer %s --echo-peer said no port (exit status %s)"
+                               % (gilbench, status))
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    close = EchoPeer.close
 
 
-def peers(n, delay_us=0):
-    """n live echo peers of this process with this reply delay (started once, kept)."""
-    pool = _peers.setdefault(delay_us, [])
+GILBENCH = "gilbench"  # the binary of TcpEchoPeer; twin.py sets it from --gilbench
+_peers = {}  # (kind, delay_us) -> [EchoPeer or TcpEchoPeer]
+
+
+def peers(n, delay_us=0, kind="thread"):
+    """n live echo peers of this process with this reply delay (started once, kept):
+    kind "thread" (a python -S process over a socketpair, standing in for gilbench's
+    peer thread) or "tcp" (TcpEchoPeer)."""
+    if kind not in ("thread", "tcp"):
+        raise ValueError("echo peer kind %r is not thread or tcp" % (kind,))
+    pool = _peers.setdefault((kind, delay_us), [])
     while len(pool) < n:
-        pool.append(EchoPeer(delay_us))
+        pool.append(EchoPeer(delay_us) if kind == "thread" else TcpEchoPeer(delay_us, GILBENCH))
     return pool[:n]
 
 
