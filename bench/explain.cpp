@@ -78,6 +78,8 @@ UnitCosts UnitCosts::from(const nlohmann::json& fp) {
   };
   u.plain = get("plain_increment");
   u.atomic = get("atomic_rmw");
+  // Files from before atomic_rmw_marginal: the chain on one object.
+  u.atomic_marginal = c.contains("atomic_rmw_marginal") ? get("atomic_rmw_marginal") : std::max(0.0, u.atomic - u.plain);
   u.mutex = get("mutex_uncontended");
   u.mutex_contended = get("mutex_contended");
   u.round_trip = get("cache_line_round_trip_median");
@@ -96,7 +98,7 @@ RuntimeStats explain(const OpCounts& ops, const CostModel& c, bool process, int 
     const double refs = ops.local_refs + ops.foreign_refs;
     const double locked = ops.local_accesses + ops.foreign_accesses -
                           (c.lock_free_reads ? ops.local_reads + ops.foreign_reads : 0);
-    extra_ns = (ops.local_refs * c.local_ref_atomic + ops.foreign_refs * c.foreign_ref_atomic) * (u.atomic - u.plain) +
+    extra_ns = (ops.local_refs * c.local_ref_atomic + ops.foreign_refs * c.foreign_ref_atomic) * u.atomic_marginal +
                refs * c.ref_mutex * u.mutex + locked * c.container_mutex * u.mutex +
                ops.checkpoints * c.checkpoint_mutex * u.mutex + ops.blocking * c.blocking_mutex * u.mutex;
   }

@@ -12,7 +12,10 @@
 //   model_extra_ms       the time the strategy's operations add to the
 //                        serial work, over all workers of the run:
 //                          (local refs x local_ref_atomic + foreign refs x
-//                           foreign_ref_atomic) x (atomic RMW - plain increment)
+//                           foreign_ref_atomic) x atomic_rmw_marginal (an
+//                           atomic incref over a plain one, each on another
+//                           object, as reference counting runs; the chain on
+//                           one object, atomic_rmw, is twice that)
 //                          + refs x ref_mutex x mutex
 //                          + locked container accesses x container_mutex x mutex
 //                            (reads excluded where the strategy reads
@@ -152,6 +155,7 @@ OpCounts count_ops(const nlohmann::json& params);
 // The unit costs a prediction uses, from a fingerprint (ns).
 struct UnitCosts {
   double plain = 0, atomic = 0, mutex = 0, mutex_contended = 0, round_trip = 0, futex_wake = 0, pipe_round_trip = 0;
+  double atomic_marginal = 0;  // an atomic incref over a plain one, object after object
   static UnitCosts from(const nlohmann::json& fingerprint);
 };
 

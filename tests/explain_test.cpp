@@ -21,7 +21,7 @@ TEST(Fingerprint, HoldsTheIdentityTheUnitCostsAndTheSpread) {
   for (const char* k : {"vendor", "family", "model", "stepping", "model_name", "online_cpus", "allowed_cpus",
                         "smt_siblings", "caches", "kernel", "clocksource"})
     EXPECT_TRUE(fp["cpu"].contains(k)) << k;
-  for (const char* k : {"plain_increment", "atomic_rmw", "cache_line_round_trip_min", "cache_line_round_trip_median",
+  for (const char* k : {"plain_increment", "atomic_rmw", "atomic_rmw_marginal", "cache_line_round_trip_min", "cache_line_round_trip_median",
                         "mutex_uncontended", "mutex_contended", "futex_wake", "futex_wake_max", "pipe_round_trip",
                         "thread_start", "process_start"}) {
     ASSERT_TRUE(fp["unit_costs_ns"].contains(k)) << k;
@@ -64,7 +64,8 @@ TEST(Explain, ThePredictionIsTheCostModelTimesTheUnitCosts) {
   ops.checkpoints = 5e5;
   UnitCosts u;
   u.plain = 0.5;
-  u.atomic = 5.5;
+  u.atomic = 9.5;  // a chain on one object: not what a reference operation costs
+  u.atomic_marginal = 5;
   u.mutex = 10;
   u.mutex_contended = 30;
   u.round_trip = 100;
@@ -82,6 +83,13 @@ TEST(Explain, ThePredictionIsTheCostModelTimesTheUnitCosts) {
   const RuntimeStats two = explain(ops, cost_of<AtomicRc>(), false, 2, u);
   EXPECT_DOUBLE_EQ(value(two, kModelContentionMs), (2e6 / 2 * 50 + 3e5 / 2 * (30 - 10 + 50)) * 1e-6);
   EXPECT_DOUBLE_EQ(value(explain(ops, cost_of<Gil>(), false, 2, u), kModelContentionMs), 0);
+}
+
+TEST(UnitCosts, TheMarginalAtomicOrForOlderFilesTheChainLessAPlainIncrement) {
+  nlohmann::json fp = {{"unit_costs_ns", {{"plain_increment", 0.3}, {"atomic_rmw", 8.3}, {"atomic_rmw_marginal", 3.8}}}};
+  EXPECT_DOUBLE_EQ(UnitCosts::from(fp).atomic_marginal, 3.8);
+  fp["unit_costs_ns"].erase("atomic_rmw_marginal");
+  EXPECT_DOUBLE_EQ(UnitCosts::from(fp).atomic_marginal, 8.0);
 }
 
 TEST(SampleStats, TheMediansIntervalAndTwoClusters) {

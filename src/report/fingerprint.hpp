@@ -12,6 +12,9 @@
 //
 //   plain_increment      Serial::incref on one object, dependent chain
 //   atomic_rmw           AtomicRc::incref on one object, uncontended
+//   atomic_rmw_marginal  AtomicRc::incref minus Serial::incref, each on the
+//                        next of 256 objects in turn (what the explained
+//                        overheads charge per atomic reference operation)
 //   cache_line_round_trip_min / _median
 //                        one line handed back and forth between two threads
 //                        pinned to two CPUs (every pair of the first 8 CPUs
@@ -36,7 +39,7 @@ namespace gilbench {
 //   {"cpu": {vendor, family, model, stepping, model_name, online_cpus,
 //            allowed_cpus, smt_siblings, caches: [{level, type, size_kb,
 //            shared_cpus}], kernel, clocksource},
-//    "unit_costs_ns": {plain_increment, atomic_rmw, cache_line_round_trip_min,
+//    "unit_costs_ns": {plain_increment, atomic_rmw, atomic_rmw_marginal, cache_line_round_trip_min,
 //            cache_line_round_trip_median, mutex_uncontended, mutex_contended,
 //            futex_wake, futex_wake_max, pipe_round_trip, thread_start,
 //            process_start},

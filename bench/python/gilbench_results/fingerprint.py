@@ -4,7 +4,7 @@ gilbench stores a fingerprint of the machine in the context key
 gilbench_fingerprint (a JSON string holding an object):
 
     {"cpu": {...},
-     "unit_costs_ns": {"plain_increment": x, "atomic_rmw": x,
+     "unit_costs_ns": {"plain_increment": x, "atomic_rmw": x, "atomic_rmw_marginal": x,
                        "cache_line_round_trip_min": x, "cache_line_round_trip_median": x,
                        "mutex_uncontended": x, "mutex_contended": x, "futex_wake": x,
                        "pipe_round_trip": x, "thread_start": x, "process_start": x},
@@ -56,6 +56,10 @@ UNIT_COSTS = {
         "within a file survive)", lambda r: True),
     (COSTS_SECTION, "atomic_rmw"): Cost(
         "atomic read-modify-write", "atomic_rc, biased_rc and fine_lock rows",
+        lambda r: r.strategy in SYNCHRONISED_RC),
+    (COSTS_SECTION, "atomic_rmw_marginal"): Cost(
+        "atomic incref over a plain one, object after object (the explained overheads' "
+        "unit)", "atomic_rc, biased_rc and fine_lock rows",
         lambda r: r.strategy in SYNCHRONISED_RC),
     (COSTS_SECTION, "cache_line_round_trip_min"): Cost(
         "cache-line round trip between two cores (min)", "shared-data rows (shared_read, "
