@@ -327,6 +327,23 @@ class Layout(TempDir):
         self.assertEqual(self.flagged(report), [self.ONE])
         self.assertTrue(any("not counted" in n for n in report.notes), report.notes)
 
+    def test_workloads_whose_parameters_changed_are_left_out(self):
+        d = write_trials(self.path("p"), trials=12, effect={"w3/s1/workers:1": 1.5})
+        for t in range(12):
+            for side, size in (("base", 10), ("head", 20)):
+                path = os.path.join(d, f"{side}-{t}.json")
+                with open(path) as f:
+                    data = json.load(f)
+                data["context"][schema.PARAMS_KEY] = json.dumps(
+                    {"w3": {"size": size, "peer": "thread"}, "w4": {"size": 7}})
+                with open(path, "w") as f:
+                    json.dump(data, f)
+        report = self.compare(d)
+        self.assertEqual(report.exit_status, 0, "w3 changed its size: not compared")
+        self.assertFalse(any(r.name.startswith("w3/") for r in report.rows))
+        self.assertEqual(len(report.rows), 90)
+        self.assertTrue(any("w3 (size 10 -> 20)" in n for n in report.notes), report.notes)
+
     def test_one_worker_row_name(self):
         self.assertEqual(ab.one_worker_row("a/b/workers:2"), "a/b/workers:1")
         self.assertEqual(ab.one_worker_row("a/b/workers:12/bytecode:40"),

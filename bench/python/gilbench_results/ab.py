@@ -137,6 +137,7 @@ class Trial:
     with_shift: float = math.nan  # share of the rows that moved the way the shift did
     flipped: bool = False
     normalised: float = 0.0  # subtracted from every row's log ratio
+    dropped: dict = field(default_factory=dict)  # workload -> (base params, head params)
 
 
 @dataclass
@@ -289,6 +290,17 @@ def trial_files(directory):
     return [(s["base"], s["head"], order.get(t, "")) for t, s in sorted(found.items())]
 
 
+def drop_changed_workloads(trial):
+    """Leaves out of a trial the rows of workloads whose parameters the head changed (a
+    change of the benchmark, not a regression: their times do not compare), noting
+    them in trial.dropped {workload: (base's parameters, head's)}."""
+    names = [n for n in trial.base.runs if n in trial.head.runs]
+    trial.dropped = gate.differing_params(trial.base, trial.head, names)
+    for result in (trial.base, trial.head):
+        for n in [n for n, r in result.runs.items() if r.workload in trial.dropped]:
+            del result.runs[n]
+
+
 def load_trials(directory=None, base=(), head=()):
     """The trials, from ab.sh's work directory or from two equally long file lists
     (paired by position). Raises InputError when they cannot be compared."""
@@ -306,6 +318,7 @@ def load_trials(directory=None, base=(), head=()):
     trials = []
     for i, (b, h, first) in enumerate(files):
         trial = Trial(i, load_result(b), load_result(h), first)
+        drop_changed_workloads(trial)
         gate.comparable_names(trial.base, trial.head, False)  # raises for different sets
         if trials and set(trial.base.runs) != set(trials[0].base.runs):
             raise InputError(f"{b} holds another benchmark set than {trials[0].base.path}: "
@@ -414,6 +427,11 @@ def compare(trials, options, count=None):
     judged = [r for r in rows if r.judged]
     problems, notes = [], []
     n = len(trials)
+    if trials[0].dropped:
+        notes.append("Not compared, because the head changed their parameters (a new benchmark, "
+                     "not a regression): " + "; ".join(
+                         f"{w} ({', '.join(f'{k} {a.get(k)} -> {b.get(k)}' for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))})"
+                         for w, (a, b) in trials[0].dropped.items()))
     if not judged and not any(r.verdict == "failed" for r in rows):
         problems.append("ab lane: no benchmark to compare (every run failed in base)")
     elif judged and min_signed_rank_p(min(len(r.ratios) for r in judged)) >= opt.alpha:

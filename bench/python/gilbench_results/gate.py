@@ -381,13 +381,19 @@ def comparable_names(base, new, common):
     if base.context.get(schema.MODE_KEY) != new.context.get(schema.MODE_KEY):
         raise InputError(f"{new.path}: gilbench_mode is {new.context.get(schema.MODE_KEY)!r} but "
                          f"{base.path} has {base.context.get(schema.MODE_KEY)!r}: the sizes differ")
+    for w, (a, b) in differing_params(base, new, names).items():
+        raise InputError(f"{new.path}: workload {w} ran with parameters {b} but "
+                         f"{base.path} with {a}: the sizes differ")
+    return names, only_base, only_new
+
+
+def differing_params(base, new, names):
+    """{workload: (base's parameters, new's)} of the workloads of `names` whose
+    parameters differ between the two files."""
     params_a = base.ctx_json(schema.PARAMS_KEY, {})
     params_b = new.ctx_json(schema.PARAMS_KEY, {})
-    for w in sorted({base.runs[n].workload for n in names}):
-        if w in params_a and w in params_b and params_a[w] != params_b[w]:
-            raise InputError(f"{new.path}: workload {w} ran with parameters {params_b[w]} but "
-                             f"{base.path} with {params_a[w]}: the sizes differ")
-    return names, only_base, only_new
+    return {w: (params_a[w], params_b[w]) for w in sorted({base.runs[n].workload for n in names})
+            if w in params_a and w in params_b and params_a[w] != params_b[w]}
 
 
 def instruction_notes(base, new):
