@@ -353,7 +353,8 @@ def convoy(res, roles, p50_band, lost_band):
             base, ", ".join(rates), base / table[1][0])
     params = res.result.ctx_json(schema.PARAMS_KEY, {}).get("convoy") or {}
     text += " [echo peer: %s; %d alone/loaded window pairs per run]" % (
-        {"tcp": "a process over TCP loopback"}.get(params.get("peer"), "a thread over a socketpair"),
+        {"tcp": "gilbench --echo-peer over TCP loopback"}.get(params.get("peer"),
+                                                              "the default, over a socketpair"),
         params.get("windows", 1))
     return text, verdict(ok)
 
