@@ -428,9 +428,10 @@ def compare(trials, options, count=None):
     problems, notes = [], []
     n = len(trials)
     if trials[0].dropped:
+        absent = "(absent)"
         notes.append("Not compared, because the head changed their parameters (a new benchmark, "
                      "not a regression): " + "; ".join(
-                         f"{w} ({', '.join(f'{k} {a.get(k)} -> {b.get(k)}' for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))})"
+                         f"{w} ({', '.join(f'{k} {a.get(k, absent)} -> {b.get(k, absent)}' for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))})"
                          for w, (a, b) in trials[0].dropped.items()))
     if not judged and not any(r.verdict == "failed" for r in rows):
         problems.append("ab lane: no benchmark to compare (every run failed in base)")
