@@ -351,6 +351,24 @@ class Layout(TempDir):
         self.assertEqual(ab.one_worker_row("convoy/gil/io_workers:1"), "convoy/gil/io_workers:1")
 
 
+class PowerPatches(unittest.TestCase):
+    """bench/gate_power.py's code regressions are patches of this tree: each must still
+    apply, or the power table cannot be measured (false_sharing.patch once broke when
+    Context::checkpoint changed)."""
+
+    def test_every_patch_applies(self):
+        if subprocess.run(["git", "-C", REPO, "rev-parse", "--git-dir"],
+                          capture_output=True).returncode != 0:
+            self.skipTest("not a git checkout")
+        patches = sorted(f for f in os.listdir(os.path.join(REPO, "bench", "gate_power"))
+                         if f.endswith(".patch"))
+        self.assertEqual(len(patches), 4)
+        for name in patches:
+            code, _, err = run_cmd("git", "-C", REPO, "apply", "--check",
+                                   os.path.join("bench", "gate_power", name))
+            self.assertEqual(code, 0, f"{name} no longer applies: {err}")
+
+
 class PlotCommand(TempDir):
     """plot.py ab: exit statuses, the markdown's verdict first, strict JSON."""
 
