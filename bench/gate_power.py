@@ -498,8 +498,8 @@ def main():
     ap.add_argument("--cases", default=",".join(CASES))
     ap.add_argument("--ref", default="HEAD")
     ap.add_argument("--trials", type=int, default=16)
-    ap.add_argument("--ab-threshold", type=float, default=0.10,
-                    help="the A/B lane's threshold (default 0.10, what .ci/run gates at)")
+    ap.add_argument("--ab-threshold", type=float, default=0.07,
+                    help="the A/B lane's threshold (default 0.07, what .ci/run gates at)")
     ap.add_argument("--ab-repetitions", type=int, default=3)
     ap.add_argument("--instr-pairs", type=int, default=3)
     ap.add_argument("--inject-1worker", default="countdown/serial:0.1")
