@@ -59,6 +59,35 @@ Outcome ConvoyResult::outcome(int workers) const {
 
 namespace {
 
+// Reads child c's stdout until it holds `until` (or, for '\0', any byte),
+// waiting at most 30 s in all. RETURNS what it read. Throws, naming `who`
+// and its pid, with `silent` if the child said nothing in time, or with
+// `exited` and its exit status if it closed its stdout first.
+std::string await_output(Child& c, char until, const std::string& who, const char* silent, const char* exited) {
+  std::string got;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (until == '\0' ? got.empty() : got.find(until) == std::string::npos) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd pfd{c.in_fd(), POLLIN, 0};
+    const int n = left.count() > 0 ? ::poll(&pfd, 1, static_cast<int>(left.count())) : 0;
+    if (n < 0 && errno == EINTR) continue;
+    char buf[32];
+    const ssize_t r = n > 0 ? ::read(c.in_fd(), buf, until == '\0' ? 1 : sizeof buf) : 0;
+    if (r < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    if (r > 0) {
+      got.append(buf, static_cast<std::size_t>(r));
+      continue;
+    }
+    std::string why = n == 0 ? silent : exited;
+    if (n != 0) {
+      for (int tries = 0; tries < 1000 && !c.try_reap(); ++tries) ::usleep(1000);
+      if (c.reaped()) why += " (it " + describe_status(c.status()) + ")";
+    }
+    throw std::runtime_error(who + " (pid " + std::to_string(c.pid()) + ") " + why);
+  }
+  return got;
+}
+
 // K burner processes for one run. The destructor kills and reaps every one
 // that was started, whatever happened, so no run leaves a process behind.
 class Burners {
@@ -114,19 +143,8 @@ class Burners {
  private:
   // Waits (at most 30 s) for burner i's "running" byte.
   void await_ready(std::size_t i) {
-    Child& b = *burners_[i];
-    pollfd pfd{b.in_fd(), POLLIN, 0};
-    int n;
-    while ((n = ::poll(&pfd, 1, 30'000)) < 0 && errno == EINTR) {
-    }
-    char byte = 0;
-    if (n == 1 && ::read(b.in_fd(), &byte, 1) == 1) return;
-    std::string why = n == 0 ? "did not start within 30 s" : "exited before it was ready";
-    if (n != 0) {
-      for (int tries = 0; tries < 1000 && !b.try_reap(); ++tries) ::usleep(1000);
-      if (b.reaped()) why += " (it " + describe_status(b.status()) + ")";
-    }
-    throw std::runtime_error("cpu burner " + std::to_string(i) + " (pid " + std::to_string(b.pid()) + ") " + why);
+    (void)await_output(*burners_[i], '\0', "cpu burner " + std::to_string(i), "did not start within 30 s",
+                       "exited before it was ready");
   }
 
   // Waits (at most 5 s) until burner i's state in /proc/PID/stat is `want`
@@ -173,26 +191,9 @@ ConvoyPeer::ConvoyPeer(const Convoy::Params& p, const std::string& exe) {
   process_ = std::make_unique<Child>(exe.empty() ? self_executable() : exe,
                                      std::vector<std::string>{"--echo-peer", std::to_string(::getpid()),
                                                               std::to_string(p.peer_delay_us)});
-  // Its port, one line on its stdout (a non-blocking pipe), within 30 s.
-  std::string line;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (line.find('\n') == std::string::npos) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    pollfd pfd{process_->in_fd(), POLLIN, 0};
-    const int n = left.count() > 0 ? ::poll(&pfd, 1, static_cast<int>(left.count())) : 0;
-    if (n < 0 && errno == EINTR) continue;
-    char buf[32];
-    const ssize_t got = n > 0 ? ::read(process_->in_fd(), buf, sizeof buf) : 0;
-    if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-    if (got <= 0) {
-      std::string why = n == 0 ? "did not say its port within 30 s" : "exited before it said its port";
-      for (int tries = 0; tries < 1000 && !process_->try_reap(); ++tries) ::usleep(1000);
-      if (process_->reaped()) why += " (it " + describe_status(process_->status()) + ")";
-      throw std::runtime_error("convoy echo peer (gilbench --echo-peer, pid " + std::to_string(process_->pid()) +
-                               ") " + why);
-    }
-    line.append(buf, static_cast<std::size_t>(got));
-  }
+  // Its port, one line on its stdout, within 30 s.
+  const std::string line = await_output(*process_, '\n', "convoy echo peer gilbench --echo-peer",
+                                        "did not say its port within 30 s", "exited before it said its port");
   const int port = std::atoi(line.c_str());
   if (port <= 0 || port > 65535) throw std::runtime_error("convoy echo peer: bad port line '" + line + "'");
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

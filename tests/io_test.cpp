@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <sstream>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -148,15 +149,22 @@ template <class S>
 class ConvoyStrategyTest : public ::testing::Test {};
 TYPED_TEST_SUITE(ConvoyStrategyTest, ToGTest<AllStrategies>::type);
 
+// One in-process convoy run of K CPU workers on a pool of K + 1 threads,
+// at `interval` (the default: RunConfig's).
+template <Strategy S>
+ConvoyResult run_convoy(int k, const Convoy::Params& p, std::optional<std::chrono::nanoseconds> interval = {}) {
+  RunConfig config;
+  config.workers = k + 1;
+  if (interval) config.switch_interval = *interval;
+  WorkerPool pool(k + 1);
+  return run_convoy_threads<S>(pool, config, p);
+}
+
 TYPED_TEST(ConvoyStrategyTest, RunsAndReproducesTheTally) {
   using S = TypeParam;
   const int k = S::kThreaded ? 2 : 0;
   const Convoy::Params p = Convoy::params(Scale::kTiny);
-  RunConfig config;
-  config.workers = k + 1;
-  config.switch_interval = std::chrono::microseconds(100);
-  WorkerPool pool(k + 1);
-  const ConvoyResult r = run_convoy_threads<S>(pool, config, p);
+  const ConvoyResult r = run_convoy<S>(k, p, std::chrono::microseconds(100));
   EXPECT_EQ(check_outcome(r.outcome(1), Convoy::expected_tally(p)), "");
   EXPECT_EQ(r.latency.count(), static_cast<std::uint64_t>(p.round_trips));
   EXPECT_EQ(r.alone.tally.items, static_cast<std::uint64_t>(p.alone_round_trips));
@@ -170,10 +178,7 @@ TYPED_TEST(ConvoyStrategyTest, LogsTheRetakeOfEveryPhaseTwoCall) {
   using S = TypeParam;
   const int k = S::kThreaded ? 1 : 0;
   const Convoy::Params p = Convoy::params(Scale::kTiny);
-  RunConfig config;
-  config.workers = k + 1;
-  WorkerPool pool(k + 1);
-  const ConvoyResult r = run_convoy_threads<S>(pool, config, p);
+  const ConvoyResult r = run_convoy<S>(k, p);
   EXPECT_EQ(r.retakes.calls, static_cast<std::uint64_t>(2 * p.round_trips)) << "two blocking calls per round trip";
   EXPECT_LE(r.retakes.contended, r.retakes.calls);
   const Outcome o = r.outcome(k + 1);
@@ -195,11 +200,7 @@ TYPED_TEST(ConvoyStrategyTest, AlternatesAloneAndLoadedWindows) {
   p.windows = 3;
   p.alone_round_trips = 7;
   p.round_trips = 5;
-  RunConfig config;
-  config.workers = k + 1;
-  config.switch_interval = std::chrono::microseconds(100);
-  WorkerPool pool(k + 1);
-  const ConvoyResult r = run_convoy_threads<S>(pool, config, p);
+  const ConvoyResult r = run_convoy<S>(k, p, std::chrono::microseconds(100));
   EXPECT_EQ(check_outcome(r.outcome(1), Convoy::expected_tally(p)), "");
   EXPECT_EQ(r.alone.tally.items, 7u);
   EXPECT_EQ(r.loaded.tally.items, 5u);

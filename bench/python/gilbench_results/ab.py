@@ -80,9 +80,10 @@ import glob
 import math
 import os
 import re
+import tempfile
 from dataclasses import dataclass, field
 
-from . import gate
+from . import gate, instructions
 from .errors import InputError, bad_option, one_line
 from .load import load_result
 from .output import json_text
@@ -515,8 +516,7 @@ def layout_check(report, trials, count):
     verdicts = {}
     for row in flagged:
         single = one_worker_row(row.name)
-        if single not in runs or any(t.base.runs[single].failed or t.head.runs[single].failed
-                                     for t in trials[:1]):
+        if single not in runs or runs[single].failed or trials[0].head.runs[single].failed:
             continue
         if single not in verdicts:
             verdicts[single] = same_work(trials[0], single, count, opt.layout_tolerance)
@@ -558,8 +558,6 @@ def layout_check(report, trials, count):
 def callgrind_counter(base_bin, head_bin, trials):
     """count(side, name) for layout_check: callgrind counts of one row in the base or head
     binary, replayed with the flags of that side's first trial (instructions.py), cached."""
-    import tempfile
-    from . import instructions
     binaries = {"base": base_bin, "head": head_bin}
     results = {"base": trials[0].base, "head": trials[0].head}
     cache = {}

@@ -381,7 +381,9 @@ def comparable_names(base, new, common):
     if base.context.get(schema.MODE_KEY) != new.context.get(schema.MODE_KEY):
         raise InputError(f"{new.path}: gilbench_mode is {new.context.get(schema.MODE_KEY)!r} but "
                          f"{base.path} has {base.context.get(schema.MODE_KEY)!r}: the sizes differ")
-    for w, (a, b) in differing_params(base, new, names).items():
+    changed = differing_params(base, new, names)
+    if changed:
+        w, (a, b) = next(iter(changed.items()))
         raise InputError(f"{new.path}: workload {w} ran with parameters {b} but "
                          f"{base.path} with {a}: the sizes differ")
     return names, only_base, only_new
