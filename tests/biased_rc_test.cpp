@@ -143,7 +143,7 @@ TEST_F(BiasedRcStates, OwnerCountsLocallyAndFreesAtOnce) {
   Int* p = owner_.make_int(7);
   EXPECT_EQ(p->header.tid.load(), owner_.id());
   owner_.incref(p);
-  EXPECT_EQ(p->header.local.load(), 2u);
+  EXPECT_EQ(p->header.local, 2u);
   EXPECT_EQ(p->header.shared.load(), 0) << "the owner never touches the shared count";
   const std::int64_t before = owner_.freed();
   owner_.decref(p);
@@ -159,7 +159,7 @@ TEST_F(BiasedRcStates, NonOwnerCountsInShared) {
   BiasedRc::incref(p->header);
   EXPECT_EQ(shared_count(p->header), 2);
   EXPECT_EQ(state(p->header), BiasedRc::kDefault);
-  EXPECT_EQ(p->header.local.load(), 1u);
+  EXPECT_EQ(p->header.local, 1u);
   EXPECT_FALSE(drop(p));
   EXPECT_FALSE(drop(p));
   EXPECT_EQ(p->header.shared.load(), 0);
@@ -187,7 +187,7 @@ TEST_F(BiasedRcStates, DefaultQueuedMergedThenFreed) {
   EXPECT_EQ(state(p->header), BiasedRc::kMerged);
   EXPECT_EQ(shared_count(p->header), 1);
   EXPECT_EQ(p->header.tid.load(), BiasedRc::kUnowned) << "the owner gave up ownership";
-  EXPECT_EQ(p->header.local.load(), 0u);
+  EXPECT_EQ(p->header.local, 0u);
   EXPECT_FALSE(owner_.worker().slot->breaker.load() & detail::BrcSlot::kMerge);
 
   // The owner's own reference is now a non-owner's like any other.
@@ -260,7 +260,7 @@ TEST_F(BiasedRcStates, AThreadWithoutAnIdIsNeverTheOwner) {
     EXPECT_EQ(detail::tid_if_any(), 0u) << "a fresh thread has no id";
     BiasedRc::incref(p->header);
     EXPECT_EQ(shared_count(p->header), 2) << "counted as a non-owner";
-    EXPECT_EQ(p->header.local.load(), 0u);
+    EXPECT_EQ(p->header.local, 0u);
     EXPECT_FALSE(BiasedRc::decref(p->header));
   }).join();
   EXPECT_EQ(shared_count(p->header), 1);
@@ -330,7 +330,7 @@ TEST_F(BiasedRcStates, ImmortalObjectsAreNeverCountedOrQueued) {
     EXPECT_FALSE(drop(p));
     EXPECT_FALSE(drop(p));
   }
-  EXPECT_EQ(p->header.local.load(), BiasedRc::kImmortal);
+  EXPECT_EQ(p->header.local, BiasedRc::kImmortal);
   EXPECT_EQ(p->header.shared.load(), 0);
   EXPECT_TRUE(owner_.worker().queue.empty());
   destroy<BiasedRc>(p);  // what an ImmortalSet does at the end

@@ -157,13 +157,13 @@ void BiasedRc::fatal(const char* what) noexcept {
 std::int64_t BiasedRc::merge(Header& h, std::int64_t extra) noexcept {
   // Relaxed: the owner wrote `local` on this thread, or before it detached
   // (ordered by the registry bucket's mutex, which the actor holds).
-  const std::uint32_t local = h.local.load(std::memory_order_relaxed);
-  if (local == kImmortal) fatal("merge of an immortal object");
+  if (h.tid.load(std::memory_order_relaxed) == kImmortalTid) fatal("merge of an immortal object");
+  const std::uint32_t local = h.local;
   // Give up ownership before the CAS publishes the merged count: from then
   // on another thread may drop the count to zero and free the object, so no
   // write to the header may follow it. Relaxed: non-owners read tid only to
   // learn they are not the owner, which kUnowned and the old id both tell them.
-  h.local.store(0, std::memory_order_relaxed);
+  h.local = 0;
   h.tid.store(kUnowned, std::memory_order_relaxed);
   std::int64_t shared = h.shared.load(std::memory_order_relaxed);  // relaxed: CAS guess
   std::int64_t count;

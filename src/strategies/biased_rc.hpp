@@ -31,13 +31,20 @@
 // freeing the shared state); an unattached owner therefore writes no `local`
 // while an actor merges for it.
 //
-// Hot-path cost: owner incref/decref = two loads (local, tid), a compare
-// with the thread id in TLS, a plain store (no lock prefix: a test checks the
-// machine code); the owner's last decref adds an acquire load of `shared`
-// (a plain mov on x86-64). Non-owner incref = a `lock add`; non-owner decref
-// = an out-of-line `lock cmpxchg` loop. Objects the main thread builds (a
-// workload's shared state) are non-owner objects to every worker. checkpoint() = one load of the
-// worker's merge flag. The rare queue push takes a bucket mutex and may
+// Hot-path cost: owner incref = a load of `tid`, a compare with the thread
+// id in TLS, a plain `add` to `local` (no lock prefix: a test checks the
+// machine code); owner decref the same with a `sub`, and its last decref adds
+// an acquire load of `shared` (a plain mov on x86-64). Ownership is tested
+// first: an immortal object has tid kImmortalTid, which no thread holds, as
+// CPython 3.13 gives immortal objects no owner (_Py_SetImmortal stores
+// _Py_UNOWNED_TID), so the owner path needs no immortal test and the
+// non-owner path makes it (one compare of the `tid` already loaded).
+// CPython's Py_INCREF tests immortality first (local + 1 == 0) and ownership
+// second: the same protocol with one more load and compare on the owner path.
+// Non-owner incref = a `lock add`; non-owner decref = an out-of-line
+// `lock cmpxchg` loop. Objects the main thread builds (a workload's shared
+// state) are non-owner objects to every worker. checkpoint() = one load of
+// the worker's merge flag. The rare queue push takes a bucket mutex and may
 // allocate.
 //
 // Containers (PEP 703). Writes take the container's lock (a critical
@@ -141,8 +148,10 @@ struct BiasedRc {
   static constexpr std::string_view kName = "biased_rc";
   static constexpr bool kThreaded = true;
 
-  // `local` of an immortal object (PEP 683 / PEP 703): incref and decref are
-  // no-ops. An owner that took 2^32 - 1 references would make it immortal.
+  // `local` of an immortal object (PEP 683 / PEP 703), whose `tid` is
+  // kImmortalTid: incref and decref are no-ops. An owner that took 2^32 - 1
+  // references would wrap `local` (CPython makes such an object immortal; no
+  // workload comes near it, and a debug build asserts).
   static constexpr std::uint32_t kImmortal = UINT32_MAX;
 
   // `shared` = count << kShift | state.
@@ -157,18 +166,23 @@ struct BiasedRc {
   // `tid` of a merged object. CPython uses 0; here 0 is what tid_if_any()
   // reads on a thread without an id, which must never look like an owner.
   static constexpr std::uint32_t kUnowned = UINT32_MAX;
+  // `tid` of an immortal object: no thread's id either, so every thread takes
+  // the non-owner path, which tests for it before touching `shared`.
+  static constexpr std::uint32_t kImmortalTid = UINT32_MAX - 1;
 
   struct Header {
-    // ob_tid: the owner's thread id, kUnowned once the counts are merged.
-    // Written by the creator, then only to kUnowned, by a merging thread (the
-    // owner, or an actor while the owner is not attached); read by every
-    // incref and decref. Atomic (relaxed) because non-owners read it while it may change.
+    // ob_tid: the owner's thread id, kUnowned once the counts are merged,
+    // kImmortalTid if immortal. Written by the creator (and make_immortal,
+    // before sharing), then only to kUnowned, by a merging thread (the owner,
+    // or an actor while the owner is not attached); read by every incref and
+    // decref. Atomic (relaxed) because non-owners read it while it may change.
     std::atomic<std::uint32_t> tid;
-    // ob_ref_local: the owner's references. Written only by the owner (or a
-    // merging actor while the owner is not attached) with a relaxed load and
-    // store, i.e. plain movs; atomic only because non-owners read it for the
-    // immortal test and mergers read it from another thread.
-    std::atomic<std::uint32_t> local{1};
+    // ob_ref_local: the owner's references. A plain integer: only the owner
+    // reads or writes it, or a merging actor while the owner is not attached
+    // (ordered after the owner's last write by the registry bucket's mutex);
+    // non-owners test immortality on `tid`, never here. So the owner's
+    // increment is one plain `add` to memory.
+    std::uint32_t local = 1;
     // ob_ref_shared: non-owner references (taken minus dropped, may be
     // negative while queued) << kShift | state. Written by non-owners and
     // mergers with atomic RMWs; decrements are CAS loops because the state
@@ -194,45 +208,45 @@ struct BiasedRc {
   // Always inlined, as CPython's Py_INCREF/Py_DECREF are: GCC's heuristics
   // otherwise keep them out of line in recursive walks, a call per count.
   [[gnu::always_inline]] static void incref(Header& h) noexcept {
-    // Relaxed loads: `local` is ours to read if we own the object, and only
-    // compared with kImmortal (stored before sharing) if we do not; `tid`
-    // changes from the owner's id (to kUnowned) only by the owner or while it
-    // is not attached, so reading our own id in it is never stale.
-    const std::uint32_t local = h.local.load(std::memory_order_relaxed);
-    if (local == kImmortal) [[unlikely]] return;
-    if (h.tid.load(std::memory_order_relaxed) == detail::tid_if_any()) [[likely]] {
-      // Relaxed store: only the owner writes `local`; no lock prefix.
-      h.local.store(local + 1, std::memory_order_relaxed);
-    } else {
-      // Relaxed: taking a reference orders nothing (the caller holds one).
-      h.shared.fetch_add(kOne, std::memory_order_relaxed);
+    // Relaxed: `tid` changes from the owner's id (to kUnowned) only by the
+    // owner or while it is not attached, so reading our own id in it is never
+    // stale; any other value sends us to the non-owner path, which is right
+    // for it too.
+    const std::uint32_t tid = h.tid.load(std::memory_order_relaxed);
+    if (tid == detail::tid_if_any()) [[likely]] {
+      assert(h.local != kImmortal - 1 && "an owner's count would wrap");
+      ++h.local;  // ours alone: a plain add, no lock prefix
+      return;
     }
+    if (tid == kImmortalTid) [[unlikely]] return;
+    // Relaxed: taking a reference orders nothing (the caller holds one).
+    h.shared.fetch_add(kOne, std::memory_order_relaxed);
   }
 
   // The owner's path inline; a non-owner's (a CAS loop) and the owner's merge
   // out of line, as _Py_DecRefShared and _Py_MergeZeroLocalRefcount are.
   [[gnu::always_inline]] static bool decref(Header& h) noexcept {
-    const std::uint32_t local = h.local.load(std::memory_order_relaxed);  // relaxed: as in incref
-    if (local == kImmortal) [[unlikely]] return false;
-    if (h.tid.load(std::memory_order_relaxed) == detail::tid_if_any()) [[likely]] {
-      assert(local > 0 && "owner decref of a dead object");
-      h.local.store(local - 1, std::memory_order_relaxed);  // relaxed: as in incref
-      if (local != 1) [[likely]] return false;
+    const std::uint32_t tid = h.tid.load(std::memory_order_relaxed);  // relaxed: as in incref
+    if (tid == detail::tid_if_any()) [[likely]] {
+      assert(h.local > 0 && "owner decref of a dead object");
+      if (--h.local != 0) [[likely]] return false;
       // Acquire: if we free, every non-owner's use of the object (ended by
       // its release decrement of `shared`) must happen before the free.
       if (h.shared.load(std::memory_order_acquire) == kDefault) [[likely]]
         return true;  // the fast path: default state, no other reference
       return merge_zero_local(h);
     }
+    if (tid == kImmortalTid) [[unlikely]] return false;
     return decref_shared(h);
   }
 
   // PEP 683. Call before any other thread can see the object.
   static void make_immortal(Header& h) noexcept {
-    h.local.store(kImmortal, std::memory_order_relaxed);  // relaxed: sharing publishes it
+    h.local = kImmortal;
+    h.tid.store(kImmortalTid, std::memory_order_relaxed);  // relaxed: sharing publishes it
   }
   static bool is_immortal(const Header& h) noexcept {
-    return h.local.load(std::memory_order_relaxed) == kImmortal;  // relaxed: as in incref
+    return h.tid.load(std::memory_order_relaxed) == kImmortalTid;  // relaxed: as in incref
   }
 
   static ObjectGuard lock(Header& h) noexcept { return ObjectGuard(h.mutex); }
