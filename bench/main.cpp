@@ -371,7 +371,13 @@ int run(int argc, char** argv) {
 }  // namespace gilbench
 
 int main(int argc, char** argv) {
-  gilbench::self_executable();  // resolve before anything could replace the file
+  // Resolve this binary's path before anything could replace the file; not
+  // in a worker process, which starts no process, so that nothing on its heap
+  // depends on where the binary lies: a path of another length puts the
+  // worker's first objects elsewhere in mimalloc's pages, and the same code
+  // then counts a few thousand instructions more or less (the A/B lane's
+  // layout check and the instruction lane compare such counts exactly).
+  if (!(argc > 1 && std::strcmp(argv[1], "--worker") == 0)) gilbench::self_executable();
   // Hidden: a CPU burner process of convoy/process (bench/convoy_bench.hpp).
   if (argc > 1 && std::strcmp(argv[1], "--cpu-burner") == 0) return gilbench::cpu_burner_main(argc, argv);
   if (argc > 1 && std::strcmp(argv[1], "--echo-peer") == 0) return gilbench::echo_peer_main(argc, argv);

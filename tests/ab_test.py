@@ -29,7 +29,7 @@ AB_SH = os.path.join(REPO, "bench", "ab.sh")
 sys.path.insert(0, os.path.join(REPO, "bench", "python"))
 sys.path.insert(0, HERE)
 import plot_support  # noqa: E402
-from gilbench_results import ab, schema  # noqa: E402
+from gilbench_results import ab, instructions, schema  # noqa: E402
 from gilbench_results.errors import InputError  # noqa: E402
 
 FIELDS = [schema.run_fields(f"w{w}", f"s{s}", n) for w in range(10) for s in range(5)
@@ -349,6 +349,37 @@ class Layout(TempDir):
         self.assertEqual(ab.one_worker_row("a/b/workers:12/bytecode:40"),
                          "a/b/workers:1/bytecode:40")
         self.assertEqual(ab.one_worker_row("convoy/gil/io_workers:1"), "convoy/gil/io_workers:1")
+
+
+class CountsDoNotDependOnThePath(TempDir):
+    """The layout check compares callgrind counts exactly, so one binary must count the
+    same wherever it lies. A process worker once kept its binary's path on its heap, and
+    from build-ab/build/ (the A/B lane's base) countdown/process/workers:1 counted 40,745
+    instructions more than from build/: the lane then gated a code-placement slowdown of
+    every `process` row as a regression."""
+
+    def test_a_process_row_counts_the_same_from_two_paths(self):
+        real = os.environ.get("GILBENCH_BIN")
+        if not real:
+            self.skipTest("needs --gilbench=BIN")
+        if shutil.which("valgrind") is None:
+            self.skipTest("valgrind is not installed")
+        # A path of 23 characters is a 24-byte string, the size of the workload's
+        # integer objects (under the old worker its count differed by 4,060 at --quick);
+        # the other one is 60 and more.
+        short = tempfile.mkdtemp(prefix="g", dir="/tmp")
+        self.addCleanup(shutil.rmtree, short, ignore_errors=True)
+        long = self.path("a-much-longer-directory-name", "and-deeper")
+        os.makedirs(long)
+        counts = []
+        for where in (short, long):
+            binary = os.path.join(where, "gilbench")
+            shutil.copy2(real, binary)
+            work = tempfile.mkdtemp(dir=self.tmp)
+            counts.append(instructions.count_instructions(
+                binary, ["--quick"], "countdown/process/workers:1", work)[0])
+        self.assertGreater(counts[0], 0)
+        self.assertEqual(counts[0], counts[1], f"{short} against {long}")
 
 
 class PowerPatches(unittest.TestCase):
