@@ -83,6 +83,10 @@ UnitCosts UnitCosts::from(const nlohmann::json& fp) {
   u.mutex = get("mutex_uncontended");
   u.mutex_contended = get("mutex_contended");
   u.round_trip = get("cache_line_round_trip_median");
+  // Files from before shared_ref_marginal (or one CPU): a transfer waited out
+  // in full, half a round trip.
+  u.shared_ref = c.contains("shared_ref_marginal") && get("shared_ref_marginal") > 0 ? get("shared_ref_marginal")
+                                                                                     : u.round_trip / 2;
   u.futex_wake = get("futex_wake");
   u.pipe_round_trip = get("pipe_round_trip");
   return u;
@@ -107,7 +111,7 @@ RuntimeStats explain(const OpCounts& ops, const CostModel& c, bool process, int 
     double contention_ns = 0;
     if (!process) {
       const double n = workers;
-      if (c.shares_header) contention_ns += ops.foreign_refs / n * (u.round_trip / 2);
+      if (c.shares_header) contention_ns += ops.foreign_refs / n * u.shared_ref;
       if (c.container_mutex > 0)
         contention_ns += (ops.foreign_accesses - (c.lock_free_reads ? ops.foreign_reads : 0)) / n *
                          (u.mutex_contended - u.mutex + u.round_trip / 2);

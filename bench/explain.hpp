@@ -26,9 +26,12 @@
 //                        round trip) and the parent's wake-up (futex wake)
 //   model_contention_ms  at 2+ workers, what sharing costs each worker: every
 //                        foreign incref/decref moves the object's cache line
-//                        (half a round trip) when the strategy writes the
-//                        header, and every foreign container access of a
-//                        contended mutex costs (contended - uncontended)
+//                        when the strategy writes the header (shared_ref_marginal:
+//                        measured with two CPUs working through the same
+//                        objects, where transfers overlap with other work; half a
+//                        round trip in files from before it), and every foreign
+//                        container access of a contended mutex costs
+//                        (contended - uncontended + half a round trip)
 //
 // The summary compares them with the measured times (bench/reporter.cpp):
 // a 1-worker row's extra time over serial against model_extra_ms, and a
@@ -156,6 +159,7 @@ OpCounts count_ops(const nlohmann::json& params);
 struct UnitCosts {
   double plain = 0, atomic = 0, mutex = 0, mutex_contended = 0, round_trip = 0, futex_wake = 0, pipe_round_trip = 0;
   double atomic_marginal = 0;  // an atomic incref over a plain one, object after object
+  double shared_ref = 0;        // what sharing adds to one such incref (two CPUs on the same objects)
   static UnitCosts from(const nlohmann::json& fingerprint);
 };
 

@@ -22,7 +22,7 @@ TEST(Fingerprint, HoldsTheIdentityTheUnitCostsAndTheSpread) {
                         "smt_siblings", "caches", "kernel", "clocksource"})
     EXPECT_TRUE(fp["cpu"].contains(k)) << k;
   for (const char* k : {"plain_increment", "atomic_rmw", "atomic_rmw_marginal", "cache_line_round_trip_min", "cache_line_round_trip_median",
-                        "mutex_uncontended", "mutex_contended", "futex_wake", "futex_wake_max", "pipe_round_trip",
+                        "shared_ref_marginal", "mutex_uncontended", "mutex_contended", "futex_wake", "futex_wake_max", "pipe_round_trip",
                         "thread_start", "process_start"}) {
     ASSERT_TRUE(fp["unit_costs_ns"].contains(k)) << k;
     const double v = fp["unit_costs_ns"][k].get<double>();
@@ -69,6 +69,7 @@ TEST(Explain, ThePredictionIsTheCostModelTimesTheUnitCosts) {
   u.mutex = 10;
   u.mutex_contended = 30;
   u.round_trip = 100;
+  u.shared_ref = 4;  // two CPUs on the same objects: transfers overlap with other work
   auto value = [](const RuntimeStats& s, const Metric& m) { return s.value(m, -1); };
   // atomic_rc: every count an atomic (5 ns more), every access a mutex.
   const RuntimeStats a = explain(ops, cost_of<AtomicRc>(), false, 1, u);
@@ -79,9 +80,10 @@ TEST(Explain, ThePredictionIsTheCostModelTimesTheUnitCosts) {
   // serial and the GIL's plain counts cost nothing more.
   EXPECT_DOUBLE_EQ(value(explain(ops, cost_of<Serial>(), false, 1, u), kModelExtraMs), 0);
   // At 2 workers each worker moves the line of every foreign header it counts
-  // (half a round trip) and waits at contended shared containers.
+  // (shared_ref) and waits at contended shared containers (a hand-off, and the
+  // lock's line waited out: half a round trip).
   const RuntimeStats two = explain(ops, cost_of<AtomicRc>(), false, 2, u);
-  EXPECT_DOUBLE_EQ(value(two, kModelContentionMs), (2e6 / 2 * 50 + 3e5 / 2 * (30 - 10 + 50)) * 1e-6);
+  EXPECT_DOUBLE_EQ(value(two, kModelContentionMs), (2e6 / 2 * 4 + 3e5 / 2 * (30 - 10 + 50)) * 1e-6);
   EXPECT_DOUBLE_EQ(value(explain(ops, cost_of<Gil>(), false, 2, u), kModelContentionMs), 0);
 }
 
@@ -90,6 +92,15 @@ TEST(UnitCosts, TheMarginalAtomicOrForOlderFilesTheChainLessAPlainIncrement) {
   EXPECT_DOUBLE_EQ(UnitCosts::from(fp).atomic_marginal, 3.8);
   fp["unit_costs_ns"].erase("atomic_rmw_marginal");
   EXPECT_DOUBLE_EQ(UnitCosts::from(fp).atomic_marginal, 8.0);
+}
+
+TEST(UnitCosts, SharingsCostPerReferenceOrForOlderFilesHalfARoundTrip) {
+  nlohmann::json fp = {{"unit_costs_ns", {{"cache_line_round_trip_median", 120.0}, {"shared_ref_marginal", 1.5}}}};
+  EXPECT_DOUBLE_EQ(UnitCosts::from(fp).shared_ref, 1.5);
+  fp["unit_costs_ns"]["shared_ref_marginal"] = -1;  // one CPU: not measured
+  EXPECT_DOUBLE_EQ(UnitCosts::from(fp).shared_ref, 60);
+  fp["unit_costs_ns"].erase("shared_ref_marginal");
+  EXPECT_DOUBLE_EQ(UnitCosts::from(fp).shared_ref, 60);
 }
 
 TEST(SampleStats, TheMediansIntervalAndTwoClusters) {

@@ -287,6 +287,67 @@ PairCost cache_line_round_trip(int a, int b) {
   return {a, b, *std::min_element(per_trial.begin(), per_trial.end()), median(per_trial)};
 }
 
+// What sharing adds to one atomic reference operation when two CPUs work
+// through the same objects at the same time, as the workers of a shared-data
+// row do (shared_read: both walk one tree): AtomicRc::incref then decref on
+// each of 4096 headers in turn, one per cache line, by one thread alone and
+// then by two threads pinned to cpu_a and cpu_b, half the array apart, at the
+// same time; ns per operation of the pair over the lone thread's. A trial
+// whose two threads did not run together (overlapping less than 90% of the
+// longer one: a vCPU descheduled) is dropped; median of the rest, or -1 when
+// none ran together. The round trip above waits out each transfer in turn;
+// here a line's transfer overlaps with the work on other lines, as in the
+// workloads: on a 2-vCPU Xeon VM, 184 ns a round trip, about 5 ns here.
+double shared_ref_marginal_ns(int cpu_a, int cpu_b) {
+  constexpr std::size_t kObjects = 4096;
+  constexpr int kPasses = 30;
+  constexpr int kTrials = 7;
+  struct alignas(64) Slot {
+    AtomicRc::Header h;
+  };
+  std::vector<Slot> slots(kObjects);
+  using Nanos = std::chrono::duration<double, std::nano>;
+  // Timed passes from `start` (an offset into the array); [begin, end) in ns.
+  auto walk = [&](std::size_t start, double& begin, double& end) {
+    begin = Nanos(Clock::now().time_since_epoch()).count();
+    for (int p = 0; p < kPasses; ++p)
+      for (std::size_t k = 0; k < kObjects; ++k) {
+        AtomicRc::Header& h = slots[(k + start) % kObjects].h;
+        AtomicRc::incref(h);
+        if (AtomicRc::decref(h)) std::abort();  // the count never leaves 1 + the pair's
+      }
+    end = Nanos(Clock::now().time_since_epoch()).count();
+  };
+  constexpr double kOps = 2.0 * kPasses * kObjects;
+  double alone = 1e300;
+  std::vector<double> together;
+  for (int t = 0; t < kTrials; ++t) {
+    double b = 0, e = 0;
+    std::thread lone([&] {
+      pin_to(cpu_a);
+      walk(0, b, e);
+    });
+    lone.join();
+    alone = std::min(alone, (e - b) / kOps);
+    double b1 = 0, e1 = 0, b2 = 0, e2 = 0;
+    std::atomic<int> ready{0};
+    auto paired = [&](int cpu, std::size_t start, double& begin, double& end) {
+      pin_to(cpu);
+      ready.fetch_add(1);
+      while (ready.load() < 2) cpu_relax();
+      walk(start, begin, end);
+    };
+    std::thread first(paired, cpu_a, 0, std::ref(b1), std::ref(e1));
+    std::thread second(paired, cpu_b, kObjects / 2, std::ref(b2), std::ref(e2));
+    first.join();
+    second.join();
+    const double overlap = std::min(e1, e2) - std::max(b1, b2);
+    if (overlap >= 0.9 * std::max(e1 - b1, e2 - b2)) together.push_back(((e1 - b1) + (e2 - b2)) / 2 / kOps);
+  }
+  if (together.empty()) return -1;
+  return std::max(0.01, median(together) - alone);
+}
+
 // Notify to running, of a thread parked on a futex on an idle CPU.
 std::pair<double, double> futex_wake_ns(const std::vector<int>& cpus) {
   constexpr int kTrials = 15;
@@ -448,6 +509,7 @@ nlohmann::json machine_fingerprint() {
     }
   costs["cache_line_round_trip_min"] = mins.empty() ? -1 : *std::min_element(mins.begin(), mins.end());
   costs["cache_line_round_trip_median"] = medians.empty() ? -1 : median(medians);
+  costs["shared_ref_marginal"] = cpus.size() >= 2 ? shared_ref_marginal_ns(cpus[0], cpus[1]) : -1.0;
   const auto [wake, wake_max] = futex_wake_ns(cpus);
   costs["futex_wake"] = wake;
   costs["futex_wake_max"] = wake_max;
@@ -476,7 +538,9 @@ std::string describe_fingerprint(const nlohmann::json& fp) {
   s += "unit costs: plain increment " + cost("plain_increment") + ", atomic RMW " + cost("atomic_rmw") +
        " (on one object; " + cost("atomic_rmw_marginal") + " more than a plain one, object after object)" +
        ", cache-line round trip " + cost("cache_line_round_trip_min") + " (min) " +
-       cost("cache_line_round_trip_median") + " (median), mutex " + cost("mutex_uncontended") + " / contended " +
+       cost("cache_line_round_trip_median") + " (median; " + cost("shared_ref_marginal") +
+       " more per atomic incref on objects the other CPU works on too), mutex " + cost("mutex_uncontended") +
+       " / contended " +
        cost("mutex_contended") + ",\n            futex wake-up " + cost("futex_wake") + " (max " +
        cost("futex_wake_max") + "), pipe round trip " + cost("pipe_round_trip") + ", thread start " +
        cost("thread_start") + ", process start " + cost("process_start") + "\n";

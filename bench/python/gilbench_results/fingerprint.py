@@ -6,6 +6,7 @@ gilbench_fingerprint (a JSON string holding an object):
     {"cpu": {...},
      "unit_costs_ns": {"plain_increment": x, "atomic_rmw": x, "atomic_rmw_marginal": x,
                        "cache_line_round_trip_min": x, "cache_line_round_trip_median": x,
+                       "shared_ref_marginal": x,
                        "mutex_uncontended": x, "mutex_contended": x, "futex_wake": x,
                        "pipe_round_trip": x, "thread_start": x, "process_start": x},
      "speed_spread": {...}}
@@ -68,6 +69,12 @@ UNIT_COSTS = {
         and r.workers >= 2),
     (COSTS_SECTION, "cache_line_round_trip_median"): Cost(
         "cache-line round trip between two cores (median)", "shared-data rows (shared_read, "
+        "shared_dict, shared_read_immortal, transfer) at 2+ workers under atomic_rc, fine_lock, "
+        "biased_rc", lambda r: r.workload in SHARED_DATA and r.strategy in SYNCHRONISED_RC
+        and r.workers >= 2),
+    (COSTS_SECTION, "shared_ref_marginal"): Cost(
+        "an atomic incref on objects another CPU works on at the same time, over one "
+        "alone (the explained overheads' unit for sharing)", "shared-data rows (shared_read, "
         "shared_dict, shared_read_immortal, transfer) at 2+ workers under atomic_rc, fine_lock, "
         "biased_rc", lambda r: r.workload in SHARED_DATA and r.strategy in SYNCHRONISED_RC
         and r.workers >= 2),
