@@ -435,6 +435,17 @@ class CompareForCI(TempDir):
         self.assertTrue(fingerprint.cost_of("speed_spread", "anything").moves(
             run("countdown", "serial", 1)))
 
+    def test_a_cost_below_its_floor_never_differs(self):
+        from gilbench_results import fingerprint
+        cost = fingerprint.cost_of("unit_costs_ns", "shared_ref_marginal")
+
+        def differs(base, new):
+            return fingerprint.Difference("unit_costs_ns", "shared_ref_marginal", base, new,
+                                          cost).differs
+        self.assertFalse(differs(0.1, 1.8), "one machine, two runs: both too small to matter")
+        self.assertTrue(differs(1.0, 40.0), "a machine whose shared lines cost 40 ns")
+        self.assertTrue(differs(30.0, 3.0))
+
     def test_one_fingerprint_only_is_said(self):
         base = self.write("base.json", with_fingerprint(load(A), COSTS))
         code, out, _, report = self.compare(base, A2)

@@ -44,6 +44,10 @@ class Cost:
     title: str  # what the cost is
     affects: str  # the rows it moves, in words
     moves: object  # predicate on a load.Run: True for a row the cost moves
+    # Below this (both values, ns) the cost is too small to move a row, whatever the
+    # ratio: a unit that reads 0.1 ns in one run and 1.8 ns in the next on one machine
+    # would otherwise be reported 18x different.
+    floor: float = 0.0
 
 
 def _process(run):
@@ -77,7 +81,7 @@ UNIT_COSTS = {
         "alone (the explained overheads' unit for sharing)", "shared-data rows (shared_read, "
         "shared_dict, shared_read_immortal, transfer) at 2+ workers under atomic_rc, fine_lock, "
         "biased_rc", lambda r: r.workload in SHARED_DATA and r.strategy in SYNCHRONISED_RC
-        and r.workers >= 2),
+        and r.workers >= 2, floor=2.0),
     (COSTS_SECTION, "mutex_uncontended"): Cost(
         "uncontended mutex lock and unlock", "fine_lock rows and the GIL strategies' rows",
         lambda r: r.strategy in ("fine_lock", "fine_lock_naive") or r.strategy in GIL_STRATEGIES),
@@ -130,7 +134,7 @@ class Difference:
     @property
     def differs(self):
         r = self.ratio
-        return r > FACTOR or r < 1 / FACTOR
+        return (r > FACTOR or r < 1 / FACTOR) and max(self.base, self.new) > self.cost.floor
 
 
 def cost_of(section, name):
