@@ -85,8 +85,8 @@ UnitCosts UnitCosts::from(const nlohmann::json& fp) {
   u.round_trip = get("cache_line_round_trip_median");
   // Files from before shared_ref_marginal (or one CPU): a transfer waited out
   // in full, half a round trip.
-  u.shared_ref = c.contains("shared_ref_marginal") && get("shared_ref_marginal") > 0 ? get("shared_ref_marginal")
-                                                                                     : u.round_trip / 2;
+  const double shared_ref = get("shared_ref_marginal");
+  u.shared_ref = shared_ref > 0 ? shared_ref : u.round_trip / 2;
   u.futex_wake = get("futex_wake");
   u.pipe_round_trip = get("pipe_round_trip");
   return u;

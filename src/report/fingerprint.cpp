@@ -297,7 +297,8 @@ PairCost cache_line_round_trip(int a, int b) {
 // longer one: a vCPU descheduled) is dropped; median of the rest, or -1 when
 // none ran together. The round trip above waits out each transfer in turn;
 // here a line's transfer overlaps with the work on other lines, as in the
-// workloads: on a 2-vCPU Xeon VM, 184 ns a round trip, about 5 ns here.
+// workloads: on a 2-vCPU Xeon VM, 110 to 184 ns a round trip, 0.1 to 1.8 ns
+// here.
 double shared_ref_marginal_ns(int cpu_a, int cpu_b) {
   constexpr std::size_t kObjects = 4096;
   constexpr int kPasses = 30;

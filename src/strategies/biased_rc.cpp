@@ -155,9 +155,9 @@ void BiasedRc::fatal(const char* what) noexcept {
 
 // _Py_ExplicitMergeRefcount
 std::int64_t BiasedRc::merge(Header& h, std::int64_t extra) noexcept {
-  // Relaxed: the owner wrote `local` on this thread, or before it detached
-  // (ordered by the registry bucket's mutex, which the actor holds).
-  if (h.tid.load(std::memory_order_relaxed) == kImmortalTid) fatal("merge of an immortal object");
+  if (h.tid.load(std::memory_order_relaxed) == kImmortalTid) fatal("merge of an immortal object");  // relaxed: set before sharing
+  // A plain read: the owner wrote `local` on this thread, or before it
+  // detached (ordered by the registry bucket's mutex, which the actor holds).
   const std::uint32_t local = h.local;
   // Give up ownership before the CAS publishes the merged count: from then
   // on another thread may drop the count to zero and free the object, so no
