@@ -58,9 +58,12 @@ Exit 0, or 2 on bad arguments, a build or patch that fails, or a failed run.
 
 import argparse
 import collections
+import hashlib
+import json
 import math
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -269,12 +272,23 @@ def ab_pair(args, case, base_bin, work, seed):
     p = run(cmd)
     if p.returncode not in (0, 1):
         fail(f"{' '.join(cmd)} exited {p.returncode}:\n{p.stderr[-3000:]}")
+    out = judge_ab(args, work, base_bin, case.head_bin)
+    if (p.returncode == 1) != bool(out["ab:flips"]):
+        fail(f"ab.sh exited {p.returncode} but the lane flagged "
+             f"{len(out['ab:flips'])} rows ({work})")
+    return out
+
+
+def judge_ab(args, work, base_bin, head_bin):
+    """The A/B lane's verdicts on the trials of an ab.sh work directory, with the layout
+    check when both binaries are given, exist and valgrind is here."""
     out = {}
     try:
         trials = ab.load_trials(work)
         # the layout check, as ab.sh's plot.py ab makes it (one count per row and side)
-        count = ab.callgrind_counter(base_bin, case.head_bin, trials) if shutil.which("valgrind") \
-            else None
+        count = ab.callgrind_counter(base_bin, head_bin, trials) if shutil.which("valgrind") \
+            and base_bin and head_bin else None
+        out["layout_check"] = count is not None
         for mode in NORMALISE_SHOWN:
             report = ab.compare(trials, ab.Options(normalise=mode, threshold=args.ab_threshold),
                                 count)
@@ -284,9 +298,6 @@ def ab_pair(args, case, base_bin, work, seed):
             out[f"ab:{mode}"] = [runs[r.name] for r in report.regressions]
             if mode == "flips":
                 out["flips"] = len(report.flips)
-                if (p.returncode == 1) != bool(report.regressions):
-                    fail(f"ab.sh exited {p.returncode} but the lane flagged "
-                         f"{len(report.regressions)} rows ({work})")
     except InputError as e:
         fail(f"ab {work}: {e}")
     return out
@@ -303,17 +314,25 @@ def instructions_pair(args, case, base_counts, work, i):
     return {"instructions": lanes["instructions"]}
 
 
-def ci_section(args, out, base_bin, cases):
-    instr_counts = {}  # pair index -> (base counts file, {case: head counts file})
-    for case in cases:
-        for i in range(args.pairs):
+def ci_section(args, out, base_bin, cases, ledger_base=None):
+    """Pairs round by round (pair i of every case before pair i + 1 of any), so that a run
+    stopped by --budget leaves the cases with equal counts; each pair goes to the ledger
+    as soon as it is judged."""
+    instr_counts = {}  # (case, pair index mod instr_pairs) -> flagged runs
+    started = time.time()
+    for i in range(args.pairs):
+        if args.budget and time.time() - started > args.budget * 60:
+            log(f"--budget {args.budget} min spent: stopping before pair {i}")
+            break
+        for case in cases:
             work = os.path.join(out, case.key, f"pair{i}")
             if os.path.isdir(work):
                 shutil.rmtree(work)
             os.makedirs(work)
-            seed = 1000 * CASES.index(case.key) + i
+            seed = args.seed + 1000 * CASES.index(case.key) + i
             lanes = ab_pair(args, case, base_bin, work, seed)
             k = i % args.instr_pairs
+            lanes["instructions_counted"] = False
             if args.no_instructions:
                 lanes["instructions"] = []
             elif i < args.instr_pairs:
@@ -322,13 +341,195 @@ def ci_section(args, out, base_bin, cases):
                     shutil.copyfile(os.path.join(work, "base-0.json"), base_counts)
                     count_instructions(base_counts, base_bin)
                 lanes.update(instructions_pair(args, case, base_counts, work, i))
+                lanes["instructions_counted"] = True
                 instr_counts[(case.key, k)] = lanes["instructions"]
             else:
                 lanes["instructions"] = instr_counts[(case.key, k)]
             case.pairs.append(lanes)
+            if args.ledger:
+                append_ledger(args.ledger, ledger_entry(args, case, lanes, dict(
+                    ledger_base, seed=seed, pair=os.path.relpath(work, ROOT))))
             log(f"{case.key} pair {i}: " + "; ".join(
                 f"{lane} {[r.name for r in runs]}" for lane, runs in lanes.items()
-                if lane != "flips") + f"; flips {lanes['flips']}")
+                if lane.startswith(("ab:", "instructions")) and isinstance(runs, list))
+                + f"; flips {lanes['flips']}")
+
+
+# The ledger: pairs that accumulate across runs -------------------------------------------
+#
+# One JSON object per line, one line per judged pair: the case, the commit its base was
+# built from, the machine class (the fingerprint's CPU and CPU count), the date, the
+# gate's identity (a hash of the code that runs and judges the trials, its settings, and
+# the case's definition) and each lane's flagged rows. A table from the ledger
+# (--from-ledger) counts, per machine class, the pairs whose identity is today's, so ten
+# pairs per case can be measured over several sessions, each pair saying where it came from.
+
+GATE_FILES = ("bench/ab.sh", "bench/python/gilbench_results/ab.py",
+              "bench/python/gilbench_results/gate.py", "bench/python/gilbench_results/stats.py",
+              "bench/python/gilbench_results/instructions.py")
+LEDGER_LANES = ("instructions", *(f"ab:{m}" for m in NORMALISE_SHOWN))
+
+
+def sha256_of(*paths):
+    h = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as f:
+            h.update(os.path.relpath(path, ROOT).encode() + b"\0" + f.read() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def gate_identity(args, case):
+    """What a pair's verdicts depend on besides the code under test."""
+    patch = os.path.join(PATCHES, case.key + ".patch")
+    return {"gate": sha256_of(*(os.path.join(ROOT, f) for f in GATE_FILES)),
+            "trials": args.trials, "repetitions": args.ab_repetitions,
+            "threshold": args.ab_threshold,
+            "case": sha256_of(patch) if case.key in CODE_CASES else " ".join(case.head_flags)}
+
+
+def machine_class(fingerprint):
+    """The fingerprint's CPU and usable CPUs: 'Intel(R) Xeon(R) Processor (GenuineIntel
+    family 6 model 167 stepping 1), 2 CPUs usable'."""
+    first = fingerprint.splitlines()[0] if fingerprint else ""
+    head, sep, _ = first.removeprefix("machine:").partition(" CPUs usable")
+    if not sep:
+        fail(f"no machine line in the fingerprint {first!r}")
+    return head.strip() + " CPUs usable"
+
+
+def ledger_entry(args, case, lanes, base):
+    entry = dict(base, case=case.key, identity=gate_identity(args, case),
+                 flips=lanes["flips"], layout_check=lanes["layout_check"],
+                 instructions_counted=lanes["instructions_counted"])
+    entry["flagged"] = {lane: [r.name for r in lanes[lane]] for lane in LEDGER_LANES}
+    return entry
+
+
+def append_ledger(path, entry):
+    """One line appended and flushed to disk, so a run that stops loses no judged pair."""
+    with open(path, "a") as f:
+        f.write(json.dumps(entry, sort_keys=True) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+class Row:
+    """A flagged row of the ledger, with the fields Case.hits reads."""
+
+    def __init__(self, name):
+        self.name = name
+        parts = name.split("/")
+        workers = [p for p in parts if p.startswith("workers:")]
+        if len(parts) < 3 or not workers:
+            raise ValueError(f"not a row name: {name!r}")
+        self.workload, self.strategy = parts[0], parts[1]
+        self.workers = int(workers[0].partition(":")[2])
+
+
+def read_ledger(path):
+    entries = []
+    try:
+        with open(path) as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    e = json.loads(line)
+                    pair = {lane: [Row(x) for x in e["flagged"][lane]] for lane in LEDGER_LANES}
+                    pair.update(flips=int(e["flips"]), instructions_counted=bool(
+                        e["instructions_counted"]), entry=e)
+                    for key in ("case", "commit", "machine", "date", "identity"):
+                        e[key]  # noqa: B018 (a KeyError names the missing field)
+                except (ValueError, KeyError, TypeError) as err:
+                    fail(f"{path}:{n}: not a ledger line ({err})")
+                entries.append(pair)
+    except OSError as e:
+        fail(f"--ledger {path}: {e.strerror}")
+    return entries
+
+
+def import_pairs(args, run_dir, cases):
+    """Judges the pairs an earlier run left in RUN_DIR/ci/<case>/pair<i> with today's gate
+    code and appends them to the ledger: the commit and machine from RUN_DIR/gate_power.md,
+    the A/B trials re-judged (with the layout check where both binaries of that commit are
+    still built in build-ab/power), the instruction lane from the counts it stored."""
+    try:
+        with open(os.path.join(run_dir, "gate_power.md")) as f:
+            md = f.read()
+    except OSError as e:
+        fail(f"--import {run_dir}: {e.strerror} (gate_power.md)")
+    m = re.search(r"^Commit ([0-9a-f]{7,40}) ", md, re.M)
+    fp = re.search(r"^machine: .*$", md, re.M)
+    if not m or not fp:
+        fail(f"--import {run_dir}: its gate_power.md names no commit or machine")
+    sha = run(["git", "-C", ROOT, "rev-parse", "--verify", m.group(1) + "^{commit}"]).stdout.strip()
+    if not sha:
+        fail(f"--import {run_dir}: commit {m.group(1)} is not in this repository")
+    if run(["git", "-C", ROOT, "diff", "--quiet", sha, "--", "bench/ab.sh"]).returncode != 0:
+        fail(f"--import {run_dir}: bench/ab.sh changed since {sha[:12]}; its trials were made "
+             f"otherwise")
+    date = time.strftime("%Y-%m-%d", time.gmtime(os.path.getmtime(os.path.join(run_dir,
+                                                                               "gate_power.md"))))
+
+    def built(name):
+        src = os.path.join(ROOT, "build-ab", "power", name, "src")
+        binary = os.path.join(ROOT, "build-ab", "power", name, "build", "gilbench")
+        at = run(["git", "-C", src, "rev-parse", "HEAD"]).stdout.strip()
+        return binary if at == sha and os.access(binary, os.X_OK) else None
+
+    base_bin = built("base")
+    n = 0
+    for case in cases:
+        pairs = sorted((d for d in os.listdir(os.path.join(run_dir, "ci", case.key))
+                        if re.fullmatch(r"pair\d+", d)), key=lambda d: int(d[4:])) \
+            if os.path.isdir(os.path.join(run_dir, "ci", case.key)) else []
+        head_bin = built(case.key) if case.key in CODE_CASES else base_bin
+        for d in pairs:
+            work = os.path.join(run_dir, "ci", case.key, d)
+            lanes = judge_ab(args, work, base_bin, head_bin)
+            k = int(d[4:]) % args.instr_pairs
+            base_counts = os.path.join(run_dir, "ci", f"base-counts-{k}.json")
+            head_counts = os.path.join(work, "head-counts.json")
+            counted = os.path.exists(head_counts) and os.path.exists(base_counts)
+            lanes["instructions"] = flagged(base_counts, head_counts, os.path.join(
+                work, "instructions-rejudged.md"), gate.Options(gate="instructions"))[
+                "instructions"] if counted and not args.no_instructions else []
+            lanes["instructions_counted"] = counted
+            append_ledger(args.ledger, ledger_entry(args, case, lanes, dict(
+                commit=sha, machine=machine_class(fp.group(0)), date=date, seed=None,
+                pair=os.path.relpath(work, ROOT), source=f"imported from {run_dir}")))
+            n += 1
+            log(f"imported {work}: ab {[r.name for r in lanes['ab:flips']]}, instructions "
+                f"{[r.name for r in lanes['instructions']]}, layout check "
+                f"{'on' if lanes['layout_check'] else 'off'}")
+    if not n:
+        fail(f"--import {run_dir}: no pair of the cases {','.join(c.key for c in cases)}")
+
+
+def ledger_tables(args, cases):
+    """The tables of every machine class in the ledger: the pairs whose identity is
+    today's, per case; pairs of another identity are counted and left out."""
+    entries = read_ledger(args.ledger)
+    today = {c.key: gate_identity(args, c) for c in cases}
+    lines = []
+    other = sum(1 for p in entries if p["entry"]["identity"] != today.get(p["entry"]["case"]))
+    for machine in sorted({p["entry"]["machine"] for p in entries}):
+        for case in cases:
+            case.pairs = [p for p in entries if p["entry"]["machine"] == machine and
+                          p["entry"]["case"] == case.key and p["entry"]["identity"] == today[case.key]]
+        if not any(c.pairs for c in cases):
+            continue
+        lines += [f"## {machine}", ""] + ci_tables(args, [c for c in cases if c.pairs], "###")
+        commits = collections.Counter((p["entry"]["commit"][:12], p["entry"]["date"])
+                                      for c in cases for p in c.pairs)
+        lines += ["Pairs by base commit: " + ", ".join(
+            f"{c} ({d}): {k}" for (c, d), k in sorted(commits.items(), key=lambda x: x[0][1]))
+            + ".", ""]
+    if other:
+        lines += [f"{other} pairs of the ledger were made with another gate (its code, its "
+                  f"settings, or a case's definition or selection differ from today's) and are "
+                  f"not counted.", ""]
+    return lines
 
 
 def trial_seconds(work):
@@ -447,22 +648,23 @@ def design_section(args, aa_works):
     return lines + [""]
 
 
-def ci_tables(args, cases):
+def ci_tables(args, cases, level="##"):
     """The markdown of the ci section's results."""
-    n = args.pairs
-    lines = ["## The lanes .ci/run gates: false flags and power, pairs flagged / pairs", "",
+    lines = [f"{level} The lanes .ci/run gates: false flags and power, pairs flagged / pairs", "",
              f"Each pair: the A/B lane (`bench/ab.sh`, {args.trials} interleaved trials of "
              f"`--quick --repetitions={args.ab_repetitions}`, `plot.py ab`: exact Wilcoxon "
              f"signed-rank across the trials, BH q < 0.05, threshold {args.ab_threshold:.0%}, speed flips "
              f"normalised) and the instruction lane (callgrind counts of the 1-worker rows, "
              f"threshold 1%; deterministic, so counted in the first {args.instr_pairs} pairs "
-             f"and reused). CI fails a pair when either lane flags it. The A/B columns "
+             f"of a run and reused in its others). CI fails a pair when either lane flags it. The A/B columns "
              f"`always` and `never` judge the same trials with every trial normalised, or "
              f"none (not gated: what the choice costs).", "",
              "| case | change | instructions | A/B lane | CI (either) | A/B always | A/B never "
              "| rows flagged (pairs) | trials flipped |",
              "|---|---|---:|---:|---:|---:|---:|---|---:|"]
     for case in cases:
+        n = len(case.pairs)
+
         def count(lane):
             return sum(case.hits(p[lane]) for p in case.pairs)
         either = sum(case.hits(p["instructions"]) or case.hits(p["ab:flips"])
@@ -473,8 +675,10 @@ def ci_tables(args, cases):
         if len(rows) > 4:
             shown += f" (+{len(rows) - 4} more rows)"
         flips = sum(p["flips"] for p in case.pairs)
+        counted = sum(p.get("instructions_counted", True) for p in case.pairs)
         instr = ("–" if case.target and case.target[2] not in (None, 1) else
-                 "not run" if args.no_instructions else f"{count('instructions')}/{n}")
+                 "not run" if args.no_instructions else f"{count('instructions')}/{n}"
+                 + (f" ({counted} counted)" if counted < n else ""))
         lines.append(f"| {case.key} | {case.what} | {instr} | {count('ab:flips')}/{n} | "
                      f"{either}/{n} | {count('ab:always')}/{n} | {count('ab:never')}/{n} | "
                      f"{shown or 'none'} | {flips} of {n * args.trials} |")
@@ -515,6 +719,18 @@ def main():
     ap.add_argument("--strategies", default="serial,gil,fine_lock")
     ap.add_argument("--aa-full", action="store_true")
     ap.add_argument("--no-instructions", action="store_true")
+    ap.add_argument("--ledger", help="append each judged pair of the ci section to this "
+                    "JSON-lines file (created if missing)")
+    ap.add_argument("--from-ledger", action="store_true",
+                    help="run nothing: the ci section's tables from every pair of --ledger "
+                    "made with today's gate, one table per machine class")
+    ap.add_argument("--import", dest="import_dir", metavar="RUN_DIR",
+                    help="run nothing: judge the pairs an earlier --out RUN_DIR kept with "
+                    "today's gate and append them to --ledger")
+    ap.add_argument("--budget", type=float, default=None, metavar="MIN",
+                    help="start no new round of pairs after MIN minutes")
+    ap.add_argument("--seed", type=int, default=None,
+                    help="trial orders' seed (default: from the clock; recorded in the ledger)")
     args = ap.parse_args()
     sections = args.sections.split(",")
     if not set(sections) <= {"ci", "compare"} or not sections:
@@ -542,8 +758,44 @@ def main():
         fail(f"--target {args.target!r}: not WORKLOAD/STRATEGY")
     inject1 = parse_inject(args.inject_1worker, "--inject-1worker")
     inject2 = parse_inject(args.inject_2worker, "--inject-2worker")
+    if (args.from_ledger or args.import_dir) and not args.ledger:
+        fail("--from-ledger and --import need --ledger FILE")
+    if args.from_ledger and args.import_dir:
+        fail("--from-ledger and --import: one at a time")
+    if args.budget is not None and args.budget <= 0:
+        fail("--budget must be more than 0 minutes")
+    if args.seed is None:
+        args.seed = int(time.time()) % 1000000 * 100
     os.makedirs(args.out, exist_ok=True)
     started = time.time()
+
+    def make_case(key, head_bin, sha=None):
+        if key == "aa":
+            return Case("aa", "none (the base against itself)", head_bin)
+        if key in CODE_CASES:
+            return Case(key, CODE_CASES[key], build(sha, key, os.path.join(
+                PATCHES, key + ".patch"), args.jobs) if sha else None)
+        w, s, frac = inject1 if key == "inject1" else inject2
+        workers = 1 if key == "inject1" else 2
+        return Case(key, f"`--inject-slowdown={w}/{s}:{frac}` (target: "
+                    f"`{w}/{s}/workers:{workers}`)", head_bin,
+                    [f"--inject-slowdown={w}/{s}:{frac}"], (w, s, workers))
+
+    if args.from_ledger or args.import_dir:
+        built = [make_case(key, None) for key in cases]
+        if args.import_dir:
+            import_pairs(args, args.import_dir, built)
+            return
+        text = "\n".join(["# Regression gates: false flags and power, from the ledger", "",
+                          f"Every pair of `{os.path.relpath(args.ledger, ROOT)}` made with "
+                          f"today's gate, by machine class.", ""] + ledger_tables(args, built)
+                         + [f"Command: `bench/gate_power.py {' '.join(sys.argv[1:])}`.", ""])
+        try:
+            write_output(os.path.join(args.out, "gate_power.md"), text)
+        except InputError as e:
+            fail(str(e))
+        print(text)
+        return
 
     base_bin = args.gilbench
     report = ["# Regression gates: false flags and power", ""]
@@ -554,28 +806,19 @@ def main():
         sha = sha.stdout.strip()
         ci_base = build(sha, "base", None, args.jobs)
         base_bin = base_bin or ci_base
-        built = []
-        for key in cases:
-            if key == "aa":
-                built.append(Case("aa", "none (the base against itself)", ci_base))
-            elif key in CODE_CASES:
-                patch = os.path.join(PATCHES, key + ".patch")
-                built.append(Case(key, CODE_CASES[key], build(sha, key, patch, args.jobs)))
-            else:
-                w, s, frac = inject1 if key == "inject1" else inject2
-                workers = 1 if key == "inject1" else 2
-                built.append(Case(key, f"`--inject-slowdown={w}/{s}:{frac}` (target: "
-                                  f"`{w}/{s}/workers:{workers}`)", ci_base,
-                                  [f"--inject-slowdown={w}/{s}:{frac}"], (w, s, workers)))
+        built = [make_case(key, ci_base, sha) for key in cases]
         fingerprint = run([ci_base, "--fingerprint"]).stdout.strip()
         report += [f"Commit {sha[:12]} (--ref {args.ref}), machine:", "", "```",
                    fingerprint, "```", ""]
         ci_out = os.path.join(args.out, "ci")
-        ci_section(args, ci_out, ci_base, built)
+        ledger_base = dict(commit=sha, machine=machine_class(fingerprint),
+                           date=time.strftime("%Y-%m-%d", time.gmtime()), source="run")
+        ci_section(args, ci_out, ci_base, built, ledger_base)
         report += ci_tables(args, built)
-        if "aa" in cases and args.design:
+        aa = next((c for c in built if c.key == "aa"), None)
+        if aa and aa.pairs and args.design:
             report += design_section(args, [os.path.join(ci_out, "aa", f"pair{i}")
-                                            for i in range(args.pairs)])
+                                            for i in range(len(aa.pairs))])
     if "compare" in sections:
         binary = base_bin or os.path.join(ROOT, "build", "gilbench")
         if not os.access(binary, os.X_OK):
