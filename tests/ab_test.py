@@ -11,6 +11,7 @@ machine factor of 1% shared by the run's rows. With --gilbench, one test wraps
 the real binary to give ab.sh two different benchmark sets.
 """
 
+import argparse
 import json
 import math
 import os
@@ -398,6 +399,81 @@ class PowerPatches(unittest.TestCase):
             code, _, err = run_cmd("git", "-C", REPO, "apply", "--check",
                                    os.path.join("bench", "gate_power", name))
             self.assertEqual(code, 0, f"{name} no longer applies: {err}")
+
+
+def load_gate_power():
+    """bench/gate_power.py as a module (a script, not a package member)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "gate_power", os.path.join(REPO, "bench", "gate_power.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class PowerLedger(TempDir):
+    """gate_power.py's ledger: pairs judged in several runs add up per case and machine
+    class; pairs made with another gate are left out and counted; bad input exits 2."""
+
+    GATE_POWER = os.path.join(REPO, "bench", "gate_power.py")
+    MACHINE = "Test CPU (family 1 model 2 stepping 3), 2 CPUs usable"
+
+    def entry(self, gp, key, flagged_ab, threshold=0.07, commit="a" * 40, instructions=()):
+        args = argparse.Namespace(trials=16, ab_repetitions=3, ab_threshold=threshold)
+        flags = {"inject1": ["--inject-slowdown=countdown/serial:0.1"]}.get(key, [])
+        case = gp.Case(key, "", None, flags)
+        lanes = {"flips": 0, "layout_check": True, "instructions_counted": bool(instructions),
+                 "instructions": [gp.Row(n) for n in instructions]}
+        for mode in gp.NORMALISE_SHOWN:
+            lanes[f"ab:{mode}"] = [gp.Row(n) for n in flagged_ab]
+        return gp.ledger_entry(args, case, lanes, dict(
+            commit=commit, machine=self.MACHINE, date="2026-12-03", seed=1, pair="x",
+            source="test"))
+
+    def test_pairs_add_up_across_runs(self):
+        gp = load_gate_power()
+        ledger = self.path("pairs.jsonl")
+        target = "countdown/serial/workers:1"
+        for e in [self.entry(gp, "aa", []), self.entry(gp, "aa", [], commit="b" * 40),
+                  self.entry(gp, "aa", ["list_sum/gil/workers:2"]),
+                  self.entry(gp, "inject1", [target], instructions=[target]),
+                  # flags a row outside the injected strategy: not caught
+                  self.entry(gp, "inject1", [target, "list_sum/gil/workers:1"]),
+                  # another threshold: another gate, not counted
+                  self.entry(gp, "aa", ["list_sum/gil/workers:1"], threshold=0.1)]:
+            gp.append_ledger(ledger, e)
+        code, out, err = run_cmd("/usr/bin/python3", self.GATE_POWER, "--out", self.path("o"),
+                                 "--from-ledger", "--ledger", ledger, "--cases", "aa,inject1")
+        self.assertEqual(code, 0, err)
+        self.assertIn(f"## {self.MACHINE}", out)
+        rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ")
+                for line in out.splitlines() if line.startswith("| aa ") or
+                line.startswith("| inject1 ")}
+        # columns: case, change, instructions, A/B lane, CI (either), ...
+        self.assertEqual(rows["aa"][3:5], ["1/3", "1/3"])
+        self.assertEqual(rows["aa"][2], "0/3 (0 counted)")
+        self.assertEqual(rows["inject1"][2:5], ["1/2 (1 counted)", "1/2", "1/2"])
+        self.assertIn("1 pairs of the ledger were made with another gate", out)
+        self.assertIn("aaaaaaaaaaaa (2026-12-03): 4", out)
+        with open(self.path("o", "gate_power.md")) as f:
+            self.assertEqual(f.read().strip(), out.strip())
+
+    def test_bad_input_exits_2(self):
+        ledger = self.path("bad.jsonl")
+        with open(ledger, "w") as f:
+            f.write('{"case": "aa"}\n')
+        code, _, err = run_cmd("/usr/bin/python3", self.GATE_POWER, "--out", self.path("o"),
+                               "--from-ledger", "--ledger", ledger)
+        self.assertEqual(code, 2)
+        self.assertIn(f"{ledger}:1: not a ledger line", err)
+        code, _, err = run_cmd("/usr/bin/python3", self.GATE_POWER, "--out", self.path("o"),
+                               "--from-ledger")
+        self.assertEqual(code, 2)
+        self.assertIn("need --ledger", err)
+        code, _, err = run_cmd("/usr/bin/python3", self.GATE_POWER, "--out", self.path("o"),
+                               "--from-ledger", "--ledger", self.path("missing.jsonl"))
+        self.assertEqual(code, 2)
+        self.assertIn("No such file", err)
 
 
 class PlotCommand(TempDir):
