@@ -229,6 +229,21 @@ class Behaviours(unittest.TestCase):
                 at.time("countdown", "biased_rc", 1) / at.time("countdown", "biased_rc", 2)),
                 f12.emulated)
             self.assertNotIn("bytecode", rep.finding(1).emulated)
+            self.assertNotIn("by instructions", f12.emulated)  # the sweep counted none
+            # With the sweep's instruction lane, row 12 also gives biased_rc's instructions
+            # over serial at the calibrated cost (reported, not judged).
+            with open(sweep_path) as f:
+                sweep_doc = json.load(f)
+            sweep_doc["context"]["gilbench_instructions"] = json.dumps({"counts": {
+                "countdown/serial/workers:1/bytecode:38": 1000,
+                "countdown/biased_rc/workers:1/bytecode:38": 1081,
+                "countdown/biased_rc/workers:1/bytecode:0": 5000}})
+            counted_path = os.path.join(tmp, "sweep.json")
+            with open(counted_path, "w") as f:
+                json.dump(sweep_doc, f)
+            f12 = fidelity.report(emu, cpy, fidelity.load(counted_path)).finding(12)
+            self.assertIn("by instructions +8.1 % (geomean; countdown 1.081)", f12.emulated)
+            self.assertEqual(f12.holds_emulated, rep.finding(12).holds_emulated)
             text = fidelity.markdown(rep)
             self.assertIn("## Bytecode cost", text)
             self.assertIn("| countdown | %.1f | %.1f | 40.0 ns | 38 steps" % (

@@ -509,6 +509,18 @@ def immortal(res, roles, least):
     return "shared_read speedup T(1)/T(N): " + "; ".join(cells), verdict(ok)
 
 
+def instruction_ratios(res, strategy):
+    """{workload: instructions of strategy's 1-worker run / the reference's} for the CPU
+    workloads whose two runs the file's instruction lane counted (plot.py instructions)."""
+    counts = res.result.instructions or {}
+    out = {}
+    for w in res.cpu_workloads():
+        a, b = res.find(w, strategy, 1), res.find(w, res.reference, 1)
+        if a and b and counts.get(a.name) and counts.get(b.name):
+            out[w] = counts[a.name] / counts[b.name]
+    return out
+
+
 def free_threaded(res, roles, overhead, least):
     g, _ = ratio_to(res, roles["free_threaded"], res.reference)
     r2 = res.scaling("countdown", roles["free_threaded"], 2)
@@ -519,6 +531,11 @@ def free_threaded(res, roles, overhead, least):
     if g is not None:
         parts.append("1-thread overhead %+.1f %% (geomean)" % ((g - 1) * 100))
         ok = overhead[0] <= g - 1 <= overhead[1]
+    instr = instruction_ratios(res, roles["free_threaded"])
+    if instr:  # reported beside the time, not judged: the behaviour is about time
+        parts.append("by instructions %+.1f %% (geomean; %s)" % (
+            (geomean(list(instr.values())) - 1) * 100,
+            ", ".join("%s %.3f" % (w, r) for w, r in sorted(instr.items()))))
     if r2 is not None:
         parts.append("countdown T(1)/T(2) = %.2f×" % (1 / r2))
         ok = ok and 1 / r2 >= least
