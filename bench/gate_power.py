@@ -335,6 +335,7 @@ def ci_section(args, out, base_bin, cases, ledger_base=None):
             lanes["instructions_counted"] = False
             if args.no_instructions:
                 lanes["instructions"] = []
+                lanes["instructions_missing"] = True
             elif i < args.instr_pairs:
                 base_counts = os.path.join(out, f"base-counts-{k}.json")
                 if not os.path.exists(base_counts):
@@ -506,11 +507,27 @@ def import_pairs(args, run_dir, cases):
         fail(f"--import {run_dir}: no pair of the cases {','.join(c.key for c in cases)}")
 
 
+def instr_key(pair):
+    e = pair["entry"]
+    return e["commit"], e["case"], json.dumps(e["identity"], sort_keys=True)
+
+
 def ledger_tables(args, cases):
     """The tables of every machine class in the ledger: the pairs whose identity is
     today's, per case; pairs of another identity are counted and left out."""
     entries = read_ledger(args.ledger)
     today = {c.key: gate_identity(args, c) for c in cases}
+    # Instruction counts are deterministic: a pair not counted (counted earlier in its
+    # run, or a run with --no-instructions) takes the verdict of a counted pair of the
+    # same commit, case and gate; with none, its instruction lane is missing.
+    counted = {}
+    for p in entries:
+        if p["instructions_counted"]:
+            counted.setdefault(instr_key(p), p["instructions"])
+    for p in entries:
+        if not p["instructions_counted"]:
+            p["instructions"] = counted.get(instr_key(p), [])
+            p["instructions_missing"] = instr_key(p) not in counted
     lines = []
     other = sum(1 for p in entries if p["entry"]["identity"] != today.get(p["entry"]["case"]))
     for machine in sorted({p["entry"]["machine"] for p in entries}):
@@ -669,6 +686,7 @@ def ci_tables(args, cases, level="##"):
             return sum(case.hits(p[lane]) for p in case.pairs)
         either = sum(case.hits(p["instructions"]) or case.hits(p["ab:flips"])
                      for p in case.pairs)
+        have = [p for p in case.pairs if not p.get("instructions_missing")]
         rows = collections.Counter(r.name for p in case.pairs
                                    for lane in ("instructions", "ab:flips") for r in p[lane])
         shown = ", ".join(f"`{name}` ({c})" for name, c in rows.most_common(4))
@@ -677,8 +695,9 @@ def ci_tables(args, cases, level="##"):
         flips = sum(p["flips"] for p in case.pairs)
         counted = sum(p.get("instructions_counted", True) for p in case.pairs)
         instr = ("–" if case.target and case.target[2] not in (None, 1) else
-                 "not run" if args.no_instructions else f"{count('instructions')}/{n}"
-                 + (f" ({counted} counted)" if counted < n else ""))
+                 "not run" if not have else
+                 f"{sum(case.hits(p['instructions']) for p in have)}/{len(have)}"
+                 + (f" ({counted} counted)" if counted < len(have) else ""))
         lines.append(f"| {case.key} | {case.what} | {instr} | {count('ab:flips')}/{n} | "
                      f"{either}/{n} | {count('ab:always')}/{n} | {count('ab:never')}/{n} | "
                      f"{shown or 'none'} | {flips} of {n * args.trials} |")
