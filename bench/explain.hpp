@@ -29,9 +29,11 @@
 //                        when the strategy writes the header (shared_ref_marginal:
 //                        measured with two CPUs working through the same
 //                        objects, where transfers overlap with other work; half a
-//                        round trip in files from before it), and every foreign
-//                        container access of a contended mutex costs
-//                        (contended - uncontended + half a round trip)
+//                        round trip in files from before it), and every locked
+//                        access to a shared container hands its lock over from
+//                        the CPU that held it last: a round trip each, one at a
+//                        time (not divided over the workers; a lower bound, as
+//                        the lines the critical section writes move too)
 //
 // The summary compares them with the measured times (bench/reporter.cpp):
 // a 1-worker row's extra time over serial against model_extra_ms, and a

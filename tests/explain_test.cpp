@@ -80,10 +80,17 @@ TEST(Explain, ThePredictionIsTheCostModelTimesTheUnitCosts) {
   // serial and the GIL's plain counts cost nothing more.
   EXPECT_DOUBLE_EQ(value(explain(ops, cost_of<Serial>(), false, 1, u), kModelExtraMs), 0);
   // At 2 workers each worker moves the line of every foreign header it counts
-  // (shared_ref) and waits at contended shared containers (a hand-off, and the
-  // lock's line waited out: half a round trip).
+  // (shared_ref), and every locked access to a shared container hands the
+  // lock's line over, a round trip, one hand-over at a time (not divided by
+  // the workers).
   const RuntimeStats two = explain(ops, cost_of<AtomicRc>(), false, 2, u);
-  EXPECT_DOUBLE_EQ(value(two, kModelContentionMs), (2e6 / 2 * 4 + 3e5 / 2 * (30 - 10 + 50)) * 1e-6);
+  EXPECT_DOUBLE_EQ(value(two, kModelContentionMs), (2e6 / 2 * 4 + 3e5 * 100) * 1e-6);
+  // biased_rc reads without the lock: only its writes hand the lock over.
+  ops.foreign_reads = 1e5;
+  EXPECT_DOUBLE_EQ(value(explain(ops, cost_of<BiasedRc>(), false, 2, u), kModelContentionMs),
+                   (2e6 / 2 * 4 + 2e5 * 100) * 1e-6);
+  EXPECT_DOUBLE_EQ(value(explain(ops, cost_of<AtomicRc>(), false, 2, u), kModelContentionMs),
+                   (2e6 / 2 * 4 + 3e5 * 100) * 1e-6);
   EXPECT_DOUBLE_EQ(value(explain(ops, cost_of<Gil>(), false, 2, u), kModelContentionMs), 0);
 }
 
