@@ -70,8 +70,9 @@ inline constexpr Metric kModelExtraMs{"model_extra_ms", "ms", Better::kNeither,
                                       "predicted time the strategy's operations add to the serial work, over all "
                                       "workers (op counts x the strategy's cost model x the machine's unit costs)"};
 inline constexpr Metric kModelContentionMs{"model_contention_ms", "ms", Better::kNeither,
-                                           "predicted time sharing costs each worker at 2+ workers (cache-line "
-                                           "transfers of shared headers, contended mutexes)"};
+                                           "predicted time sharing adds at 2+ workers (cache-line transfers of "
+                                           "shared headers, per worker; hand-overs of shared containers' locks, "
+                                           "one at a time)"};
 inline constexpr const Metric* kExplainMetrics[] = {&kOpsLocalRefs,   &kOpsForeignRefs, &kOpsContainerAccesses,
                                                     &kOpsCheckpoints, &kModelExtraMs,   &kModelContentionMs};
 
