@@ -704,7 +704,8 @@ def ci_tables(args, cases, level="##"):
     aa = next((c for c in cases if c.key == "aa"), None)
     if aa:
         lines += ["", "A/A: rows falsely flagged per pair, by lane: " + "; ".join(
-            f"{lane} " + ", ".join(str(len(p[lane])) for p in aa.pairs)
+            f"{lane} " + ", ".join("–" if lane == "instructions" and p.get("instructions_missing")
+                                   else str(len(p[lane])) for p in aa.pairs)
             for lane in ("instructions", "ab:flips", "ab:always", "ab:never")) + "."]
     lines += ["", "Injected cases count a pair only when the lane flags a target row "
               "(inject1: its only row; inject2: its 2-worker row, which the instruction "
