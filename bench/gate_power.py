@@ -402,7 +402,10 @@ def ledger_entry(args, case, lanes, base):
     entry = dict(base, case=case.key, identity=gate_identity(args, case),
                  flips=lanes["flips"], layout_check=lanes["layout_check"],
                  instructions_counted=lanes["instructions_counted"])
-    entry["flagged"] = {lane: [r.name for r in lanes[lane]] for lane in LEDGER_LANES}
+    # each row by its fields, so that no reader parses a name (gilbench_results.schema)
+    entry["flagged"] = {lane: [{"name": r.name, "workload": r.workload, "strategy": r.strategy,
+                                "workers": r.workers} for r in lanes[lane]]
+                        for lane in LEDGER_LANES}
     return entry
 
 
@@ -417,14 +420,10 @@ def append_ledger(path, entry):
 class Row:
     """A flagged row of the ledger, with the fields Case.hits reads."""
 
-    def __init__(self, name):
-        self.name = name
-        parts = name.split("/")
-        workers = [p for p in parts if p.startswith("workers:")]
-        if len(parts) < 3 or not workers:
-            raise ValueError(f"not a row name: {name!r}")
-        self.workload, self.strategy = parts[0], parts[1]
-        self.workers = int(workers[0].partition(":")[2])
+    def __init__(self, fields):
+        self.name, self.workload, self.strategy = (
+            str(fields[k]) for k in ("name", "workload", "strategy"))
+        self.workers = int(fields["workers"])
 
 
 def read_ledger(path):

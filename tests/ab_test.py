@@ -422,10 +422,14 @@ class PowerLedger(TempDir):
         args = argparse.Namespace(trials=16, ab_repetitions=3, ab_threshold=threshold)
         flags = {"inject1": ["--inject-slowdown=countdown/serial:0.1"]}.get(key, [])
         case = gp.Case(key, "", None, flags)
+        def row(name):
+            workload, strategy, workers = name.split("/")
+            return gp.Row({"name": name, "workload": workload, "strategy": strategy,
+                           "workers": workers.partition(":")[2]})
         lanes = {"flips": 0, "layout_check": True, "instructions_counted": instructions is not None,
-                 "instructions": [gp.Row(n) for n in instructions or []]}
+                 "instructions": [row(n) for n in instructions or []]}
         for mode in gp.NORMALISE_SHOWN:
-            lanes[f"ab:{mode}"] = [gp.Row(n) for n in flagged_ab]
+            lanes[f"ab:{mode}"] = [row(n) for n in flagged_ab]
         return gp.ledger_entry(args, case, lanes, dict(
             commit=commit, machine=self.MACHINE, date="2026-12-03", seed=1, pair="x",
             source="test"))
